@@ -1,0 +1,3 @@
+from genrevae.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Decisions the Snakefile makes at DAG-building time, kept here so they are plain, testable code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from pathlib import Path
+from typing import Any, Sequence
+
+from genrevae.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    # Hidden names are editor/OS droppings and our own atomic-write temp files.
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def discover_genres(data_dir: Path, toy_genres: Sequence[str] | None = None) -> list[str]:
+    """Genres available under data_dir: the toy genres, or every sub-folder holding a file."""
+    if toy_genres is not None:
+        return sorted(toy_genres)
+    if not data_dir.is_dir():
+        raise ConfigError(
+            f"config key 'data_dir': folder '{data_dir}' does not exist; point it at a GTZAN-style "
+            "folder (genres_original/<genre>/<file>.wav), e.g. --config data_dir=/path/to/genres_original"
+        )
+    genres = []
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if _visible_files(folder):
+            genres.append(folder.name)
+        else:
+            log.warning("skipping empty genre folder %s", folder)
+    if not genres:
+        raise ConfigError(
+            f"config key 'data_dir': '{data_dir}' has no genre sub-folder with files; expected "
+            "<data_dir>/<genre>/<file>.wav"
+        )
+    return genres
+
+
+def unknown_genre_error(genre: str, available: Sequence[str], data_dir: Path) -> ConfigError:
+    return ConfigError(
+        f"genre '{genre}' does not exist (or has no files) under data_dir '{data_dir}'; "
+        f"genres that do: {', '.join(available)}"
+    )
+
+
+def select_genres(requested: Sequence[str], available: Sequence[str], data_dir: Path) -> list[str]:
+    """The genres rule `all` builds: config `genres`, or every available genre when empty."""
+    for genre in requested:
+        if genre not in available:
+            raise unknown_genre_error(genre, available, data_dir)
+    return list(requested) or list(available)
+
+
+def genre_audio_files(
+    data_dir: Path,
+    genre: str,
+    available: Sequence[str],
+    toy: dict[str, Any] | None = None,
+) -> list[str]:
+    """Every file of one genre folder: the inputs that make this genre, and only it, rebuild.
+
+    With the toy dataset the folder may not exist yet, so its files are named from the toy
+    config (the toy rule makes them); any extra file a user drops in is included too.
+    """
+    if genre not in available:
+        raise unknown_genre_error(genre, available, data_dir)
+    folder = data_dir / genre
+    files = {str(p) for p in _visible_files(folder)} if folder.is_dir() else set()
+    if toy is not None:
+        from genrevae.toy import clip_filename
+
+        files |= {str(folder / clip_filename(genre, i)) for i in range(toy["clips_per_genre"])}
+    return sorted(files)
+
+
+def split_arguments(split: dict[str, Any], genre: str) -> str:
+    """The `genrevae split` options for one genre, as one string (a rule param, so it triggers)."""
+    args = ["--seed", str(split["seed"])]
+    if genre in split["lists"]:
+        args += ["--lists", json.dumps(split["lists"][genre], sort_keys=True)]
+    elif split["test_count"] is not None:
+        args += ["--test-count", str(split["test_count"])]
+    else:
+        args += ["--test-fraction", repr(float(split["test_fraction"]))]
+    return shlex.join(args)

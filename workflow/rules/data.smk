@@ -1,0 +1,100 @@
+# The data half: toy dataset -> index -> 3 kHz shard -> train/test split, one job per genre.
+
+
+rule toy_genre:
+    output:
+        expand(
+            f"{TOY_DATA_DIR}/{{genre}}/{{genre}}.{{index}}.wav",
+            index=[f"{i:05d}" for i in range(config["toy"]["clips_per_genre"])],
+        ),
+    params:
+        out=TOY_DATA_DIR,
+        clips=config["toy"]["clips_per_genre"],
+        seed=config["toy"]["seed"],
+        sample_rate=config["toy"]["sample_rate"],
+        duration=config["toy"]["duration"],
+    input:
+        code=package_code("toy"),
+    log:
+        "results/logs/toy_genre/{genre}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/audio.yaml"
+    shell:
+        "{GENREVAE} toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
+        " --seed {params.seed} --sample-rate {params.sample_rate} --duration {params.duration}"
+        " > {log} 2>&1"
+
+
+rule index_genre:
+    input:
+        audio=audio_files,
+        code=package_code("data"),
+    output:
+        "results/{genre}/data/index.csv",
+    params:
+        min_seconds=config["min_seconds"],
+    log:
+        "results/logs/index_genre/{genre}.log",
+    threads: config["resources"]["data_threads"]
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/audio.yaml"
+    shell:
+        "{GENREVAE} index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
+        " --threads {threads} --out {output} {input.audio:q} > {log} 2>&1"
+
+
+rule shard_genre:
+    input:
+        index="results/{genre}/data/index.csv",
+        audio=audio_files,
+        code=package_code("data"),
+    output:
+        shard="results/{genre}/data/clips.npy",
+        tracks="results/{genre}/data/tracks.csv",
+    params:
+        sample_rate=config["sample_rate"],
+        n_samples=config["n_samples"],
+        offset_seconds=config["clip_offset_seconds"],
+    log:
+        "results/logs/shard_genre/{genre}.log",
+    benchmark:
+        "results/benchmarks/shard_genre/{genre}.tsv"
+    threads: config["resources"]["data_threads"]
+    resources:
+        mem_mb=lambda wc, input: 1000 + 3 * len(input.audio) * config["n_samples"] * 4 // 2**20,
+        runtime=30,
+    conda:
+        "../../envs/audio.yaml"
+    shell:
+        "{GENREVAE} shard --genre {wildcards.genre} --index {input.index}"
+        " --sample-rate {params.sample_rate} --n-samples {params.n_samples}"
+        " --offset-seconds {params.offset_seconds} --threads {threads}"
+        " --out-shard {output.shard} --out-tracks {output.tracks} > {log} 2>&1"
+
+
+rule split_genre:
+    input:
+        tracks="results/{genre}/data/tracks.csv",
+        code=package_code("data"),
+    output:
+        "results/{genre}/data/split.csv",
+    params:
+        split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
+    log:
+        "results/logs/split_genre/{genre}.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/audio.yaml"
+    shell:
+        "{GENREVAE} split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
+        " --out {output} > {log} 2>&1"
