@@ -55,8 +55,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate a raw config (as Snakemake or YAML gives it) and return it with defaults filled.
 
-    Raises ConfigError naming the first offending key. Also derives `n_samples` when null and
-    checks cross-key constraints that JSON Schema cannot express.
+    Raises ConfigError naming the first offending key. Also derives `n_samples` and
+    `min_seconds` when they are null.
     """
     schema = load_schema(schema_path)
     config = _fill_defaults(schema, dict(raw or {}))
@@ -67,11 +67,10 @@ def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) 
     if config["n_samples"] is None:
         # The seed's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
         config["n_samples"] = int(round(config["sample_rate"] * config["clip_seconds"])) + 1
-    if config["min_seconds"] > config["clip_offset_seconds"] + config["n_samples"] / config["sample_rate"]:
-        raise ConfigError(
-            "config key 'min_seconds' is longer than the clip itself "
-            f"({config['min_seconds']} s > offset + n_samples / sample_rate); lower min_seconds"
-        )
+    if config["min_seconds"] is None:
+        # "Far too short": under two thirds of the clip would be zero padding's to invent.
+        clip_seconds = config["n_samples"] / config["sample_rate"]
+        config["min_seconds"] = round(config["clip_offset_seconds"] + 2 / 3 * clip_seconds, 3)
     return config
 
 

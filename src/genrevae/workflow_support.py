@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from genrevae.config import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def prepare_job_environment(src_dir: Path) -> None:
+    """Make jobs run `python -m genrevae` from this workflow's own src/ with the Python that runs
+    Snakemake (also when its venv is not activated); under --sdm conda the job's env comes first
+    on PATH and wins."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(src_dir), os.environ.get("PYTHONPATH")])
+    )
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
 def _visible_files(folder: Path) -> list[Path]:

@@ -1,5 +1,3 @@
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -7,30 +5,36 @@ SRC_DIR = Path(workflow.basedir) / "src"
 # The rules run the workflow's own copy of the package, whatever else is installed.
 sys.path.insert(0, str(SRC_DIR))
 
-from genrevae.config import TOY_DATA_DIR, is_toy_data_dir, resolve_config
+from genrevae.config import is_toy_data_dir, resolve_config
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
+    prepare_job_environment,
     select_genres,
     split_arguments,
 )
 
-config.update(resolve_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+config.update(
+    resolve_config(
+        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    )
+)
 
 DATA_DIR = Path(config["data_dir"])
 USES_TOY_DATA = is_toy_data_dir(config["data_dir"])
-AVAILABLE_GENRES = discover_genres(DATA_DIR, config["toy"]["genres"] if USES_TOY_DATA else None)
+AVAILABLE_GENRES = discover_genres(
+    DATA_DIR, config["toy"]["genres"] if USES_TOY_DATA else None
+)
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
-GENREVAE = f"PYTHONPATH={shlex.quote(str(SRC_DIR))} python -m genrevae"
-
-
-wildcard_constraints:
-    genre="[^/]+",
+prepare_job_environment(SRC_DIR)
 
 
 def package_code(*modules):
-    """Source files a rule runs, as inputs: editing them re-runs exactly the rules that use them."""
-    return [str(SRC_DIR / "genrevae" / f"{module}.py") for module in ("cli", "config") + modules]
+    """The package modules a job runs, declared as inputs so that editing one re-runs its jobs."""
+    return [
+        str(SRC_DIR / "genrevae" / f"{module}.py")
+        for module in ("cli", "config") + modules
+    ]
 
 
 def audio_files(wildcards):

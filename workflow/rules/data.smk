@@ -2,29 +2,29 @@
 
 
 rule toy_genre:
-    output:
-        expand(
-            f"{TOY_DATA_DIR}/{{genre}}/{{genre}}.{{index}}.wav",
-            index=[f"{i:05d}" for i in range(config["toy"]["clips_per_genre"])],
-        ),
-    params:
-        out=TOY_DATA_DIR,
-        clips=config["toy"]["clips_per_genre"],
-        seed=config["toy"]["seed"],
-        sample_rate=config["toy"]["sample_rate"],
-        duration=config["toy"]["duration"],
     input:
         code=package_code("toy"),
+    output:
+        expand(
+            "data/toy/{{genre}}/{{genre}}.{index}.wav",
+            index=[f"{i:05d}" for i in range(config["toy"]["clips_per_genre"])],
+        ),
     log:
         "results/logs/toy_genre/{genre}.log",
+    conda:
+        "../../envs/audio.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/audio.yaml"
+    params:
+        out=lambda wildcards, output: Path(output[0]).parents[1],
+        clips=config["toy"]["clips_per_genre"],
+        seed=config["toy"]["seed"],
+        sample_rate=config["toy"]["sample_rate"],
+        duration=config["toy"]["duration"],
     shell:
-        "{GENREVAE} toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
+        "python -m genrevae toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
         " --seed {params.seed} --sample-rate {params.sample_rate} --duration {params.duration}"
         " > {log} 2>&1"
 
@@ -35,18 +35,18 @@ rule index_genre:
         code=package_code("data"),
     output:
         "results/{genre}/data/index.csv",
-    params:
-        min_seconds=config["min_seconds"],
     log:
         "results/logs/index_genre/{genre}.log",
+    conda:
+        "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/audio.yaml"
+    params:
+        min_seconds=config["min_seconds"],
     shell:
-        "{GENREVAE} index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
+        "python -m genrevae index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
         " --threads {threads} --out {output} {input.audio:q} > {log} 2>&1"
 
 
@@ -58,22 +58,23 @@ rule shard_genre:
     output:
         shard="results/{genre}/data/clips.npy",
         tracks="results/{genre}/data/tracks.csv",
-    params:
-        sample_rate=config["sample_rate"],
-        n_samples=config["n_samples"],
-        offset_seconds=config["clip_offset_seconds"],
     log:
         "results/logs/shard_genre/{genre}.log",
     benchmark:
         "results/benchmarks/shard_genre/{genre}.tsv"
-    threads: config["resources"]["data_threads"]
-    resources:
-        mem_mb=lambda wc, input: 1000 + 3 * len(input.audio) * config["n_samples"] * 4 // 2**20,
-        runtime=30,
     conda:
         "../../envs/audio.yaml"
+    threads: config["resources"]["data_threads"]
+    resources:
+        mem_mb=lambda wc, input: 1000
+        + 3 * len(input.audio) * config["n_samples"] * 4 // 2**20,
+        runtime=30,
+    params:
+        sample_rate=config["sample_rate"],
+        n_samples=config["n_samples"],
+        offset_seconds=config["clip_offset_seconds"],
     shell:
-        "{GENREVAE} shard --genre {wildcards.genre} --index {input.index}"
+        "python -m genrevae shard --genre {wildcards.genre} --index {input.index}"
         " --sample-rate {params.sample_rate} --n-samples {params.n_samples}"
         " --offset-seconds {params.offset_seconds} --threads {threads}"
         " --out-shard {output.shard} --out-tracks {output.tracks} > {log} 2>&1"
@@ -85,16 +86,16 @@ rule split_genre:
         code=package_code("data"),
     output:
         "results/{genre}/data/split.csv",
-    params:
-        split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
     log:
         "results/logs/split_genre/{genre}.log",
+    conda:
+        "../../envs/audio.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/audio.yaml"
+    params:
+        split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
     shell:
-        "{GENREVAE} split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
+        "python -m genrevae split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
         " --out {output} > {log} 2>&1"

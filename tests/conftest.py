@@ -1,0 +1,36 @@
+"""Shared fixtures: small audio files written on the fly, and the repository root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests share 2 CPU cores: keep TensorFlow and BLAS from starting a thread per core each.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def write_tone(
+    path: Path,
+    seconds: float,
+    sample_rate: int = 22050,
+    channels: int = 1,
+    freq: float = 220.0,
+    subtype: str = "PCM_16",
+) -> Path:
+    """A sine tone WAV (one frequency per channel so a down-mix is checkable)."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    columns = [0.5 * np.sin(2 * np.pi * freq * (c + 1) * t) for c in range(channels)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.stack(columns, axis=1), sample_rate, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
