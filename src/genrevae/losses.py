@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -311,6 +310,3 @@ def bits_per_sample_to_nats(bits, n_samples: int):
     """Inverse of :func:`nats_to_bits_per_sample`."""
     return bits * float(n_samples) * math.log(2.0)
 
-
-def _as_numpy(t) -> np.ndarray:  # small helper shared by training/evaluation
-    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
