@@ -16,6 +16,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
 
 
 rule all:

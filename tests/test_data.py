@@ -19,8 +19,8 @@ from genrevae.data import (
     split_table,
     split_tracks,
     track_hash,
-    write_npy,
 )
+from genrevae.files import write_npy
 
 # ---------------------------------------------------------------- index
 
@@ -191,3 +191,18 @@ def test_split_table_asserts_disjoint_and_non_empty() -> None:
     assert list(table["subset"]) == ["train", "test", "unused"]
     with pytest.raises(AssertionError):
         split_table(tracks, dict.fromkeys(_names(3), "train"))
+
+
+def test_atomic_path_leaves_nothing_behind_on_error(tmp_path: Path) -> None:
+    from genrevae.files import atomic_path
+
+    target = tmp_path / "out" / "model.keras"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.suffix == ".keras" and tmp.parent == target.parent
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(target.parent.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and list(target.parent.iterdir()) == [target]

@@ -39,7 +39,8 @@ def cmd_toy(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
-    from genrevae.data import index_genre, write_csv
+    from genrevae.data import index_genre
+    from genrevae.files import write_csv
 
     table = index_genre(args.files, args.min_seconds, args.threads)
     write_csv(table, args.out)
@@ -48,7 +49,8 @@ def cmd_index(args: argparse.Namespace) -> None:
 
 
 def cmd_shard(args: argparse.Namespace) -> None:
-    from genrevae.data import build_shard, write_csv, write_npy
+    from genrevae.data import build_shard
+    from genrevae.files import write_csv, write_npy
 
     index = pd.read_csv(args.index, keep_default_na=False)
     shard, tracks = build_shard(
@@ -64,7 +66,8 @@ def cmd_shard(args: argparse.Namespace) -> None:
 
 
 def cmd_split(args: argparse.Namespace) -> None:
-    from genrevae.data import split_table, split_tracks, write_csv
+    from genrevae.data import split_table, split_tracks
+    from genrevae.files import write_csv
 
     tracks = pd.read_csv(args.tracks, keep_default_na=False)
     assignment = split_tracks(
@@ -79,6 +82,28 @@ def cmd_split(args: argparse.Namespace) -> None:
     write_csv(table, args.out)
     counts = table["subset"].value_counts().to_dict()
     log.info("genre %s: split %s", args.genre, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from genrevae.training import configure_threads, train_genre
+
+    configure_threads(args.threads)
+    train_genre(args.shard, args.split, args.out_dir, args.settings, args.threads, log)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genrevae.files import write_text
+    from genrevae.evaluation import evaluate_genre
+    from genrevae.training import configure_threads
+
+    configure_threads(args.threads)
+    metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads)
+    write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", args.out)
+    test = metrics["test"]
+    log.info(
+        "test ELBO %.1f nats per clip (%.4f bits/sample), IWAE %.1f, SNR %.2f dB",
+        test["elbo_nats"], test["elbo_bits_per_sample"], test["iwae_nats"], test["snr_db"],
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--lists", type=_json_arg, help='JSON {"train": [...], "test": [...]}')
     split.add_argument("--out", type=Path, required=True)
     split.set_defaults(func=cmd_split)
+
+    train = commands.add_parser("train", help="train one genre's VAE (resumes from checkpoints)")
+    train.add_argument("--shard", type=Path, required=True)
+    train.add_argument("--split", type=Path, required=True)
+    train.add_argument("--out-dir", type=Path, required=True)
+    train.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, model, train")
+    train.add_argument("--threads", type=int, default=1)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics")
+    evaluate.add_argument("--model", type=Path, required=True)
+    evaluate.add_argument("--shard", type=Path, required=True)
+    evaluate.add_argument("--split", type=Path, required=True)
+    evaluate.add_argument("--settings", type=_json_arg, required=True)
+    evaluate.add_argument("--threads", type=int, default=1)
+    evaluate.add_argument("--out", type=Path, required=True)
+    evaluate.set_defaults(func=cmd_evaluate)
 
     return parser
 

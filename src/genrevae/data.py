@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -276,27 +274,3 @@ def split_table(tracks: pd.DataFrame, assignment: dict[str, str]) -> pd.DataFram
     if train & test or not train or not test:
         raise AssertionError(f"split invariant broken: train={len(train)} test={len(test)}")
     return table
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writers
-# --------------------------------------------------------------------------------------------
-
-
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-
-def write_csv(table: pd.DataFrame, path: Path) -> None:
-    fd, tmp = _atomic_target(path)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        table.to_csv(handle, index=False)
-    os.replace(tmp, path)
-
-
-def write_npy(array: np.ndarray, path: Path) -> None:
-    fd, tmp = _atomic_target(path)
-    with os.fdopen(fd, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
-    os.replace(tmp, path)

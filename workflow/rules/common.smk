@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -46,5 +47,19 @@ def audio_files(wildcards):
     )
 
 
+def model_settings(*keys):
+    """Config sections a model job needs, as one JSON string: a param, so changes re-run it."""
+    return json.dumps({key: config[key] for key in keys}, sort_keys=True)
+
+
+def train_mem_mb(wildcards, input, attempt):
+    """Shard in memory plus TensorFlow's footprint, more on each retry."""
+    return int((2000 + 4 * input.size_mb) * attempt)
+
+
+def train_runtime_min(wildcards, attempt):
+    return 120 * attempt
+
+
 def all_targets():
-    return expand("results/{genre}/data/split.csv", genre=GENRES)
+    return expand("results/{genre}/metrics.json", genre=GENRES)

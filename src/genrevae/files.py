@@ -1,0 +1,47 @@
+"""Atomic file writing: write to a temp file in the target folder, then os.replace it.
+
+A job that is killed mid-write never leaves a truncated file under the final name, so Snakemake
+and the checkpoint/resume logic only ever see complete files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a hidden temp path beside `path` (same suffix, which Keras insists on) and move it
+    into place when the block succeeds; on error the temp file is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def write_text(text: str, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_npy(array: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        np.save(tmp, array, allow_pickle=False)

@@ -1,0 +1,534 @@
+"""Waveform variational autoencoders (one per genre), in the style of the keras.io VAE example.
+
+A VAE has an encoder ``q(z|x) = N(mean, diag(exp(logvar)))``, a prior ``p(z) = N(0, I)`` and
+a decoder ``p(x|z)``.  Here ``x`` is a raw waveform of ``n_samples`` values in [-1, 1]
+(30 s at 3 kHz gives 90,001 samples) and there are two architectures ("presets"):
+
+``conv`` (default)
+    A genuinely convolutional VAE over time.  The waveform is treated as a sequence
+    ``(n_samples, 1)``, zero-padded at the end to a multiple of ``prod(strides)``,
+    and downsampled by strided convolutions with residual blocks in between; the
+    latent is a *sequence* ``(frames, latent_channels)`` with
+    ``frames = ceil(n_samples / prod(strides))`` (about 23 frames per second for the
+    default strides 4*4*4*2 = 128 at 3 kHz).  The decoder mirrors it with transposed
+    convolutions and crops back to exactly ``n_samples``.  Sampling draws a whole
+    latent sequence from ``N(0, I)``.
+
+``seed``
+    The architecture of the course report the project started from, reproduced
+    faithfully so it can be compared (see :class:`SeedVAE` for why it is an MLP).
+
+Both presets are subclasses of :class:`WaveVAE` and share one interface; all public
+methods take and return waveforms of shape ``(batch, n_samples)``:
+
+* ``encode(x) -> (mean, logvar)``, each of shape ``(batch, *latent_shape)``
+* ``reparameterize(mean, logvar, seed) -> z``  (``z = mean + exp(logvar/2) * eps``)
+* ``decode(z) -> decoder output`` (the Gaussian mean, or continuous-Bernoulli logits)
+* ``log_likelihood(x, decoder_output) -> log p(x|z)`` per example (nats)
+* ``waveform(decoder_output) -> waveform`` in [-1, 1]
+* ``sample(n, seed) -> np.ndarray (n, n_samples)``: decoded prior draws
+* ``latent_shape``
+
+Likelihoods (see :mod:`genrevae.losses`): ``gaussian`` with one learned global
+log-scale (a model weight, saved with the model), or ``bernoulli`` -- the continuous
+Bernoulli on ``(x + 1) / 2``.  Everything is registered with Keras under the package
+name ``genrevae``, so ``keras.models.load_model(path)`` works after ``import
+genrevae.model`` without ``custom_objects``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from genrevae import losses
+
+__all__ = [
+    "DEFAULT_MODEL_SETTINGS",
+    "resolve_model_settings",
+    "Resnet1DBlock",
+    "ConvResBlock",
+    "WaveVAE",
+    "SeedVAE",
+    "ConvVAE",
+    "build_model",
+    "seed_pair",
+]
+
+DEFAULT_MODEL_SETTINGS: dict[str, Any] = {
+    "preset": "conv",
+    "likelihood": "gaussian",
+    "latent_dim": 2,
+    "conv": {
+        "width": 16,
+        "max_width": 64,
+        "strides": [4, 4, 4, 2],
+        "kernel_size": 9,
+        "res_blocks": 1,
+        "latent_channels": 16,
+    },
+}
+
+PRESETS = ("conv", "seed")
+LIKELIHOODS = ("gaussian", "bernoulli")
+
+#: Initial value of the Gaussian's learned log standard deviation.  GTZAN clips at
+#: 3 kHz have an RMS of roughly 0.05-0.3, so sigma = 0.1 starts near the residual scale
+#: of an untrained decoder; starting at sigma = 1 would leave the reconstruction term
+#: almost flat for the few hundred Adam steps a small genre set gets.
+INITIAL_LOG_SCALE = math.log(0.1)
+
+
+def _merge(defaults: dict, given: dict | None) -> dict:
+    out = copy.deepcopy(defaults)
+    for key, value in (given or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_model_settings(model_settings: dict | None) -> dict:
+    """Fill missing keys of the ``model`` settings section with the defaults and validate it."""
+    s = _merge(DEFAULT_MODEL_SETTINGS, model_settings)
+    if s["preset"] not in PRESETS:
+        raise ValueError(f"model.preset must be one of {PRESETS}, got {s['preset']!r}")
+    if s["likelihood"] not in LIKELIHOODS:
+        raise ValueError(f"model.likelihood must be one of {LIKELIHOODS}, got {s['likelihood']!r}")
+    if int(s["latent_dim"]) < 1:
+        raise ValueError("model.latent_dim must be >= 1")
+    c = s["conv"]
+    if not c["strides"] or any(int(v) < 1 for v in c["strides"]):
+        raise ValueError(f"model.conv.strides must be a non-empty list of positive ints, got {c['strides']!r}")
+    for key in ("width", "max_width", "kernel_size", "latent_channels"):
+        if int(c[key]) < 1:
+            raise ValueError(f"model.conv.{key} must be >= 1, got {c[key]!r}")
+    if int(c["res_blocks"]) < 0:
+        raise ValueError("model.conv.res_blocks must be >= 0")
+    return s
+
+
+def seed_pair(seed) -> tf.Tensor:
+    """Turn a seed into the shape-(2,) int32 tensor TensorFlow's stateless RNG wants.
+
+    Accepts a Python/numpy int (``[seed, 0]``), a pair of ints or an int tensor of
+    shape (2,), or a :class:`keras.random.SeedGenerator` (its next state).
+    """
+    if isinstance(seed, keras.random.SeedGenerator):
+        return tf.cast(seed.next(), tf.int32)
+    if isinstance(seed, (int, np.integer)):
+        s = int(seed) % (2**31 - 1)
+        return tf.constant([s, 0], dtype=tf.int32)
+    return tf.reshape(tf.cast(seed, tf.int32), [2])
+
+
+# ---------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="genrevae")
+class Resnet1DBlock(layers.Layer):
+    """The seed report's residual block, ``Resnet1DBlock(kernel_size, filters, kind)``.
+
+    ``encode``: ``relu -> Conv1D(filters, k, strides=2) -> InstanceNorm -> LeakyReLU(0.4)
+    -> Conv1D(filters, k) -> InstanceNorm -> LeakyReLU(0.4)``; ``decode`` uses
+    ``Conv1DTranspose(filters, k, 1)`` and BatchNormalization instead.  The
+    ``filters``-channel result is added to the block input (broadcast when
+    ``filters == 1``, as in the report) and passed through a final relu.
+
+    Instance normalisation is ``GroupNormalization(groups=-1, epsilon=1e-3)``, which
+    matches ``tensorflow_addons.layers.InstanceNormalization()`` (EOL, no Keras 3).
+    """
+
+    def __init__(self, kernel_size: int, filters: int, kind: str = "encode", **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ("encode", "decode"):
+            raise ValueError(f"kind must be 'encode' or 'decode', got {kind!r}")
+        self.kernel_size = int(kernel_size)
+        self.filters = int(filters)
+        self.kind = kind
+        if kind == "encode":
+            self.conv1a = layers.Conv1D(self.filters, self.kernel_size, strides=2, padding="same", name="conv1")
+            self.conv1b = layers.Conv1D(self.filters, self.kernel_size, strides=1, padding="same", name="conv2")
+            self.norm1a = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm1")
+            self.norm1b = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm2")
+        else:
+            self.conv1a = layers.Conv1DTranspose(self.filters, self.kernel_size, strides=1, padding="same", name="convt1")
+            self.conv1b = layers.Conv1DTranspose(self.filters, self.kernel_size, strides=1, padding="same", name="convt2")
+            self.norm1a = layers.BatchNormalization(name="norm1")
+            self.norm1b = layers.BatchNormalization(name="norm2")
+        self.act = layers.LeakyReLU(negative_slope=0.4)
+
+    def call(self, inputs, training=None):
+        x = tf.nn.relu(inputs)
+        x = self.conv1a(x)
+        x = self.norm1a(x, training=training)
+        x = self.act(x)
+        x = self.conv1b(x)
+        x = self.norm1b(x, training=training)
+        x = self.act(x)
+        x = x + inputs
+        return tf.nn.relu(x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kernel_size=self.kernel_size, filters=self.filters, kind=self.kind)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class ConvResBlock(layers.Layer):
+    """Pre-activation residual block over time for the ``conv`` preset.
+
+    ``x + Conv1D(InstNorm -> LeakyReLU -> Conv1D(InstNorm -> LeakyReLU -> x))`` with
+    ``filters`` channels (must equal the input's), ``kernel_size`` taps and "same"
+    padding, so the length is unchanged.  Instance norm = ``GroupNormalization(groups=-1)``.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, negative_slope: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.negative_slope = float(negative_slope)
+        self.norm1 = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm1")
+        self.conv1 = layers.Conv1D(self.filters, self.kernel_size, padding="same", name="conv1")
+        self.norm2 = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm2")
+        self.conv2 = layers.Conv1D(self.filters, self.kernel_size, padding="same", name="conv2")
+        self.act = layers.LeakyReLU(negative_slope=self.negative_slope)
+
+    def call(self, inputs):
+        h = self.conv1(self.act(self.norm1(inputs)))
+        h = self.conv2(self.act(self.norm2(h)))
+        return inputs + h
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, negative_slope=self.negative_slope)
+        return config
+
+
+# ---------------------------------------------------------------------------
+# The model family
+# ---------------------------------------------------------------------------
+class WaveVAE(keras.Model):
+    """Base class: a VAE over waveforms of a fixed length ``n_samples``.
+
+    Subclasses implement ``_build_encoder`` (a keras model from ``(batch, n_samples)``
+    to ``(batch, *latent_shape[:-1], 2 * latent_shape[-1])``, mean then logvar along
+    the last axis) and ``_build_decoder`` (from ``(batch, *latent_shape)`` to
+    ``(batch, n_samples)``).  Calling the model reconstructs ``x`` from the posterior
+    mean (deterministic): ``model(x) == model.decode(model.encode(x)[0])``.
+    """
+
+    preset = "base"
+
+    def __init__(self, n_samples: int, likelihood: str = "gaussian", **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if int(n_samples) < 1:
+            raise ValueError("n_samples must be >= 1")
+        self.n_samples = int(n_samples)
+        self.likelihood = likelihood
+        self.encoder = self._build_encoder()
+        self.decoder = self._build_decoder()
+        if likelihood == "gaussian":
+            self.log_scale = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(INITIAL_LOG_SCALE),
+                trainable=True,
+                name="log_scale",
+            )
+        else:
+            self.log_scale = None
+        self.built = True
+
+    # -- to be provided by the presets --------------------------------------
+    def _build_encoder(self) -> keras.Model:
+        raise NotImplementedError
+
+    def _build_decoder(self) -> keras.Model:
+        raise NotImplementedError
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one latent ``z`` (without the batch axis)."""
+        raise NotImplementedError
+
+    # -- the VAE interface ---------------------------------------------------
+    def encode(self, x, training=False):
+        """``x (batch, n_samples) -> (mean, logvar)``, each ``(batch, *latent_shape)``."""
+        h = self.encoder(x, training=training)
+        mean, logvar = tf.split(h, num_or_size_splits=2, axis=-1)
+        return mean, logvar
+
+    def reparameterize(self, mean, logvar, seed):
+        """Draw ``z = mean + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` from a stateless RNG.
+
+        ``seed`` is an int, a shape-(2,) int tensor (e.g. ``[seed, step]`` inside a
+        ``tf.function``) or a ``keras.random.SeedGenerator``; equal seeds give equal draws.
+        """
+        eps = tf.random.stateless_normal(tf.shape(mean), seed=seed_pair(seed), dtype=mean.dtype)
+        return mean + tf.exp(0.5 * logvar) * eps
+
+    def decode(self, z, training=False):
+        """``z (batch, *latent_shape) ->`` decoder output ``(batch, n_samples)``.
+
+        The Gaussian mean for ``likelihood="gaussian"``, the continuous-Bernoulli
+        logits for ``"bernoulli"``; use :meth:`waveform` to get audio.
+        """
+        return self.decoder(z, training=training)
+
+    def log_likelihood(self, x, output):
+        """``log p(x | z)`` per example (nats) given the decoder output for ``z``."""
+        if self.likelihood == "gaussian":
+            return losses.gaussian_log_likelihood(x, output, self.log_scale)
+        return losses.continuous_bernoulli_log_likelihood(x, output)
+
+    def waveform(self, output):
+        """Decoder output -> the expected waveform, in [-1, 1].
+
+        Gaussian: the mean, clipped to [-1, 1].  Bernoulli: ``2 E[x01] - 1`` with the
+        continuous-Bernoulli mean (not ``2 sigmoid(logits) - 1``).
+        """
+        if self.likelihood == "gaussian":
+            return tf.clip_by_value(output, -1.0, 1.0)
+        return 2.0 * losses.continuous_bernoulli_mean(output) - 1.0
+
+    def sample(self, n: int, seed, batch_size: int = 16) -> np.ndarray:
+        """Decode ``n`` draws ``z ~ N(0, I)``; returns float32 ``(n, n_samples)`` in [-1, 1].
+
+        The same ``seed`` gives the same ``z`` (and, for fixed weights, the same audio).
+        The waveform is the decoder's expected value, without observation noise.
+        """
+        z = tf.random.stateless_normal((int(n),) + tuple(self.latent_shape), seed=seed_pair(seed))
+        chunks = []
+        for start in range(0, int(n), int(batch_size)):
+            out = self.decode(z[start : start + int(batch_size)], training=False)
+            chunks.append(np.asarray(self.waveform(out), dtype=np.float32))
+        if not chunks:
+            return np.zeros((0, self.n_samples), dtype=np.float32)
+        return np.concatenate(chunks, axis=0)
+
+    def call(self, inputs, training=False):
+        mean, _ = self.encode(inputs, training=training)
+        return self.decode(mean, training=training)
+
+    def get_config(self):
+        return {"name": self.name, "n_samples": self.n_samples, "likelihood": self.likelihood}
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class SeedVAE(WaveVAE):
+    """The seed report's VAE, faithfully (``preset: seed``).  Kept as a baseline; it is not
+    a convolutional model.
+
+    Encoder: ``x -> Reshape(1, n) -> [Conv1D(c, 1, strides=2) -> Resnet1DBlock(64, 1)]
+    for c in 64, 128, 128, 256 -> Flatten -> Dense(2 * latent_dim)``.
+    Decoder: ``z -> Reshape(1, latent_dim) -> [Resnet1DBlock(64, 1, decode) ->
+    Conv1DTranspose(c, 1, 1)] for c in 512, 256, 128, 64 -> Conv1DTranspose(n, 1, 1)
+    -> Reshape(n)``.  No activations besides those inside the blocks (as in the report).
+
+    Its degeneracies, all consequences of the input shape ``(1, n_samples)`` -- ONE
+    time step with ``n_samples`` channels:
+
+    * Every convolution sees a length-1 sequence, so kernel sizes and strides do
+      nothing: each Conv1D/Conv1DTranspose is a dense layer on the channel vector,
+      i.e. the model is an MLP in disguise.
+    * Instance normalisation over one time step normalises each channel by its own
+      value: ``(x - mean) / sqrt(var + eps)`` with ``mean = x``, ``var = 0`` outputs
+      the constant ``beta``.  Everything before the norms inside the encoder blocks
+      (all 8 conv kernels and biases, and the norms' ``gamma``) gets exactly zero
+      gradient; each encode block merely adds ``relu(LeakyReLU(beta))`` to its input.
+      (The decoder blocks use BatchNormalization over the batch, so they do learn.)
+    * ``Resnet1DBlock(64, 1)`` has a single filter, broadcast-added to all channels.
+    * About 12 M parameters at n = 90,001, ~96 % of them in the first ``Conv1D(64)``
+      (n * 64) and the last ``Conv1DTranspose(n)`` (64 * n): the model mostly learns
+      64 "basis waveforms" in and out, and a latent of 2 numbers per 30 s clip.
+    """
+
+    preset = "seed"
+    ENCODER_CHANNELS = (64, 128, 128, 256)
+    DECODER_CHANNELS = (512, 256, 128, 64)
+    BLOCK_KERNEL = 64
+    BLOCK_FILTERS = 1
+
+    def __init__(self, n_samples: int, likelihood: str = "gaussian", latent_dim: int = 2, **kwargs):
+        self.latent_dim = int(latent_dim)
+        super().__init__(n_samples=n_samples, likelihood=likelihood, **kwargs)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.latent_dim,)
+
+    def _build_encoder(self) -> keras.Model:
+        n = self.n_samples
+        inputs = keras.Input(shape=(n,), name="waveform")
+        h = layers.Reshape((1, n))(inputs)
+        for channels in self.ENCODER_CHANNELS:
+            h = layers.Conv1D(channels, 1, strides=2)(h)
+            h = Resnet1DBlock(self.BLOCK_KERNEL, self.BLOCK_FILTERS, "encode")(h)
+        h = layers.Flatten()(h)
+        h = layers.Dense(2 * self.latent_dim)(h)
+        return keras.Model(inputs, h, name="encoder")
+
+    def _build_decoder(self) -> keras.Model:
+        n = self.n_samples
+        inputs = keras.Input(shape=(self.latent_dim,), name="z")
+        h = layers.Reshape((1, self.latent_dim))(inputs)
+        for channels in self.DECODER_CHANNELS:
+            h = Resnet1DBlock(self.BLOCK_KERNEL, self.BLOCK_FILTERS, "decode")(h)
+            h = layers.Conv1DTranspose(channels, 1, strides=1)(h)
+        h = layers.Conv1DTranspose(n, 1, strides=1)(h)
+        h = layers.Reshape((n,))(h)
+        return keras.Model(inputs, h, name="decoder")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(latent_dim=self.latent_dim)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class ConvVAE(WaveVAE):
+    """Convolutional VAE over time (``preset: conv``).
+
+    With ``P = prod(strides)`` and stage channels ``c_i = min(width * 2**i, max_width)``:
+
+    Encoder: ``x (n) -> (n, 1) -> zero-pad to ceil(n / P) * P`` then for each stage
+    ``i``: ``[InstNorm -> LeakyReLU (not before the first)] -> Conv1D(c_i, 2 s_i,
+    strides=s_i) -> res_blocks x ConvResBlock(c_i, kernel_size)``; then
+    ``InstNorm -> LeakyReLU -> Conv1D(2 * latent_channels, 1)`` -> mean and logvar of
+    shape ``(frames, latent_channels)``, ``frames = ceil(n / P)``.
+
+    Decoder (mirror): ``z -> Conv1D(c_last, kernel_size)`` then for each stage from the
+    last: ``res_blocks x ConvResBlock(c_i) -> InstNorm -> LeakyReLU ->
+    Conv1DTranspose(c_{i-1}, 2 s_i, strides=s_i)`` (``c_{-1} = width``), then
+    ``InstNorm -> LeakyReLU -> Conv1D(1, kernel_size)``, crop to ``n``.  Kernels of
+    ``2 s`` with stride ``s`` overlap every output exactly twice (no checkerboard gaps).
+    The last layer starts small (variance-scaling 0.01) so an untrained decoder outputs
+    audio-scale values.
+    """
+
+    preset = "conv"
+
+    def __init__(
+        self,
+        n_samples: int,
+        likelihood: str = "gaussian",
+        width: int = 16,
+        max_width: int = 64,
+        strides=(4, 4, 4, 2),
+        kernel_size: int = 9,
+        res_blocks: int = 1,
+        latent_channels: int = 16,
+        **kwargs,
+    ):
+        self.width = int(width)
+        self.max_width = int(max_width)
+        self.strides = [int(s) for s in strides]
+        self.kernel_size = int(kernel_size)
+        self.res_blocks = int(res_blocks)
+        self.latent_channels = int(latent_channels)
+        self.hop = int(np.prod(self.strides))
+        self.frames = -(-int(n_samples) // self.hop)
+        self.padded_samples = self.frames * self.hop
+        super().__init__(n_samples=n_samples, likelihood=likelihood, **kwargs)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.frames, self.latent_channels)
+
+    def stage_channels(self) -> list[int]:
+        return [min(self.width * 2**i, self.max_width) for i in range(len(self.strides))]
+
+    def _norm_act(self, h):
+        h = layers.GroupNormalization(groups=-1, epsilon=1e-3)(h)
+        return layers.LeakyReLU(negative_slope=0.2)(h)
+
+    def _build_encoder(self) -> keras.Model:
+        n, pad = self.n_samples, self.padded_samples - self.n_samples
+        inputs = keras.Input(shape=(n,), name="waveform")
+        h = layers.Reshape((n, 1))(inputs)
+        if pad:
+            h = layers.ZeroPadding1D((0, pad))(h)
+        for i, (stride, channels) in enumerate(zip(self.strides, self.stage_channels())):
+            if i > 0:
+                h = self._norm_act(h)
+            h = layers.Conv1D(channels, 2 * stride, strides=stride, padding="same", name=f"down{i}")(h)
+            for _ in range(self.res_blocks):
+                h = ConvResBlock(channels, self.kernel_size)(h)
+        h = self._norm_act(h)
+        h = layers.Conv1D(2 * self.latent_channels, 1, name="to_latent")(h)
+        return keras.Model(inputs, h, name="encoder")
+
+    def _build_decoder(self) -> keras.Model:
+        n, pad = self.n_samples, self.padded_samples - self.n_samples
+        channels = self.stage_channels()
+        inputs = keras.Input(shape=self.latent_shape, name="z")
+        h = layers.Conv1D(channels[-1], self.kernel_size, padding="same", name="from_latent")(inputs)
+        for i in reversed(range(len(self.strides))):
+            for _ in range(self.res_blocks):
+                h = ConvResBlock(channels[i], self.kernel_size)(h)
+            h = self._norm_act(h)
+            out_channels = channels[i - 1] if i > 0 else self.width
+            stride = self.strides[i]
+            h = layers.Conv1DTranspose(out_channels, 2 * stride, strides=stride, padding="same", name=f"up{i}")(h)
+        h = self._norm_act(h)
+        h = layers.Conv1D(
+            1,
+            self.kernel_size,
+            padding="same",
+            kernel_initializer=keras.initializers.VarianceScaling(0.01, mode="fan_avg", distribution="uniform"),
+            name="to_waveform",
+        )(h)
+        if pad:
+            h = layers.Cropping1D((0, pad))(h)
+        h = layers.Reshape((n,))(h)
+        return keras.Model(inputs, h, name="decoder")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            width=self.width,
+            max_width=self.max_width,
+            strides=list(self.strides),
+            kernel_size=self.kernel_size,
+            res_blocks=self.res_blocks,
+            latent_channels=self.latent_channels,
+        )
+        return config
+
+
+def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
+    """Build the VAE described by the ``model`` settings section for clips of ``n_samples``.
+
+    The returned model is built (weights exist); initial weights come from Keras' global
+    RNG, so call ``keras.utils.set_random_seed`` first for reproducible initialisation.
+    """
+    s = resolve_model_settings(model_settings)
+    if s["preset"] == "seed":
+        return SeedVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
+    c = s["conv"]
+    return ConvVAE(
+        n_samples=n_samples,
+        likelihood=s["likelihood"],
+        width=int(c["width"]),
+        max_width=int(c["max_width"]),
+        strides=[int(v) for v in c["strides"]],
+        kernel_size=int(c["kernel_size"]),
+        res_blocks=int(c["res_blocks"]),
+        latent_channels=int(c["latent_channels"]),
+    )
