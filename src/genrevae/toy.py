@@ -139,9 +139,7 @@ def write_toy_genre(
 
 def _check_genre(genre: str) -> None:
     if genre not in _GENRE_RENDERERS:
-        raise ValueError(
-            f"unknown toy genre {genre!r}; supported genres are: {', '.join(TOY_GENRES)}"
-        )
+        raise ValueError(f"unknown toy genre {genre!r}; supported genres are: {', '.join(TOY_GENRES)}")
 
 
 def _check_nonneg_int(value: int, name: str) -> int:
@@ -493,7 +491,11 @@ class _Synth:
         sr = self.sr
         n = hold + self.tail
         t = _time(n, sr)
-        env = np.minimum(t / np.float32(self.attack), np.float32(1.0)) if self.attack > 0 else np.ones(n, np.float32)
+        env = (
+            np.minimum(t / np.float32(self.attack), np.float32(1.0))
+            if self.attack > 0
+            else np.ones(n, np.float32)
+        )
         if self.decay:
             tau = self.decay * (220.0 / freq) ** self.keytrack
             env *= self.sustain + (1.0 - self.sustain) * np.exp(-t / np.float32(tau))
@@ -550,7 +552,9 @@ class _EPiano:
 class _Bell:
     """Vibraphone / bell: a few inharmonic decaying partials with tremolo."""
 
-    def __init__(self, sr, rng, decay=1.2, tremolo=5.5, depth=0.25, ratios=(1.0, 4.0, 9.2), release=0.1, gain=1.0):
+    def __init__(
+        self, sr, rng, decay=1.2, tremolo=5.5, depth=0.25, ratios=(1.0, 4.0, 9.2), release=0.1, gain=1.0
+    ):
         self.sr, self.rng = sr, rng
         self.decay, self.tremolo, self.depth, self.ratios, self.gain = decay, tremolo, depth, ratios, gain
         self.tail = max(1, int(release * sr))
@@ -569,7 +573,9 @@ class _Bell:
             out += a * np.exp(-t / np.float32(self.decay / (1 + 3 * j))) * np.sin(x)
         env = np.minimum(t / np.float32(0.002), np.float32(1.0))
         if self.depth:
-            env = env * (1.0 - np.float32(self.depth) * (0.5 + 0.5 * np.sin(_TWO_PI * np.float32(self.tremolo) * t)))
+            env = env * (
+                1.0 - np.float32(self.depth) * (0.5 + 0.5 * np.sin(_TWO_PI * np.float32(self.tremolo) * t))
+            )
         _release_env(env, hold)
         return out * (env * np.float32(vel * self.gain))
 
@@ -643,7 +649,13 @@ def _cymbal(sr, rng, decay=1.0, cut=4000.0, ping=0.6, base=None, length=1.6, was
         for r in (1.0, 1.59, 2.14, 2.76, 3.53, 4.22, 5.40, 6.27, 7.33, 8.93, 11.34, 13.1):
             f = base * r * rng.uniform(0.98, 1.02)
             if f < 0.45 * sr:
-                x += ping * rng.uniform(0.3, 1.0) / r * np.sin(2 * np.pi * f * t) * np.exp(-t / (decay * rng.uniform(0.3, 0.8)))
+                x += (
+                    ping
+                    * rng.uniform(0.3, 1.0)
+                    / r
+                    * np.sin(2 * np.pi * f * t)
+                    * np.exp(-t / (decay * rng.uniform(0.3, 0.8)))
+                )
     x *= np.minimum(t / 0.001, 1.0)
     return _sample_out(x, sr, fade=0.35 * length)
 
@@ -651,7 +663,9 @@ def _cymbal(sr, rng, decay=1.0, cut=4000.0, ping=0.6, base=None, length=1.6, was
 def _rim(sr, rng):
     n = int(sr * 0.12)
     t = np.arange(n) / sr
-    x = np.sin(2 * np.pi * 480 * t) * np.exp(-t / 0.012) + 0.6 * np.sin(2 * np.pi * 1650 * t) * np.exp(-t / 0.006)
+    x = np.sin(2 * np.pi * 480 * t) * np.exp(-t / 0.012) + 0.6 * np.sin(2 * np.pi * 1650 * t) * np.exp(
+        -t / 0.006
+    )
     x += 0.4 * _bfilt(_noise(rng, n), sr, "bandpass", (1500.0, 5000.0)) * np.exp(-t / 0.005)
     return _sample_out(x, sr)
 
@@ -659,7 +673,9 @@ def _rim(sr, rng):
 def _shaker(sr, rng, decay=0.05):
     n = int(sr * (decay * 5 + 0.02))
     t = np.arange(n) / sr
-    x = _bfilt(_noise(rng, n), sr, "highpass", min(5000.0, 0.38 * sr)) * (np.minimum(t / 0.012, 1.0) * np.exp(-t / decay)).astype(np.float32)
+    x = _bfilt(_noise(rng, n), sr, "highpass", min(5000.0, 0.38 * sr)) * (
+        np.minimum(t / 0.012, 1.0) * np.exp(-t / decay)
+    ).astype(np.float32)
     return _sample_out(x, sr)
 
 
@@ -724,7 +740,9 @@ class _Song:
             buf = self.buses[name] = np.zeros(self.n, np.float32)
         return buf
 
-    def hit(self, bus: str, sample: np.ndarray, beat: float, vel: float, swing: bool = True, jitter=None) -> None:
+    def hit(
+        self, bus: str, sample: np.ndarray, beat: float, vel: float, swing: bool = True, jitter=None
+    ) -> None:
         start = self.pos(beat, swing) + self._jit(jitter)
         if start >= self.n or start + sample.shape[0] <= 0:
             return
@@ -742,7 +760,9 @@ class _Song:
         order = list(midis)[::-1] if up else list(midis)
         j = self._jit(None) / self.sr
         for k, m in enumerate(order):
-            self.note(bus, inst, beat, dur, m, vel * (0.9 if k else 1.0), swing, delay=j + k * strum, jitter=0.0)
+            self.note(
+                bus, inst, beat, dur, m, vel * (0.9 if k else 1.0), swing, delay=j + k * strum, jitter=0.0
+            )
 
     def pattern(self, bus: str, kit: dict, bar: int, pats: dict[str, str], swing: bool = True) -> None:
         """Play drum patterns (one char per grid step: X x o g .) over one bar."""
@@ -755,7 +775,9 @@ class _Song:
                     self.hit(bus, sample, bar * 4 + i * step, gain * v, swing)
 
 
-def _reverb(x: np.ndarray, sr: int, rt60: float, rng: np.random.Generator, damp: float = 5000.0) -> np.ndarray:
+def _reverb(
+    x: np.ndarray, sr: int, rt60: float, rng: np.random.Generator, damp: float = 5000.0
+) -> np.ndarray:
     length = int(min(rt60, 1.6) * sr)
     t = np.arange(length, dtype=np.float32) / np.float32(sr)
     ir = _noise(rng, length) * np.exp(np.float32(-6.9 / rt60) * t)
@@ -766,8 +788,9 @@ def _reverb(x: np.ndarray, sr: int, rt60: float, rng: np.random.Generator, damp:
     return signal.fftconvolve(x, ir)[: x.shape[0]].astype(np.float32, copy=False)
 
 
-def _distort(x: np.ndarray, sr: int, drive: float, cab: float = 4500.0, hp: float = 90.0,
-             pre: float = 3000.0) -> np.ndarray:
+def _distort(
+    x: np.ndarray, sr: int, drive: float, cab: float = 4500.0, hp: float = 90.0, pre: float = 3000.0
+) -> np.ndarray:
     """Amp simulation: band-limit, drive into tanh, 4th-order low-pass 'cabinet'."""
     x = _bfilt(_bfilt(x, sr, "highpass", hp), sr, "lowpass", pre)
     peak = float(np.max(np.abs(x))) + 1e-9
@@ -775,8 +798,14 @@ def _distort(x: np.ndarray, sr: int, drive: float, cab: float = 4500.0, hp: floa
     return _bfilt(y, sr, "lowpass", cab, order=4)
 
 
-def _finish(song: _Song, levels: dict, sends: dict | None = None, rt60: float = 1.0,
-            proc: dict | None = None, limit: float = 1.3) -> np.ndarray:
+def _finish(
+    song: _Song,
+    levels: dict,
+    sends: dict | None = None,
+    rt60: float = 1.0,
+    proc: dict | None = None,
+    limit: float = 1.3,
+) -> np.ndarray:
     """Mix the buses, add reverb, master (high-pass, soft limit, DC, fades, peak)."""
     sr, n, rng = song.sr, song.n, song.rng
     sends = sends or {}
@@ -820,10 +849,22 @@ def _finish(song: _Song, levels: dict, sends: dict | None = None, rt60: float = 
 # --------------------------------------------------------------------------
 
 
-def _melody(song: _Song, prog: _Prog, rng, scale: tuple[int, ...], key: int, lo: int, hi: int,
-            rhythms: list[list[float]], rest_p: float = 0.15, repeat_p: float = 0.0,
-            cycle_bars: int | None = None, chord_weight: float = 3.0, leap: float = 2.5,
-            play_bar=None) -> list[tuple[float, float, int, float]]:
+def _melody(
+    song: _Song,
+    prog: _Prog,
+    rng,
+    scale: tuple[int, ...],
+    key: int,
+    lo: int,
+    hi: int,
+    rhythms: list[list[float]],
+    rest_p: float = 0.15,
+    repeat_p: float = 0.0,
+    cycle_bars: int | None = None,
+    chord_weight: float = 3.0,
+    leap: float = 2.5,
+    play_bar=None,
+) -> list[tuple[float, float, int, float]]:
     """Generate a melodic line: (beat, dur, midi, vel) events.
 
     Pitches come from ``scale`` (relative to ``key``) with chord tones favoured
@@ -873,7 +914,9 @@ def _melody(song: _Song, prog: _Prog, rng, scale: tuple[int, ...], key: int, lo:
     return events
 
 
-def _walking_bass(song: _Song, prog: _Prog, rng, lo: int = 28, hi: int = 50) -> list[tuple[float, float, int, float]]:
+def _walking_bass(
+    song: _Song, prog: _Prog, rng, lo: int = 28, hi: int = 50
+) -> list[tuple[float, float, int, float]]:
     """Quarter-note walking bass: roots on chord changes, chromatic approaches."""
     events = []
     prev: float | None = None
@@ -900,7 +943,9 @@ def _walking_bass(song: _Song, prog: _Prog, rng, lo: int = 28, hi: int = 50) -> 
             if cands.size == 0:
                 m = _nearest_pc(root, prev, lo, hi)
             else:
-                w = np.exp(-np.abs(cands - prev) / 2.5) * np.array([2.5 if c % 12 in ct else 1.0 for c in cands])
+                w = np.exp(-np.abs(cands - prev) / 2.5) * np.array(
+                    [2.5 if c % 12 in ct else 1.0 for c in cands]
+                )
                 m = int(rng.choice(cands, p=w / w.sum()))
         m = int(min(max(m, lo), hi))
         events.append((float(b), 0.95, m, 1.0 if b % 2 == 0 else 0.85))
@@ -931,30 +976,62 @@ def _jazz(rng, sr, n):
     kit = {
         "kick": (_kick(sr, rng, f0=_vary(rng, 55), decay=0.25, punch=1.5, click=0.05), 0.22),
         "snare": (_snare(sr, rng, tone=_vary(rng, 220), decay=_vary(rng, 0.13), snap=1.2, lo=1500), 0.5),
-        "ride": (_cymbal(sr, rng, decay=_vary(rng, 1.0, 0.3), cut=4000.0, ping=0.8, wash=0.25, wash_decay=0.25),
-                 rng.uniform(0.45, 0.65)),
+        "ride": (
+            _cymbal(sr, rng, decay=_vary(rng, 1.0, 0.3), cut=4000.0, ping=0.8, wash=0.25, wash_decay=0.25),
+            rng.uniform(0.45, 0.65),
+        ),
         "hat": (_hat(sr, rng, decay=0.025, cut=5500.0), 0.45),
     }
-    ep = _EPiano(sr, rng, index=rng.uniform(0.6, 2.0), decay=rng.uniform(0.8, 1.6), tine=rng.uniform(0.05, 0.3))
-    bass = _Synth(sr, rng, kind="upright", cap=8, attack=0.006, decay=rng.uniform(0.35, 0.7),
-                  sustain=0.1, release=0.04, keytrack=0.3)
+    ep = _EPiano(
+        sr, rng, index=rng.uniform(0.6, 2.0), decay=rng.uniform(0.8, 1.6), tine=rng.uniform(0.05, 0.3)
+    )
+    bass = _Synth(
+        sr,
+        rng,
+        kind="upright",
+        cap=8,
+        attack=0.006,
+        decay=rng.uniform(0.35, 0.7),
+        sustain=0.1,
+        release=0.04,
+        keytrack=0.3,
+    )
     lead_kind = int(rng.integers(3))  # 0: no soloist, 1: vibes, 2: muted horn
     if lead_kind == 1:
         lead = _Bell(sr, rng, decay=rng.uniform(0.9, 1.6), tremolo=rng.uniform(4.5, 6.5), depth=0.3)
     else:
-        lead = _Synth(sr, rng, kind="reed", cap=14, detune=(0.0, 5.0), attack=0.03, release=0.08,
-                      vib_rate=5.5, vib_cents=15.0, vib_delay=0.2, decay=0.8, sustain=0.6)
+        lead = _Synth(
+            sr,
+            rng,
+            kind="reed",
+            cap=14,
+            detune=(0.0, 5.0),
+            attack=0.03,
+            release=0.08,
+            vib_rate=5.5,
+            vib_cents=15.0,
+            vib_delay=0.2,
+            decay=0.8,
+            sustain=0.6,
+        )
     ride_pat = ["x.Xox.Xo", "x.Xox.Xo", "x.XoX.Xo"][int(rng.integers(3))]
     comp_pats = [
-        [(0.0, 1.5)], [(0.0, 1.0), (1.5, 0.5)], [(1.5, 1.0), (3.5, 0.5)], [(0.0, 2.0), (2.5, 1.0)],
-        [(0.5, 1.0), (2.0, 1.0)], [(1.0, 0.5), (2.5, 1.5)], [(0.0, 0.5), (1.5, 0.5), (3.0, 1.0)],
+        [(0.0, 1.5)],
+        [(0.0, 1.0), (1.5, 0.5)],
+        [(1.5, 1.0), (3.5, 0.5)],
+        [(0.0, 2.0), (2.5, 1.0)],
+        [(0.5, 1.0), (2.0, 1.0)],
+        [(1.0, 0.5), (2.5, 1.5)],
+        [(0.0, 0.5), (1.5, 0.5), (3.0, 1.0)],
     ]
     target = 64.0
     for bar in song.bars():
         song.pattern("drums", kit, bar, {"ride": ride_pat, "hat": "..x...x.", "kick": "g.g.g.g."})
         for k in range(4):
             if rng.random() < 0.25:
-                song.hit("drums", kit["snare"][0], bar * 4 + k + 0.5, kit["snare"][1] * rng.uniform(0.2, 0.55))
+                song.hit(
+                    "drums", kit["snare"][0], bar * 4 + k + 0.5, kit["snare"][1] * rng.uniform(0.2, 0.55)
+                )
         for pos, dur in comp_pats[int(rng.integers(len(comp_pats)))]:
             beat = bar * 4 + pos
             look = beat + (0.5 if pos % 1 else 0.0)  # anticipations take the next chord
@@ -967,15 +1044,29 @@ def _jazz(rng, sr, n):
         if rng.random() < 0.06:  # triplet skip note
             song.note("bass", bass, beat + 2.0 / 3.0, 1.0 / 3.0, m, 0.5 * v, swing=False)
     if lead_kind:
-        rhythms = [[0.5] * 8, [1.0, 0.5, 0.5, 0.5, 0.5, 1.0], [-0.5, 0.5, 0.5, 0.5, 1.0, 1.0],
-                   [0.5, 0.5, 1.0, -1.0, 0.5, 0.5], [1.5, 0.5, 2.0], [-1.0, 0.5, 0.5, 0.5, 0.5, 1.0]]
+        rhythms = [
+            [0.5] * 8,
+            [1.0, 0.5, 0.5, 0.5, 0.5, 1.0],
+            [-0.5, 0.5, 0.5, 0.5, 1.0, 1.0],
+            [0.5, 0.5, 1.0, -1.0, 0.5, 0.5],
+            [1.5, 0.5, 2.0],
+            [-1.0, 0.5, 0.5, 0.5, 0.5, 1.0],
+        ]
         scale = _MAJOR if progs[pi][-1][1] != "m9" else _DORIAN
         phrase = lambda bar: (bar // 2) % 2 == 0 or rng.random() < 0.3  # noqa: E731
-        for beat, dur, m, v in _melody(song, prog, rng, scale, key, 62, 84, rhythms, rest_p=0.1, play_bar=phrase):
+        for beat, dur, m, v in _melody(
+            song, prog, rng, scale, key, 62, 84, rhythms, rest_p=0.1, play_bar=phrase
+        ):
             song.note("lead", lead, beat, dur * 0.95, m, v)
     levels = {"drums": 0.45, "bass": 0.65, "keys": 0.6, "lead": 0.45}
-    audio = _finish(song, levels, sends={"keys": 0.3, "lead": 0.35, "drums": 0.15}, rt60=1.3,
-                    proc={"keys": lambda x: _bfilt(x, sr, "lowpass", 5000.0)}, limit=1.6)
+    audio = _finish(
+        song,
+        levels,
+        sends={"keys": 0.3, "lead": 0.35, "drums": 0.15},
+        rt60=1.3,
+        proc={"keys": lambda x: _bfilt(x, sr, "lowpass", 5000.0)},
+        limit=1.6,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, swing=swing, lead=lead_kind)
 
 
@@ -1021,16 +1112,42 @@ def _rock(rng, sr, n):
         "crash": (_cymbal(sr, rng, decay=1.2, cut=3000.0, ping=0.0, length=2.4), 0.6),
         "tom": (_tom(sr, rng, f0=_vary(rng, 120)), 0.7),
     }
-    palm = _Synth(sr, rng, kind="saw", cap=12, detune=(-4.0, 4.0), attack=0.002, decay=rng.uniform(0.07, 0.12), release=0.02)
-    openg = _Synth(sr, rng, kind="saw", cap=48, detune=(-4.0, 5.0), attack=0.003, decay=2.5, sustain=0.3, release=0.06)
-    bass = _Synth(sr, rng, kind="saw", cap=14, attack=0.004, decay=0.5, sustain=0.4, release=0.03,
-                  fenv=0.08, dull_kind="soft", dull_cap=4)
+    palm = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=12,
+        detune=(-4.0, 4.0),
+        attack=0.002,
+        decay=rng.uniform(0.07, 0.12),
+        release=0.02,
+    )
+    openg = _Synth(
+        sr, rng, kind="saw", cap=48, detune=(-4.0, 5.0), attack=0.003, decay=2.5, sustain=0.3, release=0.06
+    )
+    bass = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=14,
+        attack=0.004,
+        decay=0.5,
+        sustain=0.4,
+        release=0.03,
+        fenv=0.08,
+        dull_kind="soft",
+        dull_cap=4,
+    )
     section_len = int(rng.choice([4, 8]))
     part = lambda bar: "chug" if (bar // section_len) % 2 == 0 else "open"  # noqa: E731
     kicks = ["X.......X.......", "X.......X.x.....", "X......xX.......", "X.x.....X.x....."]
     kpat = kicks[int(rng.integers(len(kicks)))]
-    riffs = [[(0.0, 1.5), (1.5, 1.0), (2.5, 1.5)], [(i * 0.5, 0.5) for i in range(8)],
-             [(0.0, 0.75), (0.75, 0.75), (1.5, 1.0), (2.5, 0.5), (3.0, 1.0)], [(0.0, 1.0), (1.0, 1.5), (2.5, 0.5), (3.0, 1.0)]]
+    riffs = [
+        [(0.0, 1.5), (1.5, 1.0), (2.5, 1.5)],
+        [(i * 0.5, 0.5) for i in range(8)],
+        [(0.0, 0.75), (0.75, 0.75), (1.5, 1.0), (2.5, 0.5), (3.0, 1.0)],
+        [(0.0, 1.0), (1.0, 1.5), (2.5, 0.5), (3.0, 1.0)],
+    ]
     riff = riffs[int(rng.integers(len(riffs)))]
     for bar in song.bars():
         fill = bar % section_len == section_len - 1
@@ -1052,8 +1169,14 @@ def _rock(rng, sr, n):
     drive = rng.uniform(4.0, 10.0)
     cab = rng.uniform(3500.0, 5500.0)
     levels = {"drums": 1.0, "bass": 0.55, "gtr": 0.4}
-    audio = _finish(song, levels, sends={"drums": 0.12, "gtr": 0.12}, rt60=0.9,
-                    proc={"gtr": lambda x: _distort(x, sr, drive, cab)}, limit=1.1)
+    audio = _finish(
+        song,
+        levels,
+        sends={"drums": 0.12, "gtr": 0.12},
+        rt60=0.9,
+        proc={"gtr": lambda x: _distort(x, sr, drive, cab)},
+        limit=1.1,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, drive=drive)
 
 
@@ -1062,8 +1185,11 @@ def _metal(rng, sr, n):
     song = _Song(rng, sr, n, tempo, jitter=0.002)
     key = int(rng.choice([4, 2, 1, 11]))  # E, D, C#, B tunings
     lo = 35 + (key - 35) % 12
-    riffs = [[(0, "5", 8), (1, "5", 4), (6, "5", 4)], [(0, "5", 8), (8, "5", 4), (10, "5", 2), (1, "5", 2)],
-             [(0, "5", 4), (0, "5", 4), (3, "5", 4), (1, "5", 4)]]
+    riffs = [
+        [(0, "5", 8), (1, "5", 4), (6, "5", 4)],
+        [(0, "5", 8), (8, "5", 4), (10, "5", 2), (1, "5", 2)],
+        [(0, "5", 4), (0, "5", 4), (3, "5", 4), (1, "5", 4)],
+    ]
     pi = int(rng.integers(len(riffs)))
     prog = _Prog(key, riffs[pi])
     kit = {
@@ -1073,7 +1199,9 @@ def _metal(rng, sr, n):
         "crash": (_cymbal(sr, rng, decay=0.9, cut=3000.0, ping=0.0, length=2.0), 0.4),
     }
     palm = _Synth(sr, rng, kind="saw", cap=10, detune=(-6.0, 6.0), attack=0.001, decay=0.07, release=0.015)
-    openg = _Synth(sr, rng, kind="saw", cap=48, detune=(-10.0, 10.0), attack=0.002, decay=3.0, sustain=0.5, release=0.05)
+    openg = _Synth(
+        sr, rng, kind="saw", cap=48, detune=(-10.0, 10.0), attack=0.002, decay=3.0, sustain=0.5, release=0.05
+    )
     bass = _Synth(sr, rng, kind="saw", cap=10, attack=0.003, decay=0.3, sustain=0.5, release=0.02)
     gallop = rng.random() < 0.4
     part = lambda bar: "chug" if (bar // 4) % 2 == 0 else "open"  # noqa: E731
@@ -1090,12 +1218,22 @@ def _metal(rng, sr, n):
             root, _, _, _ = prog.at(beat + 0.01)
             song.note("bass", bass, beat, 0.45, _nearest_pc(root, lo - 12, lo - 12, lo - 1), 1.0)
     riff = [(0.0, 0.75), (0.75, 0.75), (1.5, 0.5), (2.0, 1.0), (3.0, 1.0)]
-    _power_guitar(song, rng, prog, song.bars(), part, palm, openg, lo=lo, hi=lo + 6, sixteenths=True, riff=riff)
+    _power_guitar(
+        song, rng, prog, song.bars(), part, palm, openg, lo=lo, hi=lo + 6, sixteenths=True, riff=riff
+    )
     drive = rng.uniform(25.0, 60.0)
     levels = {"drums": 0.85, "bass": 0.5, "gtr": 0.7}
-    audio = _finish(song, levels, sends={"drums": 0.08, "gtr": 0.08}, rt60=0.8,
-                    proc={"gtr": lambda x: _distort(x, sr, drive, rng.uniform(4000.0, 5500.0), hp=110.0, pre=4500.0),
-                          "bass": lambda x: _distort(x, sr, 3.0, 2500.0, hp=35.0)}, limit=1.0)
+    audio = _finish(
+        song,
+        levels,
+        sends={"drums": 0.08, "gtr": 0.08},
+        rt60=0.8,
+        proc={
+            "gtr": lambda x: _distort(x, sr, drive, rng.uniform(4000.0, 5500.0), hp=110.0, pre=4500.0),
+            "bass": lambda x: _distort(x, sr, 3.0, 2500.0, hp=35.0),
+        },
+        limit=1.0,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, drive=drive)
 
 
@@ -1108,28 +1246,78 @@ def _classical(rng, sr, n):
         progs = [
             [(0, "min", 4), (5, "min", 4), (7, "maj", 4), (0, "min", 4)],
             [(0, "min", 4), (8, "maj", 4), (5, "min", 4), (7, "maj", 4)],
-            [(0, "min", 4), (5, "min", 4), (10, "maj", 4), (3, "maj", 4), (8, "maj", 4), (2, "dim", 4), (7, "maj", 4), (0, "min", 4)],
+            [
+                (0, "min", 4),
+                (5, "min", 4),
+                (10, "maj", 4),
+                (3, "maj", 4),
+                (8, "maj", 4),
+                (2, "dim", 4),
+                (7, "maj", 4),
+                (0, "min", 4),
+            ],
         ]
         scale = _HARMONIC_MINOR
     else:
         progs = [
             [(0, "maj", 4), (5, "maj", 4), (7, "maj", 4), (0, "maj", 4)],
             [(0, "maj", 4), (9, "min", 4), (5, "maj", 4), (7, "maj", 4)],
-            [(0, "maj", 2), (7, "maj", 2), (9, "min", 2), (4, "min", 2), (5, "maj", 2), (0, "maj", 2), (5, "maj", 2), (7, "maj", 2)],
+            [
+                (0, "maj", 2),
+                (7, "maj", 2),
+                (9, "min", 2),
+                (4, "min", 2),
+                (5, "maj", 2),
+                (0, "maj", 2),
+                (5, "maj", 2),
+                (7, "maj", 2),
+            ],
             [(0, "maj", 4), (2, "min", 4), (7, "7", 4), (0, "maj", 4)],
         ]
         scale = _MAJOR
     pi = int(rng.integers(len(progs)))
     prog = _Prog(key, progs[pi])
     vib = rng.uniform(4.8, 6.0)
-    strings = _Synth(sr, rng, kind="saw", cap=36, detune=(-7.0, 0.0, 6.0), attack=rng.uniform(0.25, 0.5),
-                     release=0.45, vib_rate=vib, vib_cents=10.0, vib_delay=0.4)
-    violin = _Synth(sr, rng, kind="saw", cap=40, detune=(0.0, 4.0), attack=rng.uniform(0.06, 0.14), release=0.2,
-                    vib_rate=vib + 0.4, vib_cents=rng.uniform(15.0, 28.0), vib_delay=0.15)
-    cello = _Synth(sr, rng, kind="saw", cap=24, detune=(-5.0, 5.0), attack=0.2, release=0.4,
-                   vib_rate=vib - 0.5, vib_cents=9.0, vib_delay=0.3)
+    strings = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=36,
+        detune=(-7.0, 0.0, 6.0),
+        attack=rng.uniform(0.25, 0.5),
+        release=0.45,
+        vib_rate=vib,
+        vib_cents=10.0,
+        vib_delay=0.4,
+    )
+    violin = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=40,
+        detune=(0.0, 4.0),
+        attack=rng.uniform(0.06, 0.14),
+        release=0.2,
+        vib_rate=vib + 0.4,
+        vib_cents=rng.uniform(15.0, 28.0),
+        vib_delay=0.15,
+    )
+    cello = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=24,
+        detune=(-5.0, 5.0),
+        attack=0.2,
+        release=0.4,
+        vib_rate=vib - 0.5,
+        vib_cents=9.0,
+        vib_delay=0.3,
+    )
     arpeggio = rng.random() < 0.35
-    harp = _Synth(sr, rng, kind="pluck", cap=16, attack=0.002, decay=1.2, keytrack=0.4, fenv=0.15, release=0.3)
+    harp = _Synth(
+        sr, rng, kind="pluck", cap=16, attack=0.002, decay=1.2, keytrack=0.4, fenv=0.15, release=0.3
+    )
     swell = lambda beat: 0.75 + 0.25 * np.sin(2 * np.pi * beat / 32.0 + 1.0)  # noqa: E731
     target = 66.0
     b0, b1 = song.first_bar * 4, song.last_bar * 4
@@ -1149,15 +1337,32 @@ def _classical(rng, sr, n):
                 song.note("harp", harp, beat, 0.5, low[pattern[k % 4]], 0.6 * swell(beat))
                 beat += 0.5
                 k += 1
-    rhythms = [[4.0], [2.0, 2.0], [3.0, 1.0], [2.0, 1.0, 1.0], [1.0, 1.0, 2.0], [1.5, 0.5, 2.0],
-               [1.0, 1.0, 1.0, 1.0], [2.0, 1.5, 0.5], [1.5, 0.5, 1.0, 1.0]]
-    for beat, dur, m, v in _melody(song, prog, rng, scale, key, 67, 88, rhythms, rest_p=0.08, repeat_p=0.6, leap=2.0):
+    rhythms = [
+        [4.0],
+        [2.0, 2.0],
+        [3.0, 1.0],
+        [2.0, 1.0, 1.0],
+        [1.0, 1.0, 2.0],
+        [1.5, 0.5, 2.0],
+        [1.0, 1.0, 1.0, 1.0],
+        [2.0, 1.5, 0.5],
+        [1.5, 0.5, 1.0, 1.0],
+    ]
+    for beat, dur, m, v in _melody(
+        song, prog, rng, scale, key, 67, 88, rhythms, rest_p=0.08, repeat_p=0.6, leap=2.0
+    ):
         song.note("violin", violin, beat, dur + 0.05, m, v * swell(beat))
     cut = rng.uniform(1800.0, 3200.0)
     levels = {"strings": 0.5, "violin": 0.55, "cello": 0.45, "harp": 0.35}
     soft = lambda x: _bfilt(_bfilt(x, sr, "lowpass", cut, order=4), sr, "highpass", 60.0)  # noqa: E731
-    audio = _finish(song, levels, sends={"strings": 0.45, "violin": 0.4, "cello": 0.35, "harp": 0.35},
-                    rt60=rng.uniform(1.8, 2.6), proc={"strings": soft, "violin": soft, "cello": soft}, limit=2.5)
+    audio = _finish(
+        song,
+        levels,
+        sends={"strings": 0.45, "violin": 0.4, "cello": 0.35, "harp": 0.35},
+        rt60=rng.uniform(1.8, 2.6),
+        proc={"strings": soft, "violin": soft, "cello": soft},
+        limit=2.5,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, minor=minor, arpeggio=arpeggio)
 
 
@@ -1181,18 +1386,54 @@ def _disco(rng, sr, n):
         "ohat": (_hat(sr, rng, decay=_vary(rng, 0.16), cut=6500.0), 0.5),
         "chat": (_hat(sr, rng, decay=0.025, cut=8000.0), 0.25),
     }
-    bass = _Synth(sr, rng, kind="saw", cap=24, attack=0.003, decay=0.3, sustain=0.3, release=0.03,
-                  fenv=rng.uniform(0.04, 0.1), dull_kind="soft", dull_cap=3)
-    arp = _Synth(sr, rng, kind=str(rng.choice(["square", "saw"])), cap=30, attack=0.002, decay=0.14, release=0.02,
-                 fenv=rng.uniform(0.03, 0.08), dull_kind="sine", dull_cap=1)
-    pad = _Synth(sr, rng, kind="saw", cap=30, detune=(-9.0, 0.0, 8.0), attack=0.02, decay=0.6, sustain=0.5, release=0.15)
+    bass = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=24,
+        attack=0.003,
+        decay=0.3,
+        sustain=0.3,
+        release=0.03,
+        fenv=rng.uniform(0.04, 0.1),
+        dull_kind="soft",
+        dull_cap=3,
+    )
+    arp = _Synth(
+        sr,
+        rng,
+        kind=str(rng.choice(["square", "saw"])),
+        cap=30,
+        attack=0.002,
+        decay=0.14,
+        release=0.02,
+        fenv=rng.uniform(0.03, 0.08),
+        dull_kind="sine",
+        dull_cap=1,
+    )
+    pad = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=30,
+        detune=(-9.0, 0.0, 8.0),
+        attack=0.02,
+        decay=0.6,
+        sustain=0.5,
+        release=0.15,
+    )
     chats = rng.random() < 0.6
     bass_pats = [[0, 12] * 4, [0, 12, 0, 12, 0, 12, 10, 12], [0, 12, 12, 0, 12, 0, 7, 12]]
     bpat = bass_pats[int(rng.integers(len(bass_pats)))]
     arp_up = rng.random() < 0.5
     stab = rng.random() < 0.5
     for bar in song.bars():
-        pats = {"kick": "X...X...X...X...", "ohat": "..x...x...x...x.", "clap": "....X.......X...", "snare": "....x.......x..."}
+        pats = {
+            "kick": "X...X...X...X...",
+            "ohat": "..x...x...x...x.",
+            "clap": "....X.......X...",
+            "snare": "....x.......x...",
+        }
         if chats:
             pats["chat"] = "xo.ox..ox..ox..o"
         song.pattern("drums", kit, bar, pats)
@@ -1214,9 +1455,17 @@ def _disco(rng, sr, n):
         else:
             song.chord("pad", pad, bar * 4, 3.9, voice, 0.6)
     levels = {"drums": 0.9, "bass": 0.65, "arp": 0.3, "pad": 0.3}
-    audio = _finish(song, levels, sends={"arp": 0.3, "pad": 0.35, "drums": 0.08}, rt60=1.1,
-                    proc={"pad": lambda x: _bfilt(x, sr, "lowpass", 4500.0),
-                          "arp": lambda x: _bfilt(x, sr, "lowpass", 6000.0)}, limit=1.2)
+    audio = _finish(
+        song,
+        levels,
+        sends={"arp": 0.3, "pad": 0.35, "drums": 0.08},
+        rt60=1.1,
+        proc={
+            "pad": lambda x: _bfilt(x, sr, "lowpass", 4500.0),
+            "arp": lambda x: _bfilt(x, sr, "lowpass", 6000.0),
+        },
+        limit=1.2,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi)
 
 
@@ -1226,8 +1475,20 @@ def _blues(rng, sr, n):
     song = _Song(rng, sr, n, tempo, swing=swing, jitter=0.006)
     key = int(rng.integers(12))
     quick = rng.random() < 0.5
-    prog = _Prog(key, [(0, "7", 4), ((5 if quick else 0), "7", 4), (0, "7", 8), (5, "7", 8), (0, "7", 8),
-                       (7, "7", 4), (5, "7", 4), (0, "7", 4), (7, "7", 4)])
+    prog = _Prog(
+        key,
+        [
+            (0, "7", 4),
+            ((5 if quick else 0), "7", 4),
+            (0, "7", 8),
+            (5, "7", 8),
+            (0, "7", 8),
+            (7, "7", 4),
+            (5, "7", 4),
+            (0, "7", 4),
+            (7, "7", 4),
+        ],
+    )
     kit = {
         "kick": (_kick(sr, rng, f0=_vary(rng, 55), decay=0.25, punch=2.0, click=0.2), 0.8),
         "snare": (_snare(sr, rng, tone=_vary(rng, 190), decay=0.15), 0.7),
@@ -1238,8 +1499,20 @@ def _blues(rng, sr, n):
     bass = _Synth(sr, rng, kind="upright", cap=8, attack=0.005, decay=0.5, sustain=0.2, release=0.04)
     gtr = _Synth(sr, rng, kind="pluck", cap=36, attack=0.002, decay=0.8, sustain=0.2, fenv=0.1, release=0.05)
     keys = _EPiano(sr, rng, index=rng.uniform(1.0, 2.2), decay=1.0, tine=0.15)
-    lead = _Synth(sr, rng, kind="pluck", cap=40, attack=0.002, decay=1.0, sustain=0.3, fenv=0.2,
-                  vib_rate=5.0, vib_cents=25.0, vib_delay=0.25, release=0.08)
+    lead = _Synth(
+        sr,
+        rng,
+        kind="pluck",
+        cap=40,
+        attack=0.002,
+        decay=1.0,
+        sustain=0.3,
+        fenv=0.2,
+        vib_rate=5.0,
+        vib_cents=25.0,
+        vib_delay=0.25,
+        release=0.08,
+    )
     boogie = [0, 4, 7, 9, 10, 9, 7, 4]
     for bar in song.bars():
         cymb = "ride" if use_ride else "hat"
@@ -1253,16 +1526,38 @@ def _blues(rng, sr, n):
             song.chord("gtr", gtr, beat, 0.4, [g, g + (7 if i % 4 < 2 else 9)], 0.8 if i % 2 == 0 else 0.6)
         for pos in (1.5, 3.5):
             root, qual, _, _ = prog.at(bar * 4 + pos + 0.01)
-            song.chord("keys", keys, bar * 4 + pos, 0.4, _voicing(root, _ROOTLESS["9"], 55, 76, 65.0), 0.5, strum=0.005)
-    rhythms = [[-0.5, 0.5, 0.5, 0.5, 2.0], [1.0, 0.5, 0.5, 2.0], [-1.0, 0.5, 0.5, 1.0, 1.0], [0.5, 0.5, 0.5, 0.5, 2.0]]
-    for beat, dur, m, v in _melody(song, prog, rng, _BLUES_SCALE, key, 60, 79, rhythms, rest_p=0.45,
-                                   chord_weight=2.0, leap=2.0):
+            song.chord(
+                "keys",
+                keys,
+                bar * 4 + pos,
+                0.4,
+                _voicing(root, _ROOTLESS["9"], 55, 76, 65.0),
+                0.5,
+                strum=0.005,
+            )
+    rhythms = [
+        [-0.5, 0.5, 0.5, 0.5, 2.0],
+        [1.0, 0.5, 0.5, 2.0],
+        [-1.0, 0.5, 0.5, 1.0, 1.0],
+        [0.5, 0.5, 0.5, 0.5, 2.0],
+    ]
+    for beat, dur, m, v in _melody(
+        song, prog, rng, _BLUES_SCALE, key, 60, 79, rhythms, rest_p=0.45, chord_weight=2.0, leap=2.0
+    ):
         song.note("lead", lead, beat, dur, m, v)
     drive = rng.uniform(2.0, 4.0)
     levels = {"drums": 0.7, "bass": 0.7, "gtr": 0.45, "keys": 0.3, "lead": 0.45}
-    audio = _finish(song, levels, sends={"gtr": 0.2, "lead": 0.3, "keys": 0.25, "drums": 0.12}, rt60=1.2,
-                    proc={"gtr": lambda x: _distort(x, sr, drive, 4000.0), "lead": lambda x: _distort(x, sr, 2.5, 4500.0)},
-                    limit=1.4)
+    audio = _finish(
+        song,
+        levels,
+        sends={"gtr": 0.2, "lead": 0.3, "keys": 0.25, "drums": 0.12},
+        rt60=1.2,
+        proc={
+            "gtr": lambda x: _distort(x, sr, drive, 4000.0),
+            "lead": lambda x: _distort(x, sr, 2.5, 4500.0),
+        },
+        limit=1.4,
+    )
     return audio, dict(tempo=song.tempo, key=key, swing=swing)
 
 
@@ -1271,8 +1566,12 @@ def _hiphop(rng, sr, n):
     swing = rng.uniform(0.52, 0.62)
     song = _Song(rng, sr, n, tempo, swing=swing, swing_unit=0.25, jitter=0.003)
     key = int(rng.integers(12))
-    progs = [[(0, "m9", 8), (8, "maj7", 8)], [(0, "m7", 4), (5, "m7", 4)], [(2, "m7", 4), (7, "9", 4), (0, "maj9", 8)],
-             [(0, "m9", 4), (10, "9", 4), (8, "maj7", 4), (7, "7b9", 4)]]
+    progs = [
+        [(0, "m9", 8), (8, "maj7", 8)],
+        [(0, "m7", 4), (5, "m7", 4)],
+        [(2, "m7", 4), (7, "9", 4), (0, "maj9", 8)],
+        [(0, "m9", 4), (10, "9", 4), (8, "maj7", 4), (7, "7b9", 4)],
+    ]
     pi = int(rng.integers(len(progs)))
     prog = _Prog(key, progs[pi])
     kit = {
@@ -1281,7 +1580,13 @@ def _hiphop(rng, sr, n):
         "clap": (_clap(sr, rng, decay=0.1), 0.4),
         "hat": (_hat(sr, rng, decay=0.03, cut=7500.0), 0.35),
     }
-    kicks = ["X.........X..x..", "X......X..X.....", "X..x......X.....", "X.....X...X..x..", "X.x.......X....."]
+    kicks = [
+        "X.........X..x..",
+        "X......X..X.....",
+        "X..x......X.....",
+        "X.....X...X..x..",
+        "X.x.......X.....",
+    ]
     kpat = kicks[int(rng.integers(len(kicks)))]
     hats = ["x.x.x.x.x.x.x.x.", "xoxoxoxoxoxoxoxo", "x.xox.x.x.xox.x."]
     hpat = hats[int(rng.integers(len(hats)))]
@@ -1290,7 +1595,12 @@ def _hiphop(rng, sr, n):
     bell = _Bell(sr, rng, decay=rng.uniform(0.5, 1.0), depth=0.0, ratios=(1.0, 3.01, 7.1))
     motif_scale = _MINOR_PENTA
     for bar in song.bars():
-        song.pattern("drums", kit, bar, {"kick": kpat, "snare": "....X.......X...", "clap": "....x.......x...", "hat": hpat})
+        song.pattern(
+            "drums",
+            kit,
+            bar,
+            {"kick": kpat, "snare": "....X.......X...", "clap": "....x.......x...", "hat": hpat},
+        )
         hits = [i for i, c in enumerate(kpat) if c != "."] + [16]
         for a, b in zip(hits[:-1], hits[1:]):
             beat = bar * 4 + a * 0.25
@@ -1303,8 +1613,9 @@ def _hiphop(rng, sr, n):
             song.chord("keys", keys, beat, min(2.0, end - beat) - 0.1, voice, 0.6, strum=0.01)
             beat += 2.0
     rhythms = [[0.5, 0.5, -1.0, 0.5, 0.5, -1.0], [-1.0, 0.75, 0.25, -2.0], [0.5, 0.5, 0.5, -2.5]]
-    for beat, dur, m, v in _melody(song, prog, rng, motif_scale, key, 72, 88, rhythms, rest_p=0.2, repeat_p=0.9,
-                                   cycle_bars=1):
+    for beat, dur, m, v in _melody(
+        song, prog, rng, motif_scale, key, 72, 88, rhythms, rest_p=0.2, repeat_p=0.9, cycle_bars=1
+    ):
         song.note("bell", bell, beat, dur, m, v)
     vinyl = song.bus("vinyl")
     clicks = rng.random(n) < 3.0 / sr
@@ -1312,8 +1623,14 @@ def _hiphop(rng, sr, n):
     vinyl += 0.02 * _bfilt(_noise(rng, n), sr, "bandpass", (800.0, 6000.0))
     levels = {"drums": 0.9, "sub": 0.6, "keys": 0.45, "bell": 0.25, "vinyl": 0.05}
     dusty = rng.uniform(2200.0, 3500.0)
-    audio = _finish(song, levels, sends={"keys": 0.25, "bell": 0.3, "drums": 0.08}, rt60=1.0,
-                    proc={"keys": lambda x: _bfilt(x, sr, "lowpass", dusty)}, limit=1.2)
+    audio = _finish(
+        song,
+        levels,
+        sends={"keys": 0.25, "bell": 0.3, "drums": 0.08},
+        rt60=1.0,
+        proc={"keys": lambda x: _bfilt(x, sr, "lowpass", dusty)},
+        limit=1.2,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, swing=swing)
 
 
@@ -1322,8 +1639,12 @@ def _reggae(rng, sr, n):
     swing = rng.uniform(0.5, 0.6)
     song = _Song(rng, sr, n, tempo, swing=swing, jitter=0.004)
     key = int(rng.integers(12))
-    progs = [[(0, "min", 8), (10, "maj", 8)], [(0, "maj", 4), (5, "maj", 4)], [(0, "maj", 4), (7, "maj", 4), (9, "min", 4), (5, "maj", 4)],
-             [(0, "min", 4), (5, "min", 4)]]
+    progs = [
+        [(0, "min", 8), (10, "maj", 8)],
+        [(0, "maj", 4), (5, "maj", 4)],
+        [(0, "maj", 4), (7, "maj", 4), (9, "min", 4), (5, "maj", 4)],
+        [(0, "min", 4), (5, "min", 4)],
+    ]
     pi = int(rng.integers(len(progs)))
     prog = _Prog(key, progs[pi])
     kit = {
@@ -1335,9 +1656,11 @@ def _reggae(rng, sr, n):
     skank = _Synth(sr, rng, kind="pluck", cap=40, attack=0.001, decay=0.12, release=0.02, fenv=0.03)
     organ = _Synth(sr, rng, kind="organ", cap=8, attack=0.004, release=0.02)
     bass = _Synth(sr, rng, kind="sub", cap=5, attack=0.01, decay=0.5, sustain=0.5, release=0.05)
-    riffs = [[(0.0, 0.9, 0), (1.0, 0.5, 0), (1.5, 0.5, 7), (2.5, 0.5, 12), (3.0, 0.9, 10)],
-             [(0.5, 0.5, 0), (1.0, 1.0, 3), (2.0, 0.5, 7), (3.0, 0.5, 5), (3.5, 0.5, 3)],
-             [(0.0, 1.5, 0), (1.5, 0.5, 0), (2.0, 0.5, 7), (2.5, 1.0, 5), (3.5, 0.5, 4)]]
+    riffs = [
+        [(0.0, 0.9, 0), (1.0, 0.5, 0), (1.5, 0.5, 7), (2.5, 0.5, 12), (3.0, 0.9, 10)],
+        [(0.5, 0.5, 0), (1.0, 1.0, 3), (2.0, 0.5, 7), (3.0, 0.5, 5), (3.5, 0.5, 3)],
+        [(0.0, 1.5, 0), (1.5, 0.5, 0), (2.0, 0.5, 7), (2.5, 1.0, 5), (3.5, 0.5, 4)],
+    ]
     riff = riffs[int(rng.integers(len(riffs)))]
     one_drop = rng.random() < 0.7
     for bar in song.bars():
@@ -1351,7 +1674,15 @@ def _reggae(rng, sr, n):
         song.pattern("drums", kit, bar, pats)
         for pos in (1.0, 3.0):
             root, qual, _, _ = prog.at(bar * 4 + pos + 0.01)
-            song.chord("skank", skank, bar * 4 + pos, 0.25, _voicing(root, _CHORDS[qual], 60, 76, 67.0), 0.9, strum=0.003)
+            song.chord(
+                "skank",
+                skank,
+                bar * 4 + pos,
+                0.25,
+                _voicing(root, _CHORDS[qual], 60, 76, 67.0),
+                0.9,
+                strum=0.003,
+            )
         for k in range(4):
             beat = bar * 4 + k + 0.5
             root, qual, _, _ = prog.at(beat + 0.01)
@@ -1365,8 +1696,14 @@ def _reggae(rng, sr, n):
     d1 = int(round(0.75 * song.spb * sr))
     dub = lambda x: x + 0.4 * _shift(x, d1) + 0.16 * _shift(x, 2 * d1)  # noqa: E731
     levels = {"drums": 0.75, "bass": 0.85, "skank": 0.4, "organ": 0.25}
-    audio = _finish(song, levels, sends={"skank": 0.25, "drums": 0.15, "organ": 0.2}, rt60=1.2,
-                    proc={"skank": dub, "organ": lambda x: _bfilt(x, sr, "lowpass", 3000.0)}, limit=1.3)
+    audio = _finish(
+        song,
+        levels,
+        sends={"skank": 0.25, "drums": 0.15, "organ": 0.2},
+        rt60=1.2,
+        proc={"skank": dub, "organ": lambda x: _bfilt(x, sr, "lowpass", 3000.0)},
+        limit=1.3,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, swing=swing)
 
 
@@ -1374,10 +1711,12 @@ def _pop(rng, sr, n):
     tempo = rng.uniform(96.0, 128.0)
     song = _Song(rng, sr, n, tempo, jitter=0.002)
     key = int(rng.integers(12))
-    progs = [[(0, "maj", 4), (7, "maj", 4), (9, "min", 4), (5, "maj", 4)],
-             [(9, "min", 4), (5, "maj", 4), (0, "maj", 4), (7, "maj", 4)],
-             [(0, "maj", 4), (9, "min", 4), (5, "maj", 4), (7, "maj", 4)],
-             [(5, "maj", 4), (0, "maj", 4), (7, "maj", 4), (9, "min", 4)]]
+    progs = [
+        [(0, "maj", 4), (7, "maj", 4), (9, "min", 4), (5, "maj", 4)],
+        [(9, "min", 4), (5, "maj", 4), (0, "maj", 4), (7, "maj", 4)],
+        [(0, "maj", 4), (9, "min", 4), (5, "maj", 4), (7, "maj", 4)],
+        [(5, "maj", 4), (0, "maj", 4), (7, "maj", 4), (9, "min", 4)],
+    ]
     pi = int(rng.integers(len(progs)))
     prog = _Prog(key, progs[pi])
     kit = {
@@ -1386,18 +1725,52 @@ def _pop(rng, sr, n):
         "clap": (_clap(sr, rng), 0.5),
         "hat": (_hat(sr, rng, decay=0.04, cut=7500.0), 0.35),
     }
-    bass = _Synth(sr, rng, kind="saw", cap=16, attack=0.004, decay=0.4, sustain=0.5, release=0.03,
-                  fenv=0.1, dull_kind="soft", dull_cap=3)
+    bass = _Synth(
+        sr,
+        rng,
+        kind="saw",
+        cap=16,
+        attack=0.004,
+        decay=0.4,
+        sustain=0.5,
+        release=0.03,
+        fenv=0.1,
+        dull_kind="soft",
+        dull_cap=3,
+    )
     piano = rng.random() < 0.5
     if piano:
-        keys = _Synth(sr, rng, kind="piano", cap=30, attack=0.002, decay=1.5, keytrack=0.5, fenv=0.3, release=0.1)
+        keys = _Synth(
+            sr, rng, kind="piano", cap=30, attack=0.002, decay=1.5, keytrack=0.5, fenv=0.3, release=0.1
+        )
     else:
         keys = _Synth(sr, rng, kind="saw", cap=30, detune=(-10.0, 0.0, 9.0), attack=0.08, release=0.3)
-    lead = _Synth(sr, rng, kind=str(rng.choice(["square", "reed"])), cap=24, detune=(0.0, 6.0), attack=0.01,
-                  decay=0.6, sustain=0.6, release=0.08, vib_rate=5.5, vib_cents=12.0, vib_delay=0.2)
+    lead = _Synth(
+        sr,
+        rng,
+        kind=str(rng.choice(["square", "reed"])),
+        cap=24,
+        detune=(0.0, 6.0),
+        attack=0.01,
+        decay=0.6,
+        sustain=0.6,
+        release=0.08,
+        vib_rate=5.5,
+        vib_cents=12.0,
+        vib_delay=0.2,
+    )
     for bar in song.bars():
-        song.pattern("drums", kit, bar, {"kick": "X.......X.x.....", "snare": "....X.......X...",
-                                         "clap": "....X.......X...", "hat": "x.x.x.x.x.x.x.x."})
+        song.pattern(
+            "drums",
+            kit,
+            bar,
+            {
+                "kick": "X.......X.x.....",
+                "snare": "....X.......X...",
+                "clap": "....X.......X...",
+                "hat": "x.x.x.x.x.x.x.x.",
+            },
+        )
         for i in range(8):
             beat = bar * 4 + i * 0.5
             root, _, _, _ = prog.at(beat + 0.01)
@@ -1410,12 +1783,22 @@ def _pop(rng, sr, n):
         else:
             song.chord("keys", keys, bar * 4, 3.95, voice, 0.6)
     rhythms = [[1.0, 0.5, 0.5, 1.0, 1.0], [0.5, 0.5, 1.0, 2.0], [-1.0, 0.5, 0.5, 1.0, 1.0], [1.5, 0.5, 2.0]]
-    for beat, dur, m, v in _melody(song, prog, rng, _MAJOR_PENTA, key, 64, 81, rhythms, rest_p=0.1, repeat_p=0.85):
+    for beat, dur, m, v in _melody(
+        song, prog, rng, _MAJOR_PENTA, key, 64, 81, rhythms, rest_p=0.1, repeat_p=0.85
+    ):
         song.note("lead", lead, beat, dur * 0.9, m, v)
     levels = {"drums": 0.85, "bass": 0.6, "keys": 0.4, "lead": 0.45}
-    audio = _finish(song, levels, sends={"keys": 0.25, "lead": 0.3, "drums": 0.1}, rt60=1.1,
-                    proc={"keys": lambda x: _bfilt(x, sr, "lowpass", 5000.0), "lead": lambda x: _bfilt(x, sr, "lowpass", 5000.0)},
-                    limit=1.2)
+    audio = _finish(
+        song,
+        levels,
+        sends={"keys": 0.25, "lead": 0.3, "drums": 0.1},
+        rt60=1.1,
+        proc={
+            "keys": lambda x: _bfilt(x, sr, "lowpass", 5000.0),
+            "lead": lambda x: _bfilt(x, sr, "lowpass", 5000.0),
+        },
+        limit=1.2,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi)
 
 
@@ -1423,10 +1806,12 @@ def _country(rng, sr, n):
     tempo = rng.uniform(100.0, 140.0)
     song = _Song(rng, sr, n, tempo, jitter=0.005)
     key = int(rng.integers(12))
-    progs = [[(0, "maj", 4), (5, "maj", 4), (0, "maj", 4), (7, "maj", 4)],
-             [(0, "maj", 8), (5, "maj", 8), (7, "maj", 8), (0, "maj", 8)],
-             [(0, "maj", 4), (7, "maj", 4), (5, "maj", 4), (0, "maj", 4)],
-             [(0, "maj", 4), (0, "7", 4), (5, "maj", 4), (7, "7", 4)]]
+    progs = [
+        [(0, "maj", 4), (5, "maj", 4), (0, "maj", 4), (7, "maj", 4)],
+        [(0, "maj", 8), (5, "maj", 8), (7, "maj", 8), (0, "maj", 8)],
+        [(0, "maj", 4), (7, "maj", 4), (5, "maj", 4), (0, "maj", 4)],
+        [(0, "maj", 4), (0, "7", 4), (5, "maj", 4), (7, "7", 4)],
+    ]
     pi = int(rng.integers(len(progs)))
     prog = _Prog(key, progs[pi])
     kit = {
@@ -1435,16 +1820,40 @@ def _country(rng, sr, n):
         "shaker": (_shaker(sr, rng), 0.3),
     }
     bass = _Synth(sr, rng, kind="upright", cap=8, attack=0.005, decay=0.4, sustain=0.1, release=0.04)
-    gtr = _Synth(sr, rng, kind="pluck", cap=60, attack=0.001, decay=rng.uniform(0.6, 1.2), keytrack=0.4,
-                 fenv=rng.uniform(0.08, 0.2), release=0.08)
+    gtr = _Synth(
+        sr,
+        rng,
+        kind="pluck",
+        cap=60,
+        attack=0.001,
+        decay=rng.uniform(0.6, 1.2),
+        keytrack=0.4,
+        fenv=rng.uniform(0.08, 0.2),
+        release=0.08,
+    )
     fiddle_mode = rng.random() < 0.5
     if fiddle_mode:
-        lead = _Synth(sr, rng, kind="saw", cap=40, detune=(0.0, 5.0), attack=0.04, release=0.12,
-                      vib_rate=6.0, vib_cents=25.0, vib_delay=0.12)
+        lead = _Synth(
+            sr,
+            rng,
+            kind="saw",
+            cap=40,
+            detune=(0.0, 5.0),
+            attack=0.04,
+            release=0.12,
+            vib_rate=6.0,
+            vib_cents=25.0,
+            vib_delay=0.12,
+        )
     else:
         lead = _Synth(sr, rng, kind="pluck", cap=60, attack=0.001, decay=0.3, fenv=0.05, release=0.03)
     for bar in song.bars():
-        song.pattern("drums", kit, bar, {"kick": "X.......X.......", "snare": "g.o.X.o.g.o.X.o.", "shaker": "x.o.x.o.x.o.x.o."})
+        song.pattern(
+            "drums",
+            kit,
+            bar,
+            {"kick": "X.......X.......", "snare": "g.o.X.o.g.o.X.o.", "shaker": "x.o.x.o.x.o.x.o."},
+        )
         for k in range(4):
             beat = bar * 4 + k
             root, qual, _, _ = prog.at(beat + 0.01)
@@ -1459,7 +1868,9 @@ def _country(rng, sr, n):
                     song.chord("gtr", gtr, beat + 0.5, 0.4, voice[-4:], 0.5, strum=0.008, up=True)
     if fiddle_mode:
         rhythms = [[1.0, 1.0, 2.0], [0.5, 0.5, 1.0, 2.0], [2.0, 1.0, 1.0], [1.0, 0.5, 0.5, 1.0, 1.0]]
-        for beat, dur, m, v in _melody(song, prog, rng, _MAJOR_PENTA, key, 64, 86, rhythms, rest_p=0.2, repeat_p=0.5):
+        for beat, dur, m, v in _melody(
+            song, prog, rng, _MAJOR_PENTA, key, 64, 86, rhythms, rest_p=0.2, repeat_p=0.5
+        ):
             song.note("lead", lead, beat, dur, m, v)
     else:  # banjo forward roll
         roll = [0, 1, 2, 0, 1, 2, 0, 2]
@@ -1472,8 +1883,14 @@ def _country(rng, sr, n):
                 tones = sorted(_voicing(root, _CHORDS[qual][:3], 67, 81, 74.0))
                 song.note("lead", lead, beat, 0.3, tones[roll[i % 8]], 0.8 if i % 3 == 0 else 0.6)
     levels = {"drums": 0.6, "bass": 0.75, "gtr": 0.55, "lead": 0.4}
-    audio = _finish(song, levels, sends={"gtr": 0.2, "lead": 0.3, "drums": 0.1}, rt60=1.0,
-                    proc={"gtr": lambda x: _bfilt(x, sr, "highpass", 120.0)}, limit=1.4)
+    audio = _finish(
+        song,
+        levels,
+        sends={"gtr": 0.2, "lead": 0.3, "drums": 0.1},
+        rt60=1.0,
+        proc={"gtr": lambda x: _bfilt(x, sr, "highpass", 120.0)},
+        limit=1.4,
+    )
     return audio, dict(tempo=song.tempo, key=key, progression=pi, fiddle=fiddle_mode)
 
 
