@@ -18,6 +18,8 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 pytestmark = pytest.mark.workflow
 
 DATA_JOBS = {"index_genre", "shard_genre", "split_genre"}
+# The data half only: the model half has its own end-to-end tests.
+SPLITS = ("results/jazz/data/split.csv", "results/rock/data/split.csv")
 
 
 def _digest(path: Path) -> str:
@@ -77,7 +79,7 @@ def test_toy_dataset_runs_through_the_data_stages(tmp_path: Path) -> None:
 def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
     data = _faulty_gtzan(tmp_path)
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0)
-    snakemake(tmp_path)
+    snakemake(tmp_path, *SPLITS)
 
     index = pd.read_csv(tmp_path / "results/jazz/data/index.csv", keep_default_na=False).set_index("track")
     assert index.loc["jazz.00054.wav", "status"] == "rejected"
@@ -91,7 +93,7 @@ def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
     assert not (tmp_path / "results/blues").exists()
 
     # 1. Nothing to do after a full run.
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {}
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {}
     split_before = pd.read_csv(tmp_path / "results/jazz/data/split.csv").set_index("track")["subset"]
     rock_shard = tmp_path / "results/rock/data/clips.npy"
     rock_mtime = rock_shard.stat().st_mtime_ns
@@ -99,30 +101,30 @@ def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
     # 2. Changing one jazz file re-runs jazz only.
     time.sleep(0.01)
     write_tone(data / "jazz" / "jazz.00002.wav", 6.0, freq=500.0)
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {rule: {"jazz"} for rule in DATA_JOBS}
-    snakemake(tmp_path)
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {rule: {"jazz"} for rule in DATA_JOBS}
+    snakemake(tmp_path, *SPLITS)
 
     # 3. Adding a jazz file re-runs jazz only and moves no other clip between train and test.
     write_tone(data / "jazz" / "jazz.00099.wav", 6.0, freq=600.0)
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {rule: {"jazz"} for rule in DATA_JOBS}
-    snakemake(tmp_path)
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {rule: {"jazz"} for rule in DATA_JOBS}
+    snakemake(tmp_path, *SPLITS)
     split_after = pd.read_csv(tmp_path / "results/jazz/data/split.csv").set_index("track")["subset"]
     assert (split_after[split_before.index] == split_before).all()
     assert "jazz.00099.wav" in split_after.index
 
     # 4. Removing a rock file re-runs rock only.
     os.remove(data / "rock" / "rock.00001.wav")
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {rule: {"rock"} for rule in DATA_JOBS}
-    snakemake(tmp_path)
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {rule: {"rock"} for rule in DATA_JOBS}
+    snakemake(tmp_path, *SPLITS)
     assert rock_shard.stat().st_mtime_ns > rock_mtime
     rock_mtime = rock_shard.stat().st_mtime_ns
 
     # 5. A split parameter re-runs the splits of every genre, not the shards.
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0, split={"test_fraction": 0.5})
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {"split_genre": {"jazz", "rock"}}
-    snakemake(tmp_path)
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {"split_genre": {"jazz", "rock"}}
+    snakemake(tmp_path, *SPLITS)
     assert rock_shard.stat().st_mtime_ns == rock_mtime
-    assert _jobs_by_rule(planned_jobs(tmp_path)) == {}
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {}
 
 
 def test_missing_genre_and_bad_config_fail_clearly(tmp_path: Path) -> None:

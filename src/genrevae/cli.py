@@ -106,6 +106,68 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def cmd_figures(args: argparse.Namespace) -> None:
+    from genrevae.figures import make_figures
+    from genrevae.training import configure_threads
+
+    configure_threads(args.threads)
+    paths = make_figures(
+        args.model, args.history, args.epoch_samples, args.shard, args.split, args.out_dir, args.genre, args.settings
+    )
+    log.info("genre %s: wrote %s", args.genre, ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_quality(args: argparse.Namespace) -> None:
+    from genrevae.files import write_text
+    from genrevae.quality import json_text, quality_genre_files
+    from genrevae.training import configure_threads
+
+    configure_threads(args.threads)
+    result = {"genre": args.genre, **quality_genre_files(args.model, args.shard, args.split, args.settings)}
+    write_text(json_text(result), args.out)
+    log.info(
+        "genre %s: Frechet MFCC distance generated-test %.4g, train-test (floor) %.4g, ratio %.3g",
+        args.genre, result["frechet_generated_test"], result["frechet_train_test"], result["ratio"],
+    )  # fmt: skip
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from genrevae.export import export_genre_files
+    from genrevae.training import configure_threads
+
+    configure_threads(args.threads)
+    manifest = export_genre_files(args.model, args.shard, args.split, args.out_dir, args.settings)
+    counts = manifest["kind"].value_counts().to_dict()
+    log.info(
+        "wrote %d WAVs (%s) and their playback copies under %s",
+        len(manifest), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), args.out_dir,
+    )  # fmt: skip
+
+
+def cmd_fidelity(args: argparse.Namespace) -> None:
+    from genrevae.files import write_csv
+    from genrevae.quality import genre_fidelity_files
+    from genrevae.training import configure_threads
+
+    if not len(args.genre) == len(args.model) == len(args.shard) == len(args.split):
+        raise ConfigError("fidelity: give one --model, --shard and --split per --genre, in the same order")
+    configure_threads(args.threads)
+    table = genre_fidelity_files(args.genre, args.model, args.shard, args.split, args.settings)
+    write_csv(table, args.out)
+    for row in table.itertuples(index=False):
+        log.info(
+            "genre %s: fidelity %.2f of %d generated clips (classifier test recall %.2f, accuracy %.2f)",
+            row.genre, row.fidelity, row.n_generated, row.test_recall, row.test_accuracy,
+        )  # fmt: skip
+
+
+def cmd_page(args: argparse.Namespace) -> None:
+    from genrevae.page import write_listening_page
+
+    write_listening_page(args.results_dir, args.genre, args.out, args.fidelity, args.out_report)
+    log.info("wrote %s (%d genres)%s", args.out, len(args.genre), f" and {args.out_report}" if args.out_report else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrevae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -165,6 +227,55 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threads", type=int, default=1)
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    figures = commands.add_parser("figures", help="samples grid and GIF, reconstructions, loss curves, latent space")
+    figures.add_argument("--genre", required=True)
+    figures.add_argument("--model", type=Path, required=True)
+    figures.add_argument("--history", type=Path, required=True)
+    figures.add_argument("--epoch-samples", type=Path, required=True)
+    figures.add_argument("--shard", type=Path, required=True)
+    figures.add_argument("--split", type=Path, required=True)
+    figures.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, render")
+    figures.add_argument("--threads", type=int, default=1)
+    figures.add_argument("--out-dir", type=Path, required=True)
+    figures.set_defaults(func=cmd_figures)
+
+    quality = commands.add_parser("quality", help="Frechet MFCC distance of generated vs real clips")
+    quality.add_argument("--genre", required=True)
+    quality.add_argument("--model", type=Path, required=True)
+    quality.add_argument("--shard", type=Path, required=True)
+    quality.add_argument("--split", type=Path, required=True)
+    quality.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality")
+    quality.add_argument("--threads", type=int, default=1)
+    quality.add_argument("--out", type=Path, required=True)
+    quality.set_defaults(func=cmd_quality)
+
+    export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
+    export.add_argument("--model", type=Path, required=True)
+    export.add_argument("--shard", type=Path, required=True)
+    export.add_argument("--split", type=Path, required=True)
+    export.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, render")
+    export.add_argument("--threads", type=int, default=1)
+    export.add_argument("--out-dir", type=Path, required=True)
+    export.set_defaults(func=cmd_export)
+
+    fidelity = commands.add_parser("fidelity", help="genre classifier on real clips applied to generated clips")
+    fidelity.add_argument("--genre", nargs="+", required=True)
+    fidelity.add_argument("--model", type=Path, nargs="+", required=True, help="one per genre, same order")
+    fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
+    fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
+    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality")
+    fidelity.add_argument("--threads", type=int, default=1)
+    fidelity.add_argument("--out", type=Path, required=True)
+    fidelity.set_defaults(func=cmd_fidelity)
+
+    page = commands.add_parser("page", help="the static listening page (and its report excerpt)")
+    page.add_argument("--results-dir", type=Path, required=True)
+    page.add_argument("--genre", nargs="+", required=True)
+    page.add_argument("--fidelity", type=Path, help="genre_fidelity.csv")
+    page.add_argument("--out", type=Path, required=True)
+    page.add_argument("--out-report", type=Path, help="self-contained excerpt for snakemake --report")
+    page.set_defaults(func=cmd_page)
 
     return parser
 

@@ -15,6 +15,12 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+# mkstemp creates files 0600; outputs get the mode a plain open() gives (0666 & ~umask), so a
+# web server running as another user can serve the listening page.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_PLAIN_FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -25,6 +31,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.chmod(_PLAIN_FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -317,7 +317,7 @@ class WaveVAE(keras.Model):
         chunks = []
         for start in range(0, int(n), int(batch_size)):
             out = self.decode(z[start : start + int(batch_size)], training=False)
-            chunks.append(np.asarray(self.waveform(out), dtype=np.float32))
+            chunks.append(self.waveform(out).numpy().astype(np.float32))
         if not chunks:
             return np.zeros((0, self.n_samples), dtype=np.float32)
         return np.concatenate(chunks, axis=0)
@@ -349,14 +349,15 @@ class SeedVAE(WaveVAE):
       i.e. the model is an MLP in disguise.
     * Instance normalisation over one time step normalises each channel by its own
       value: ``(x - mean) / sqrt(var + eps)`` with ``mean = x``, ``var = 0`` outputs
-      the constant ``beta``.  Everything before the norms inside the encoder blocks
-      (all 8 conv kernels and biases, and the norms' ``gamma``) gets exactly zero
-      gradient; each encode block merely adds ``relu(LeakyReLU(beta))`` to its input.
+      the constant ``beta``.  So all 8 encoder-block conv kernels (and biases, both
+      norms' ``gamma`` and the first norm's ``beta``) get exactly zero gradient; each
+      encode block reduces to ``relu(h + LeakyReLU(beta2))`` for a learned scalar ``beta2``.
       (The decoder blocks use BatchNormalization over the batch, so they do learn.)
     * ``Resnet1DBlock(64, 1)`` has a single filter, broadcast-added to all channels.
-    * About 12 M parameters at n = 90,001, ~96 % of them in the first ``Conv1D(64)``
-      (n * 64) and the last ``Conv1DTranspose(n)`` (64 * n): the model mostly learns
-      64 "basis waveforms" in and out, and a latent of 2 numbers per 30 s clip.
+    * 11.94 M parameters at n = 90,001 and latent_dim 2, 97 % of them in the first
+      ``Conv1D(64)`` (n * 64 + 64) and the last ``Conv1DTranspose(n)`` (64 * n + n): the
+      model mostly learns 64 "basis waveforms" in and out, and a latent of 2 numbers per
+      30 s clip.
     """
 
     preset = "seed"

@@ -62,4 +62,7 @@ def train_runtime_min(wildcards, attempt):
 
 
 def all_targets():
-    return expand("results/{genre}/metrics.json", genre=GENRES)
+    return expand("results/{genre}/generated", genre=GENRES) + [
+        "results/genre_fidelity.csv",
+        "results/index.html",
+    ]

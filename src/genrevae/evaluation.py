@@ -1,0 +1,169 @@
+"""Evaluate a trained genre VAE on its train and test clips.
+
+:func:`evaluate_genre` loads ``model.keras`` and, for each subset of ``split.csv``,
+returns (per clip, averaged over the subset's clips; all log-densities are over
+waveforms in [-1, 1], in nats):
+
+``n_clips``
+``elbo_nats``
+    ``recon_nats - kl_nats``; an estimate of the ELBO (a lower bound on ``log p(x)``).
+``elbo_bits_per_sample``
+    the same number in bits per waveform sample (``elbo_nats / (n_samples ln 2)``, sign kept).
+``recon_nats``
+    ``E_q[log p(x|z)]``, estimated with the same ``k`` draws ``z_i ~ q(z|x)`` as the IWAE bound.
+``kl_nats``
+    ``KL(q(z|x) || p(z))`` in closed form.
+``iwae_nats``
+    the importance-weighted bound with ``k = evaluate.iw_samples`` draws,
+    ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` (Burda et al. 2016); ``>= elbo`` in
+    expectation and ``<= log p(x)``.
+``kl_per_dim``
+    the closed-form KL per latent dimension (``seed`` preset: per latent unit; ``conv``
+    preset: per latent channel, summed over frames).
+``active_units``
+    the number of latent dimensions (for ``conv``: frames x channels) whose posterior
+    mean varies over the clips, ``Var_x(E_q[z]) > 0.01`` (Burda et al. 2016).
+``snr_db``, ``stft_distance``
+    of the reconstruction decoded from the posterior mean, against the clip
+    (:func:`genrevae.losses.snr_db`, :func:`genrevae.losses.multi_resolution_stft_distance`).
+
+plus ``n_samples``, ``latent_shape``, ``latent_dims``, ``iw_samples`` and an echo of the
+resolved ``settings``.  Clips are processed ``evaluate.batch_size`` at a time and the
+``k`` draws one after the other, so memory does not grow with the number of clips or
+with ``k``.  All noise comes from stateless seeds derived from ``settings["seed"]``:
+the result is a deterministic function of the model, the data, the settings and the
+thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from genrevae.training import configure_threads, load_split, open_shard, resolve_settings
+
+__all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
+
+ACTIVE_UNIT_THRESHOLD = 0.01
+#: First word of the stateless seeds used for the importance samples of each subset.
+_SUBSET_STREAM = {"test": 101, "train": 102}
+
+
+def _steps(model):
+    import tensorflow as tf
+
+    from genrevae import losses
+
+    @tf.function(reduce_retracing=True)
+    def posterior(x):
+        mean, logvar = model.encode(x, training=False)
+        out = model.decode(mean, training=False)
+        y = model.waveform(out)
+        return (
+            mean,
+            logvar,
+            losses.gaussian_kl(mean, logvar, reduce=False),
+            losses.snr_db(x, y),
+            losses.multi_resolution_stft_distance(x, y),
+        )
+
+    @tf.function(reduce_retracing=True)
+    def importance_sample(x, mean, logvar, seed):
+        z = model.reparameterize(mean, logvar, seed)
+        recon = model.log_likelihood(x, model.decode(z, training=False))
+        log_w = recon + losses.log_normal_pdf(z, 0.0, 0.0) - losses.log_normal_pdf(z, mean, logvar)
+        return log_w, recon
+
+    return posterior, importance_sample
+
+
+def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, batch_size: int, seed: tuple[int, int]) -> dict:
+    """Metrics of ``model`` on ``clips[idx]`` (see the module docstring); ``seed`` = (stream, base)."""
+    import tensorflow as tf
+
+    from genrevae import losses
+
+    posterior, importance_sample = _steps(model)
+    k = int(iw_samples)
+    idx = np.asarray(idx, dtype=np.int64)
+    if len(idx) == 0:
+        raise ValueError("no clips to evaluate")
+    sums = dict(elbo=0.0, recon=0.0, kl=0.0, iwae=0.0, snr=0.0, stft=0.0)
+    kl_per_dim = np.zeros(model.latent_shape[-1], dtype=np.float64)
+    post_means = []
+    stream, base = int(seed[0]), int(seed[1])
+    for b, start in enumerate(range(0, len(idx), int(batch_size))):
+        x = tf.constant(np.ascontiguousarray(clips[idx[start : start + int(batch_size)]], dtype=np.float32))
+        mean, logvar, kl_dims, snr, stft = posterior(x)
+        kl_dims = kl_dims.numpy().astype(np.float64)
+        kl = kl_dims.reshape(len(kl_dims), -1).sum(axis=1)
+        kl_per_dim += kl_dims.reshape(len(kl_dims), -1, kl_dims.shape[-1]).sum(axis=(0, 1))
+        post_means.append(mean.numpy().reshape(len(kl_dims), -1))
+        log_ws, recons = [], []
+        for j in range(k):
+            log_w, recon = importance_sample(x, mean, logvar, tf.constant([stream, base + b * k + j], tf.int32))
+            log_ws.append(log_w.numpy().astype(np.float64))
+            recons.append(recon.numpy().astype(np.float64))
+        log_ws = np.stack(log_ws)  # (k, batch)
+        recon = np.mean(recons, axis=0)
+        iwae = losses.iwae_bound(tf.constant(log_ws)).numpy()
+        sums["recon"] += recon.sum()
+        sums["kl"] += kl.sum()
+        sums["elbo"] += (recon - kl).sum()
+        sums["iwae"] += iwae.sum()
+        sums["snr"] += float(tf.reduce_sum(snr))
+        sums["stft"] += float(tf.reduce_sum(stft))
+    n = len(idx)
+    means = np.concatenate(post_means).astype(np.float64)
+    active = int(np.sum(np.var(means, axis=0) > ACTIVE_UNIT_THRESHOLD))
+    elbo = sums["elbo"] / n
+    return {
+        "n_clips": int(n),
+        "elbo_nats": float(elbo),
+        "elbo_bits_per_sample": float(losses.nats_to_bits_per_sample(elbo, model.n_samples)),
+        "recon_nats": float(sums["recon"] / n),
+        "kl_nats": float(sums["kl"] / n),
+        "iwae_nats": float(sums["iwae"] / n),
+        "kl_per_dim": [float(v) for v in kl_per_dim / n],
+        "active_units": active,
+        "snr_db": float(sums["snr"] / n),
+        "stft_distance": float(sums["stft"] / n),
+    }
+
+
+def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, threads: int) -> dict:
+    """Evaluate ``model_path`` on the ``test`` and ``train`` clips of ``shard``/``split``.
+
+    Returns a JSON-serialisable dict ``{"test": {...}, "train": {...}, "n_samples",
+    "latent_shape", "latent_dims", "iw_samples", "settings"}``; the caller writes it to
+    ``metrics.json``.
+    """
+    configure_threads(threads)
+    import keras
+
+    import genrevae.model  # noqa: F401  (registers the custom classes)
+
+    settings = resolve_settings(settings)
+    seed = int(settings["seed"]) % (2**31 - 2**10)  # TF's stateless seeds are int32 pairs
+    ev = settings["evaluate"]
+    keras.utils.set_random_seed(seed)
+    model = keras.models.load_model(Path(model_path), compile=False)
+    clips = open_shard(shard)
+    if clips.shape[1] != model.n_samples:
+        raise ValueError(f"{shard} has clips of {clips.shape[1]} samples but {model_path} expects {model.n_samples}")
+    train_idx, test_idx = load_split(split, clips.shape[0])
+    result = {}
+    for name, idx in (("test", test_idx), ("train", train_idx)):
+        result[name] = evaluate_clips(
+            model, clips, idx, int(ev["iw_samples"]), int(ev["batch_size"]), (seed + _SUBSET_STREAM[name], 0)
+        )
+    result.update(
+        n_samples=int(model.n_samples),
+        latent_shape=list(model.latent_shape),
+        latent_dims=int(math.prod(model.latent_shape)),
+        iw_samples=int(ev["iw_samples"]),
+        settings=settings,
+    )
+    return result

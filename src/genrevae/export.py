@@ -1,0 +1,510 @@
+"""Turn a trained genre VAE into listenable WAV files: prior samples, reconstructions, interpolations.
+
+:func:`export_genre` writes one folder (Snakemake's ``directory()`` output
+``results/<genre>/generated``)::
+
+    sample_00_seed123.wav ...          decoded prior draws z ~ N(0, I), one seed per clip
+    original_<track>.wav               a test clip, cropped/padded exactly as the model sees it
+    recon_<track>.wav                  its reconstruction, decoded from the posterior mean
+    interp_00_step_00.wav ...          decoded points on a path between two test clips' posterior means
+    playback/<same names>.wav          every file again at ``playback_rate`` (22,050 Hz by default)
+    latents/<stem>.npy                 the latent z each decoded file came from
+    manifest.csv                       one row per WAV (see :data:`MANIFEST_COLUMNS`)
+
+All WAVs are mono 16-bit PCM written with the standard library's :mod:`wave` (no
+timestamps or tool versions in the header), so the folder is byte-identical for the same
+model, data and settings.  Every signal is made *peak-safe* before quantisation: its DC
+offset is removed and, if its peak exceeds ``peak_dbfs``, it is scaled down (never up).
+Related clips share one gain (an original and its reconstruction; the steps of one
+interpolation) so their loudness stays comparable; the gain is recorded in the manifest.
+
+Sample ``i`` uses the seed ``seed + i`` and its latent is
+``tf.random.stateless_normal((1, *latent_shape), seed=[seed + i, 0])`` -- exactly what
+``model.sample(1, seed + i)`` decodes -- so any single clip can be regenerated from the
+manifest alone, whatever the number of clips.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_RENDER_SETTINGS",
+    "MANIFEST_COLUMNS",
+    "resolve_render_settings",
+    "load_model",
+    "read_split",
+    "prior_latents",
+    "decode_latents",
+    "posterior_means",
+    "slerp",
+    "interpolation_path",
+    "interpolation_pairs",
+    "peak_safe",
+    "to_pcm16",
+    "encode_wav",
+    "read_wav",
+    "resample",
+    "safe_name",
+    "common_gain",
+    "export_genre",
+    "export_genre_files",
+]
+
+#: Defaults of the ``render`` config section.
+DEFAULT_RENDER_SETTINGS: dict[str, Any] = {
+    "n_generated": 8,
+    "n_reconstructions": 4,
+    "n_interpolations": 2,
+    "interpolation_steps": 5,
+    "interpolation": "slerp",
+    "playback_rate": 22050,
+    "peak_dbfs": -1.0,
+    "batch_size": 4,
+    "figure_dpi": 100,
+    "gif_dpi": 50,
+    "gif_fps": 2.0,
+}
+
+INTERPOLATIONS = ("slerp", "linear")
+
+#: Columns of ``manifest.csv``, in order.
+MANIFEST_COLUMNS = [
+    "file",  # path of the WAV at the model rate, relative to the folder
+    "playback_file",  # the same clip at playback_rate
+    "kind",  # sample | original | reconstruction | interpolation
+    "group",  # clips that belong together: sample_03, pair_jazz.00004, interp_00
+    "source_clips",  # shard row(s) the clip comes from, ';'-separated (empty for samples)
+    "source_tracks",  # their file names, ';'-separated
+    "seed",  # prior-draw seed (samples only)
+    "step",  # interpolation step (0 .. steps-1)
+    "t",  # interpolation position in [0, 1]
+    "latent_file",  # .npy holding z (decoded kinds only)
+    "z1",  # latent coordinates when the latent has exactly 2 dimensions
+    "z2",
+    "n_samples",
+    "duration_s",
+    "sample_rate",
+    "playback_rate",
+    "gain",  # factor applied after DC removal (<= 1)
+    "peak",  # peak |x| of the written signal, full scale = 1
+    "rms",  # RMS of the written signal
+]
+
+
+def resolve_render_settings(render: dict | None) -> dict:
+    """``render`` settings with defaults filled in and values checked."""
+    s = {**DEFAULT_RENDER_SETTINGS, **(render or {})}
+    unknown = set(s) - set(DEFAULT_RENDER_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown render setting(s) {sorted(unknown)}")
+    for key in ("n_generated", "n_reconstructions", "n_interpolations", "batch_size"):
+        if int(s[key]) < 0 or (key == "batch_size" and int(s[key]) < 1):
+            raise ValueError(f"render.{key} must be >= {1 if key == 'batch_size' else 0}, got {s[key]!r}")
+    if int(s["interpolation_steps"]) < 2:
+        raise ValueError(f"render.interpolation_steps must be >= 2, got {s['interpolation_steps']!r}")
+    if s["interpolation"] not in INTERPOLATIONS:
+        raise ValueError(f"render.interpolation must be one of {INTERPOLATIONS}, got {s['interpolation']!r}")
+    if int(s["playback_rate"]) < 3000:
+        raise ValueError("render.playback_rate must be >= 3000 Hz (browsers refuse lower rates)")
+    for key in ("figure_dpi", "gif_dpi", "gif_fps"):
+        if float(s[key]) <= 0:
+            raise ValueError(f"render.{key} must be > 0, got {s[key]!r}")
+    if float(s["peak_dbfs"]) > 0:
+        raise ValueError(f"render.peak_dbfs must be <= 0 dBFS, got {s['peak_dbfs']!r}")
+    return s
+
+
+# ---------------------------------------------------------------------------
+# Model and data access
+# ---------------------------------------------------------------------------
+def load_model(path: Path):
+    """Load a saved genre VAE (``model.keras``) without compiling it."""
+    import keras
+
+    import genrevae.model  # noqa: F401  (registers the custom classes with Keras)
+
+    return keras.models.load_model(Path(path), compile=False)
+
+
+def read_split(split: Path, n_clips: int | None = None) -> dict[str, np.ndarray]:
+    """Sorted shard-row indices per subset of ``split.csv`` (``train``, ``test``, ``unused``, ...).
+
+    Also returns ``tracks``: the track name of every row listed, indexed by clip (an
+    object array of length ``max(clip) + 1`` or ``n_clips``; unknown rows are '').
+    """
+    table = pd.read_csv(split, keep_default_na=False)
+    missing = {"clip", "subset"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{split}: missing column(s) {sorted(missing)}")
+    clip = table["clip"].to_numpy(dtype=np.int64)
+    if n_clips is not None and len(clip) and (clip.min() < 0 or clip.max() >= n_clips):
+        raise ValueError(f"{split}: clip indices must lie in [0, {n_clips})")
+    size = n_clips if n_clips is not None else (int(clip.max()) + 1 if len(clip) else 0)
+    tracks = np.full(size, "", dtype=object)
+    if "track" in table.columns:
+        tracks[clip] = table["track"].astype(str).to_numpy()
+    else:
+        tracks[clip] = [f"clip{c:05d}" for c in clip]
+    out: dict[str, np.ndarray] = {"tracks": tracks}
+    subsets = table["subset"].astype(str).to_numpy()
+    for name in sorted(set(subsets)):
+        out[name] = np.sort(clip[subsets == name])
+    out.setdefault("train", np.zeros(0, dtype=np.int64))
+    out.setdefault("test", np.zeros(0, dtype=np.int64))
+    return out
+
+
+def prior_latents(latent_shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
+    """``z ~ N(0, I)`` of shape ``(len(seeds), *latent_shape)``, one stateless draw per seed.
+
+    Row ``i`` equals the latent ``model.sample(1, seeds[i])`` decodes.
+    """
+    import tensorflow as tf
+
+    from genrevae.model import seed_pair
+
+    shape = (1,) + tuple(int(v) for v in latent_shape)
+    rows = [np.asarray(tf.random.stateless_normal(shape, seed=seed_pair(int(s))), dtype=np.float32) for s in seeds]
+    if not rows:
+        return np.zeros((0,) + shape[1:], dtype=np.float32)
+    return np.concatenate(rows, axis=0)
+
+
+def decode_latents(model, z: np.ndarray, batch_size: int = 4) -> np.ndarray:
+    """Decode latents ``(n, *latent_shape)`` to waveforms float32 ``(n, n_samples)`` in [-1, 1]."""
+    z = np.asarray(z, dtype=np.float32)
+    chunks = []
+    for start in range(0, len(z), int(batch_size)):
+        out = model.decode(z[start : start + int(batch_size)], training=False)
+        chunks.append(np.asarray(model.waveform(out), dtype=np.float32))
+    if not chunks:
+        return np.zeros((0, int(model.n_samples)), dtype=np.float32)
+    return np.concatenate(chunks, axis=0)
+
+
+def posterior_means(model, clips: np.ndarray, batch_size: int = 4) -> np.ndarray:
+    """Posterior means ``E_q[z|x]`` of waveforms ``(n, n_samples)``: float32 ``(n, *latent_shape)``."""
+    chunks = []
+    for start in range(0, len(clips), int(batch_size)):
+        x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
+        mean, _ = model.encode(x, training=False)
+        chunks.append(np.asarray(mean, dtype=np.float32))
+    if not chunks:
+        return np.zeros((0,) + tuple(model.latent_shape), dtype=np.float32)
+    return np.concatenate(chunks, axis=0)
+
+
+# ---------------------------------------------------------------------------
+# Latent paths
+# ---------------------------------------------------------------------------
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latents ``a`` and ``b`` (any equal shape) at ``t`` in [0, 1].
+
+    Treats each latent as one flat vector: ``sin((1-t) w)/sin(w) a + sin(t w)/sin(w) b``
+    with ``w`` the angle between them (White 2016, "Sampling generative networks").  The
+    norm moves smoothly between ``|a|`` and ``|b|`` instead of dipping towards the origin,
+    where Gaussian latents hardly ever are.  Falls back to linear interpolation when the
+    vectors are (anti)parallel or zero.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return (1 - t) * a + t * b
+    cos = float(np.clip(np.sum(a * b) / (na * nb), -1.0, 1.0))
+    omega = math.acos(cos)
+    if math.sin(omega) < 1e-6:
+        return (1 - t) * a + t * b
+    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
+
+
+def interpolation_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
+    """``steps`` latents from ``a`` to ``b`` inclusive (``t = 0, 1/(steps-1), ..., 1``), float32."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"method must be one of {INTERPOLATIONS}, got {method!r}")
+    ts = np.linspace(0.0, 1.0, int(steps))
+    if method == "linear":
+        path = [(1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64) for t in ts]
+    else:
+        path = [slerp(a, b, float(t)) for t in ts]
+    return np.stack(path).astype(np.float32)
+
+
+def interpolation_pairs(test: Sequence[int], train: Sequence[int], n_pairs: int) -> list[tuple[int, int]]:
+    """Up to ``n_pairs`` distinct clip pairs to interpolate between.
+
+    From the test clips: first the disjoint consecutive pairs ``(t0, t1), (t2, t3), ...``,
+    then the remaining pairs in lexicographic order, so no pair repeats; fewer pairs are
+    returned when the clips do not have enough.  The train clips are used only when there
+    are fewer than two test clips.
+    """
+    pool = [int(c) for c in test]
+    if len(pool) < 2:
+        pool = [int(c) for c in train]
+    if len(pool) < 2 or n_pairs <= 0:
+        return []
+    pairs = [(pool[i], pool[i + 1]) for i in range(0, len(pool) - 1, 2)]
+    seen = set(pairs)
+    for i in range(len(pool)):
+        for j in range(i + 1, len(pool)):
+            if (pool[i], pool[j]) not in seen:
+                pairs.append((pool[i], pool[j]))
+                seen.add((pool[i], pool[j]))
+            if len(pairs) >= n_pairs:
+                return pairs[:n_pairs]
+    return pairs[: int(n_pairs)]
+
+
+# ---------------------------------------------------------------------------
+# Audio
+# ---------------------------------------------------------------------------
+def peak_safe(x: np.ndarray, peak_dbfs: float = -1.0) -> tuple[np.ndarray, float]:
+    """Remove the DC offset of ``x`` and scale it down if its peak exceeds ``peak_dbfs``.
+
+    Returns ``(signal, gain)`` with ``signal = (x - mean(x)) * gain`` and ``gain <= 1``
+    (never amplified, so quiet output stays quiet and noise is not blown up).  For a
+    batch ``(n, samples)`` each row gets its own DC removal and gain; see
+    :func:`common_gain` to share one gain.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    limit = 10.0 ** (float(peak_dbfs) / 20.0)
+    peak = np.max(np.abs(centred), axis=-1, keepdims=True) if centred.shape[-1] else np.zeros(centred.shape[:-1] + (1,))
+    gain = np.where(peak > limit, limit / np.maximum(peak, 1e-30), 1.0)
+    out = centred * gain
+    return out, (float(gain.squeeze()) if gain.size == 1 else gain.squeeze(-1))
+
+
+def common_gain(signals: Sequence[np.ndarray], peak_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
+    """DC-remove every signal and scale them all by ONE gain so the loudest fits under ``peak_dbfs``."""
+    centred = [np.asarray(s, np.float64) - np.mean(s) for s in signals]
+    limit = 10.0 ** (float(peak_dbfs) / 20.0)
+    peak = max((float(np.max(np.abs(c))) for c in centred if c.size), default=0.0)
+    gain = limit / peak if peak > limit else 1.0
+    return [c * gain for c in centred], float(gain)
+
+
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Quantise a signal in [-1, 1] to little-endian int16 (``round(x * 32767)``, clipped for safety)."""
+    return np.round(np.clip(np.asarray(x, np.float64), -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
+    """A mono 16-bit PCM WAV file as bytes (canonical 44-byte header, nothing else)."""
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(np.ascontiguousarray(pcm, dtype="<i2").tobytes())
+    return buffer.getvalue()
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Read a mono 16-bit WAV written by :func:`encode_wav`: (float64 in [-1, 1), rate)."""
+    with wave.open(str(path), "rb") as src:
+        if src.getsampwidth() != 2 or src.getnchannels() != 1:
+            raise ValueError(f"{path}: expected mono 16-bit PCM")
+        rate = src.getframerate()
+        data = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2")
+    return data.astype(np.float64) / 32768.0, rate
+
+
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample with soxr (very high quality, deterministic); the identity when the rates agree."""
+    import soxr
+
+    x = np.asarray(x, dtype=np.float64)
+    if int(from_rate) == int(to_rate):
+        return x.copy()
+    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality="VHQ"), dtype=np.float64)
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe stem of a track name: ``jazz.00004.wav -> jazz.00004``, odd characters -> ``_``."""
+    stem = Path(str(name)).name
+    stem = re.sub(r"\.(wav|au|mp3|flac|ogg|aiff?)$", "", stem, flags=re.IGNORECASE)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    return stem or "clip"
+
+
+# ---------------------------------------------------------------------------
+# The export
+# ---------------------------------------------------------------------------
+@dataclass
+class _Clip:
+    name: str  # file name
+    kind: str
+    group: str
+    signal: np.ndarray  # float64, already peak-safe
+    gain: float
+    z: np.ndarray | None = None
+    source_clips: tuple[int, ...] = ()
+    source_tracks: tuple[str, ...] = ()
+    seed: int | None = None
+    step: int | None = None
+    t: float | None = None
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base, n = name, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    taken.add(name)
+    return name
+
+
+def _write_folder(clips: list[_Clip], folder: Path, sample_rate: int, playback_rate: int, peak_dbfs: float) -> pd.DataFrame:
+    (folder / "playback").mkdir(parents=True)
+    (folder / "latents").mkdir()
+    limit = 10.0 ** (float(peak_dbfs) / 20.0)
+    rows = []
+    for clip in clips:
+        (folder / clip.name).write_bytes(encode_wav(to_pcm16(clip.signal), sample_rate))
+        playback = resample(clip.signal, sample_rate, playback_rate)
+        peak = float(np.max(np.abs(playback))) if playback.size else 0.0
+        if peak > limit:  # band-limited interpolation can overshoot the original samples
+            playback = playback * (limit / peak)
+        (folder / "playback" / clip.name).write_bytes(encode_wav(to_pcm16(playback), playback_rate))
+        latent_file = ""
+        z1 = z2 = None
+        if clip.z is not None:
+            latent_file = f"latents/{Path(clip.name).stem}.npy"
+            np.save(folder / latent_file, np.asarray(clip.z, dtype=np.float32), allow_pickle=False)
+            if clip.z.size == 2:
+                z1, z2 = (float(v) for v in np.ravel(clip.z))
+        n = int(clip.signal.shape[-1])
+        rows.append(
+            {
+                "file": clip.name,
+                "playback_file": f"playback/{clip.name}",
+                "kind": clip.kind,
+                "group": clip.group,
+                "source_clips": ";".join(str(c) for c in clip.source_clips),
+                "source_tracks": ";".join(clip.source_tracks),
+                "seed": clip.seed,
+                "step": clip.step,
+                "t": clip.t,
+                "latent_file": latent_file,
+                "z1": z1,
+                "z2": z2,
+                "n_samples": n,
+                "duration_s": n / float(sample_rate),
+                "sample_rate": int(sample_rate),
+                "playback_rate": int(playback_rate),
+                "gain": clip.gain,
+                "peak": float(np.max(np.abs(to_pcm16(clip.signal).astype(np.float64)))) / 32767.0 if n else 0.0,
+                "rms": float(np.sqrt(np.mean(np.square(clip.signal)))) if n else 0.0,
+            }
+        )
+    table = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    for column in ("seed", "step"):
+        table[column] = table[column].astype("Int64")
+    table.to_csv(folder / "manifest.csv", index=False, float_format="%.8g")
+    return table
+
+
+def export_genre(
+    model,
+    clips: np.ndarray,
+    split: dict[str, np.ndarray],
+    out_dir: Path,
+    seed: int,
+    sample_rate: int,
+    render: dict | None = None,
+) -> pd.DataFrame:
+    """Write the generated/reconstructed/interpolated WAVs of one genre into ``out_dir``.
+
+    ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``clips`` the shard
+    ``(n_clips, n_samples)`` (memory-mapped is fine), ``split`` as returned by
+    :func:`read_split`, ``render`` the ``render`` settings (see
+    :data:`DEFAULT_RENDER_SETTINGS`).  The folder is assembled under a temporary name
+    beside ``out_dir`` and moved into place at the end (an existing ``out_dir`` is
+    replaced), so a failed run never leaves a half-written folder.  Returns the manifest.
+    """
+    s = resolve_render_settings(render)
+    out_dir = Path(out_dir)
+    if clips.shape[1] != model.n_samples:
+        raise ValueError(f"clips have {clips.shape[1]} samples but the model expects {model.n_samples}")
+    peak_dbfs, batch = float(s["peak_dbfs"]), int(s["batch_size"])
+    tracks = split["tracks"]
+    taken: set[str] = set()
+    items: list[_Clip] = []
+
+    # 1. prior samples, one seed each
+    seeds = [int(seed) + i for i in range(int(s["n_generated"]))]
+    z = prior_latents(model.latent_shape, seeds)
+    waves = decode_latents(model, z, batch)
+    for i, (sd, zi, w) in enumerate(zip(seeds, z, waves)):
+        signal, gain = peak_safe(w, peak_dbfs)
+        name = _unique(f"sample_{i:02d}_seed{sd}", taken) + ".wav"
+        items.append(_Clip(name, "sample", f"sample_{i:02d}", signal, gain, z=zi, seed=sd))
+
+    # 2. reconstructions of test clips (posterior mean), each beside its original
+    recon_idx = [int(c) for c in split["test"][: int(s["n_reconstructions"])]]
+    if recon_idx:
+        x = np.asarray(clips[recon_idx], dtype=np.float32)
+        means = posterior_means(model, x, batch)
+        recons = decode_latents(model, means, batch)
+        for c, xi, mi, ri in zip(recon_idx, x, means, recons):
+            stem = _unique(safe_name(tracks[c] or f"clip{c:05d}"), taken)
+            (orig, rec), gain = common_gain([xi, ri], peak_dbfs)
+            group = f"pair_{stem}"
+            src = ((c,), (str(tracks[c]),))
+            items.append(_Clip(f"original_{stem}.wav", "original", group, orig, gain, None, *src))
+            items.append(_Clip(f"recon_{stem}.wav", "reconstruction", group, rec, gain, mi, *src))
+
+    # 3. interpolations between the posterior means of two clips
+    pairs = interpolation_pairs(split["test"], split["train"], int(s["n_interpolations"]))
+    steps = int(s["interpolation_steps"])
+    for k, (a, b) in enumerate(pairs):
+        ends = posterior_means(model, np.asarray(clips[[a, b]], dtype=np.float32), batch)
+        path = interpolation_path(ends[0], ends[1], steps, s["interpolation"])
+        waves = decode_latents(model, path, batch)
+        signals, gain = common_gain(list(waves), peak_dbfs)
+        for j, (zj, sig) in enumerate(zip(path, signals)):
+            items.append(
+                _Clip(
+                    f"interp_{k:02d}_step_{j:02d}.wav", "interpolation", f"interp_{k:02d}", sig, gain, zj,
+                    (a, b), (str(tracks[a]), str(tracks[b])), None, j, j / (steps - 1),
+                )
+            )  # fmt: skip
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        folder = tmp / "out"
+        manifest = _write_folder(items, folder, int(sample_rate), int(s["playback_rate"]), peak_dbfs)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(folder, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def export_genre_files(model_path: Path, shard: Path, split: Path, out_dir: Path, settings: dict) -> pd.DataFrame:
+    """:func:`export_genre` from files: ``settings`` holds ``seed``, ``sample_rate`` and ``render``."""
+    model = load_model(model_path)
+    clips = np.load(Path(shard), mmap_mode="r")
+    table = read_split(split, clips.shape[0])
+    return export_genre(
+        model, clips, table, out_dir, int(settings["seed"]), int(settings["sample_rate"]), settings.get("render")
+    )

@@ -1,0 +1,109 @@
+"""evaluate_genre on tiny synthetic shards: the metrics, their relations, determinism."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrevae.evaluation import evaluate_genre
+from genrevae.model import build_model
+from genrevae.training import configure_threads, train_genre
+
+N = 2200
+CONV = {"width": 4, "max_width": 8, "strides": [8, 4], "kernel_size": 5, "res_blocks": 1, "latent_channels": 3}
+SETTINGS = {"seed": 11, "model": {"preset": "conv", "conv": CONV}, "evaluate": {"iw_samples": 8, "batch_size": 2}}
+KEYS = {
+    "n_clips", "elbo_nats", "elbo_bits_per_sample", "recon_nats", "kl_nats", "iwae_nats",
+    "kl_per_dim", "active_units", "snr_db", "stft_distance",
+}
+
+
+def _threads() -> int:
+    """The thread count this process's TensorFlow runs with; 1 if not chosen yet.
+
+    Called at import (collection) time, before any test runs a TensorFlow op, so that
+    configure_threads() inside train_genre/evaluate_genre is a no-op later.
+    """
+    import tensorflow as tf
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current == 0:
+        configure_threads(1)
+        current = 1
+    return current
+
+
+THREADS = _threads()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("eval-data")
+    rng = np.random.default_rng(3)
+    t = np.arange(N) / 3000.0
+    clips = 0.25 * np.sin(2 * np.pi * rng.uniform(100, 500, (9, 1)) * t) + 0.03 * rng.standard_normal((9, N))
+    np.save(d / "clips.npy", np.clip(clips, -1, 1).astype(np.float32))
+    subset = ["test", "train", "train", "test", "train", "train", "test", "train", "train"]
+    pd.DataFrame({"clip": range(9), "track": [f"c{i}.wav" for i in range(9)], "subset": subset}).to_csv(
+        d / "split.csv", index=False
+    )
+    return d / "clips.npy", d / "split.csv"
+
+
+def _check(metrics: dict, n_train: int, n_test: int, latent_channels: int):
+    assert metrics["test"]["n_clips"] == n_test and metrics["train"]["n_clips"] == n_train
+    for name in ("test", "train"):
+        m = metrics[name]
+        assert set(m) == KEYS
+        assert m["iwae_nats"] >= m["elbo_nats"], (name, m["iwae_nats"], m["elbo_nats"])
+        assert m["elbo_nats"] == pytest.approx(m["recon_nats"] - m["kl_nats"], rel=1e-9, abs=1e-6)
+        assert m["elbo_bits_per_sample"] == pytest.approx(m["elbo_nats"] / (N * math.log(2)))
+        assert len(m["kl_per_dim"]) == latent_channels
+        assert sum(m["kl_per_dim"]) == pytest.approx(m["kl_nats"], rel=1e-6)
+        assert 0 <= m["active_units"] <= metrics["latent_dims"]
+        assert all(math.isfinite(m[k]) for k in KEYS - {"kl_per_dim", "n_clips", "active_units"})
+    json.dumps(metrics)  # the caller writes it as metrics.json
+
+
+def test_untrained_model_metrics_and_determinism(data, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_model(SETTINGS["model"], N)
+    model.save(tmp_path / "model.keras")
+    first = evaluate_genre(tmp_path / "model.keras", data[0], data[1], SETTINGS, THREADS)
+    _check(first, n_train=6, n_test=3, latent_channels=3)
+    assert first["latent_shape"] == [-(-N // 32), 3] and first["latent_dims"] == 69 * 3
+    assert first["iw_samples"] == 8 and first["settings"]["evaluate"]["batch_size"] == 2
+    assert first["settings"]["train"]["epochs"] == 20  # the resolved settings are echoed
+    again = evaluate_genre(tmp_path / "model.keras", data[0], data[1], SETTINGS, THREADS)
+    assert again == first
+
+
+def test_train_then_evaluate(data, tmp_path):
+    settings = json.loads(json.dumps(SETTINGS))
+    settings["train"] = {"epochs": 2, "batch_size": 3}
+    train_genre(data[0], data[1], tmp_path, settings, THREADS, logging.getLogger("test.evaluation"))
+    metrics = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS)
+    _check(metrics, n_train=6, n_test=3, latent_channels=3)
+    # reconstructions are better than silence would be (SNR of silence is 0 dB)... or at least finite
+    assert metrics["test"]["snr_db"] > -20
+
+
+def test_seed_preset(data, tmp_path):
+    settings = {"seed": 5, "model": {"preset": "seed", "latent_dim": 4}, "evaluate": {"iw_samples": 4, "batch_size": 4}}
+    keras.utils.set_random_seed(1)
+    build_model(settings["model"], N).save(tmp_path / "seed.keras")
+    metrics = evaluate_genre(tmp_path / "seed.keras", data[0], data[1], settings, THREADS)
+    _check(metrics, n_train=6, n_test=3, latent_channels=4)
+    assert metrics["latent_shape"] == [4]
+
+
+def test_length_mismatch_is_rejected(data, tmp_path):
+    build_model(SETTINGS["model"], N + 1).save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="samples"):
+        evaluate_genre(tmp_path / "m.keras", data[0], data[1], SETTINGS, THREADS)

@@ -1,0 +1,176 @@
+"""Unit tests of the figures: axes, titles and labels of each figure, and the files make_figures writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from genrevae.figures import (
+    FIGURE_NAMES,
+    evolution_frames,
+    latent_space_figure,
+    loss_curves_figure,
+    make_figures,
+    pca_2d,
+    reconstructions_figure,
+    samples_grid_figure,
+    save_figure,
+    write_gif,
+)
+
+RATE = 3000
+N_SAMPLES = 3001
+
+
+def _epoch_samples(epochs: int = 2, points: int = 512) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    scale = np.linspace(0.01, 0.3, epochs + 1)[:, None, None]
+    return (scale * rng.standard_normal((epochs + 1, 16, points))).astype(np.float32)
+
+
+def _history(epochs: int = 3, warmup: bool = True) -> pd.DataFrame:
+    e = np.arange(1, epochs + 1)
+    return pd.DataFrame(
+        {
+            "epoch": e, "train_loss": 100.0 / e, "test_elbo": -120.0 / e, "test_recon": -100.0 / e,
+            "test_kl": 20.0 / e, "kl_weight": np.minimum(1.0, (e - 1) / 2) if warmup else 1.0, "seconds": 1.0,
+        }
+    )  # fmt: skip
+
+
+def test_backend_is_non_interactive() -> None:
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_samples_grid_is_a_4_by_4_waveshow_grid_in_seconds() -> None:
+    fig = samples_grid_figure(_epoch_samples(), clip_seconds=30.0, genre="jazz")
+    axes = fig.axes
+    assert len(axes) == 16
+    assert all(ax.get_title() == f"draw {i + 1}" for i, ax in enumerate(axes))
+    assert "jazz" in fig.get_suptitle() and "2 epochs" in fig.get_suptitle()
+    bottom_left = axes[12]
+    assert bottom_left.get_xlabel() == "time (s)" and "amplitude" in bottom_left.get_ylabel()
+    assert axes[0].get_xlabel() == "" and axes[1].get_ylabel() == ""
+    # 512 envelope points drawn at 512/30 Hz span the 30 s clip
+    assert bottom_left.get_xlim()[1] == pytest.approx(30.0, rel=0.06)
+    low, high = axes[5].get_ylim()
+    assert low == pytest.approx(-high) and all(ax.get_ylim() == (low, high) for ax in axes)
+    assert all(ax.lines or ax.collections for ax in axes)
+
+
+def test_evolution_gif_has_one_frame_per_epoch(tmp_path: Path) -> None:
+    fig, frames = evolution_frames(_epoch_samples(epochs=2), clip_seconds=1.0, genre="rock", dpi=30)
+    assert len(frames) == 3 and frames[0].ndim == 3 and frames[0].shape[2] == 3
+    assert "after epoch 2 of 2" in fig.get_suptitle()
+    assert not np.array_equal(frames[0], frames[-1])
+    path = tmp_path / "evolution.gif"
+    write_gif(frames, path, fps=4)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 3
+        assert gif.size == (frames[0].shape[1], frames[0].shape[0])
+        assert gif.info["loop"] == 0
+
+
+def test_loss_curves_have_four_labelled_panels() -> None:
+    fig = loss_curves_figure(_history(), "jazz")
+    panels = fig.axes[:4]
+    assert [ax.get_title() for ax in panels] == [
+        "training loss", "test ELBO (single sample)", "test KL(q(z|x) || p(z))",
+        "test reconstruction term E_q[log p(x|z)]",
+    ]  # fmt: skip
+    assert all(ax.get_xlabel() == "epoch" and "nats per clip" in ax.get_ylabel() for ax in panels)
+    assert list(panels[1].lines[0].get_ydata()) == pytest.approx([-120, -60, -40])
+    assert len(fig.axes) == 5 and "KL weight" in fig.axes[4].get_ylabel()  # warm-up shown on a twin axis
+    assert len(loss_curves_figure(_history(warmup=False), "jazz").axes) == 4
+
+
+def test_reconstructions_show_waveforms_and_log_mel_side_by_side() -> None:
+    t = np.arange(N_SAMPLES) / RATE
+    originals = np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (200, 400)]).astype(np.float32)
+    recons = 0.5 * originals
+    fig = reconstructions_figure(originals, recons, RATE, ["a.wav", "b.wav"], "jazz")
+    grid = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(grid) == 8
+    titles = [ax.get_title() for ax in grid]
+    assert titles[:4] == ["a.wav: original", "a.wav: reconstruction", "a.wav: original, log-mel", "a.wav: reconstruction, log-mel"]
+    assert all(ax.get_xlabel() == "time (s)" for ax in grid)
+    assert all("amplitude" in ax.get_ylabel() for ax in grid[0:2] + grid[4:6])
+    assert all("Hz" in ax.get_ylabel() for ax in grid[2:4] + grid[6:8])
+    assert len(fig.axes) == 10  # one dB colour bar per row
+    assert "3000 Hz" in fig.get_suptitle()
+
+
+def test_pca_2d_finds_the_main_directions() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5)) * np.array([10.0, 3.0, 0.1, 0.1, 0.1])
+    proj, ratio, components, mean = pca_2d(x)
+    assert proj.shape == (200, 2) and components.shape == (2, 5)
+    assert abs(components[0, 0]) == pytest.approx(1, abs=0.01) and abs(components[1, 1]) == pytest.approx(1, abs=0.01)
+    assert ratio[0] > 0.85 and ratio[0] + ratio[1] > 0.99
+    assert proj == pytest.approx((x - mean) @ components.T)
+    proj1, ratio1, _, _ = pca_2d(np.ones((1, 4)))  # a single clip: nothing to project, no crash
+    assert proj1.shape == (1, 2) and ratio1.tolist() == [0, 0]
+
+
+def test_latent_space_2d_shows_means_and_a_decoded_grid() -> None:
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def decode(points: np.ndarray) -> np.ndarray:
+        calls.append(points.shape)
+        return np.sin(np.outer(points[:, 0] + 3, np.linspace(0, 10, 300)))
+
+    fig = latent_space_figure(rng.standard_normal((5, 2)), rng.standard_normal((3, 2)), "jazz", decode, grid=5)
+    left, right = fig.axes
+    assert calls == [(25, 2)]
+    assert left.get_xlabel().startswith("z1") and left.get_ylabel().startswith("z2")
+    assert right.get_xlabel().startswith("z1") and "5 x 5" in right.get_title()
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels[:2] == ["train clips (5)", "test clips (3)"]
+
+
+def test_latent_space_uses_pca_for_larger_latents() -> None:
+    rng = np.random.default_rng(1)
+    fig = latent_space_figure(rng.standard_normal((6, 10, 4)), rng.standard_normal((2, 10, 4)), "rock")
+    (ax,) = fig.axes
+    assert ax.get_xlabel().startswith("PC 1 (") and "% of variance" in ax.get_ylabel()
+    assert "PCA of 40 latent dimensions" in ax.get_title()
+
+
+def test_save_figure_writes_a_png(tmp_path: Path) -> None:
+    save_figure(loss_curves_figure(_history(), "jazz"), tmp_path / "loss.png", dpi=40)
+    with Image.open(tmp_path / "loss.png") as png:
+        assert png.format == "PNG" and png.size == (480, 320)
+
+
+def test_make_figures_writes_all_five_from_a_genres_files(tmp_path: Path) -> None:
+    import keras
+
+    from genrevae.model import build_model
+
+    keras.utils.set_random_seed(3)
+    model = build_model({"preset": "seed", "latent_dim": 2}, n_samples=N_SAMPLES)
+    model.save(tmp_path / "model.keras")
+    t = np.arange(N_SAMPLES) / RATE
+    np.save(tmp_path / "clips.npy", np.stack([0.3 * np.sin(2 * np.pi * (100 + 30 * i) * t) for i in range(5)]).astype(np.float32))
+    pd.DataFrame({"clip": range(5), "track": [f"j{i}.wav" for i in range(5)], "subset": ["train", "test"] * 2 + ["unused"]}).to_csv(
+        tmp_path / "split.csv", index=False
+    )
+    _history(2).to_csv(tmp_path / "history.csv", index=False)
+    np.save(tmp_path / "epoch_samples.npy", _epoch_samples(epochs=2, points=256))
+    settings = {"seed": 1, "sample_rate": RATE, "render": {"figure_dpi": 30, "gif_dpi": 20}}
+    paths = make_figures(
+        tmp_path / "model.keras", tmp_path / "history.csv", tmp_path / "epoch_samples.npy",
+        tmp_path / "clips.npy", tmp_path / "split.csv", tmp_path / "figures", "jazz", settings,
+    )  # fmt: skip
+    assert {p.name for p in paths.values()} == set(FIGURE_NAMES.values())
+    for path in paths.values():
+        with Image.open(path) as image:
+            assert image.size[0] > 100 and image.size[1] > 100
+    with Image.open(paths["evolution"]) as gif:
+        assert gif.n_frames == 3

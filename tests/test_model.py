@@ -1,0 +1,178 @@
+"""Shapes, save/load round trips and the seed preset's documented degeneracy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from genrevae import losses
+from genrevae.model import ConvResBlock, ConvVAE, Resnet1DBlock, SeedVAE, build_model, resolve_model_settings
+
+TINY_CONV = {"width": 4, "max_width": 8, "strides": [4, 4, 2], "kernel_size": 5, "res_blocks": 1, "latent_channels": 3}
+N = 2001  # not a multiple of prod(strides) = 32
+
+
+def _settings(preset, likelihood="gaussian"):
+    return {"preset": preset, "likelihood": likelihood, "latent_dim": 3, "conv": TINY_CONV}
+
+
+def _clips(n=N, batch=3, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 3000.0
+    x = 0.4 * np.sin(2 * np.pi * rng.uniform(80, 400, (batch, 1)) * t) + 0.05 * rng.standard_normal((batch, n))
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset", ["conv", "seed"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_shapes_and_interface(preset, likelihood):
+    keras.utils.set_random_seed(1)
+    model = build_model(_settings(preset, likelihood), N)
+    assert model.built and model.n_samples == N
+    latent = (3,) if preset == "seed" else (-(-N // 32), 3)
+    assert model.latent_shape == latent
+    x = _clips()
+    mean, logvar = model.encode(x)
+    assert mean.shape == logvar.shape == (3,) + latent
+    z = model.reparameterize(mean, logvar, seed=7)
+    np.testing.assert_array_equal(z, model.reparameterize(mean, logvar, seed=7))
+    np.testing.assert_array_equal(z, model.reparameterize(mean, logvar, seed=tf.constant([7, 0])))
+    assert not np.array_equal(z, model.reparameterize(mean, logvar, seed=8))
+    out = model.decode(z)
+    assert out.shape == (3, N)
+    wave = model.waveform(out).numpy()
+    assert wave.shape == (3, N) and wave.min() >= -1 and wave.max() <= 1
+    assert model.log_likelihood(x, out).shape == (3,)
+    samples = model.sample(5, seed=3, batch_size=2)
+    assert samples.shape == (5, N) and samples.dtype == np.float32
+    assert samples.min() >= -1 and samples.max() <= 1
+    np.testing.assert_array_equal(samples, model.sample(5, seed=3, batch_size=2))
+    np.testing.assert_allclose(samples, model.sample(5, seed=3), atol=1e-5)  # other batching, same z
+    assert (model.log_scale is not None) == (likelihood == "gaussian")
+
+
+def test_conv_preset_handles_any_length():
+    keras.utils.set_random_seed(2)
+    for n in (2000, 2048, 2049, 1):
+        model = build_model(_settings("conv"), n)
+        assert model.padded_samples % 32 == 0 and model.padded_samples >= n
+        assert model(_clips(n, batch=2)).shape == (2, n)
+
+
+def test_conv_default_is_convolutional_over_time():
+    model = build_model({}, 90001)
+    assert isinstance(model, ConvVAE)
+    assert model.hop == 128 and model.latent_shape == (704, 16)
+    assert model.stage_channels() == [16, 32, 64, 64]
+    assert model.count_params() < 1_000_000
+
+
+def test_save_load_round_trip(tmp_path):
+    x = _clips()
+    for preset, likelihood in (("conv", "gaussian"), ("seed", "bernoulli"), ("seed", "gaussian")):
+        keras.utils.set_random_seed(3)
+        model = build_model(_settings(preset, likelihood), N)
+        if model.log_scale is not None:
+            model.log_scale.assign(-1.234)
+        path = tmp_path / f"{preset}-{likelihood}.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+        np.testing.assert_array_equal(model(x), loaded(x))
+        mean, logvar = loaded.encode(x)
+        np.testing.assert_array_equal(model.encode(x)[1], logvar)
+        np.testing.assert_array_equal(model.sample(2, seed=5), loaded.sample(2, seed=5))
+        if likelihood == "gaussian":
+            assert float(loaded.log_scale) == pytest.approx(-1.234)
+
+
+def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
+    keras.utils.set_random_seed(4)
+    model = build_model(_settings("conv"), N)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    x = _clips()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "want.npy", model(x).numpy())
+    threads = tf.config.threading.get_intra_op_parallelism_threads()  # same numerics as this process
+    code = textwrap.dedent(
+        f"""
+        import numpy as np, keras, tensorflow as tf
+        if {threads}:
+            tf.config.threading.set_intra_op_parallelism_threads({threads})
+            tf.config.threading.set_inter_op_parallelism_threads({tf.config.threading.get_inter_op_parallelism_threads()})
+        import genrevae.model
+        m = keras.models.load_model({str(path)!r})
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        assert np.array_equal(m(x).numpy(), np.load({str(tmp_path / 'want.npy')!r}))
+        print("OK", type(m).__name__)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "OK ConvVAE" in out.stdout
+
+
+def test_custom_layers_serialise():
+    for layer in (Resnet1DBlock(64, 1, "decode"), ConvResBlock(8, 5)):
+        clone = layer.__class__.from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+    assert keras.saving.get_registered_object("genrevae>SeedVAE") is SeedVAE
+
+
+def test_seed_preset_architecture_at_full_length():
+    model = build_model({"preset": "seed"}, 90001)
+    total = model.count_params()
+    first = model.encoder.get_layer(index=2)  # waveform, reshape, Conv1D(64, 1, 2)
+    last = model.decoder.layers[-2]  # Conv1DTranspose(90001, 1, 1), then Reshape
+    assert isinstance(first, keras.layers.Conv1D) and first.filters == 64
+    assert isinstance(last, keras.layers.Conv1DTranspose) and last.filters == 90001
+    share = (first.count_params() + last.count_params()) / total
+    assert 11_500_000 < total < 12_500_000 and share > 0.95
+    blocks = [layer for layer in model.encoder.layers + model.decoder.layers if isinstance(layer, Resnet1DBlock)]
+    assert [(b.kernel_size, b.filters, b.kind) for b in blocks] == [(64, 1, "encode")] * 4 + [(64, 1, "decode")] * 4
+
+
+def test_seed_preset_encoder_blocks_get_zero_gradient():
+    """Instance norm over ONE time step outputs its beta: everything before it is dead."""
+    keras.utils.set_random_seed(5)
+    model = build_model(_settings("seed"), N)
+    x = _clips(batch=4)
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(losses.elbo_terms(model, x, seed=0, training=True)["elbo"])
+    grads = dict(zip([v.path for v in model.trainable_variables], tape.gradient(loss, model.trainable_variables)))
+    enc_blocks = [layer for layer in model.encoder.layers if isinstance(layer, Resnet1DBlock)]
+    assert len(enc_blocks) == 4
+    dead = 0
+    for block in enc_blocks:
+        for conv in (block.conv1a, block.conv1b):
+            for var in (conv.kernel, conv.bias):
+                assert np.count_nonzero(grads[var.path].numpy()) == 0, var.path
+            dead += 1
+        for var in (block.norm1a.gamma, block.norm1a.beta, block.norm1b.gamma):
+            assert np.count_nonzero(grads[var.path].numpy()) == 0, var.path
+        assert np.count_nonzero(grads[block.norm1b.beta.path].numpy()) > 0  # the only live weight
+    assert dead == 8
+    # the dense "convolutions" around them and the decoder blocks do learn
+    first = model.encoder.get_layer(index=2)
+    assert np.count_nonzero(grads[first.kernel.path].numpy()) > 0
+    dec_block = next(layer for layer in model.decoder.layers if isinstance(layer, Resnet1DBlock))
+    assert np.count_nonzero(grads[dec_block.conv1a.kernel.path].numpy()) > 0
+    # and each instance norm indeed outputs a constant over the batch
+    h = tf.random.normal((6, 1, 1))
+    np.testing.assert_allclose(enc_blocks[0].norm1a(h).numpy(), np.zeros((6, 1, 1)), atol=1e-6)
+
+
+def test_invalid_settings():
+    with pytest.raises(ValueError, match="preset"):
+        resolve_model_settings({"preset": "transformer"})
+    with pytest.raises(ValueError, match="likelihood"):
+        build_model({"likelihood": "laplace"}, 100)
+    with pytest.raises(ValueError, match="strides"):
+        build_model({"conv": {"strides": []}}, 100)

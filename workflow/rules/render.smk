@@ -1,0 +1,194 @@
+# The render half: figures, generation quality and WAVs per genre, then the cross-genre
+# fidelity table and the listening page. `snakemake results/<genre>/generated` builds every
+# per-genre artifact; nothing per genre depends on the cross-genre rules.
+
+
+rule plot_figures:
+    input:
+        model="results/{genre}/model/model.keras",
+        history="results/{genre}/model/history.csv",
+        epoch_samples="results/{genre}/model/epoch_samples.npy",
+        shard="results/{genre}/data/clips.npy",
+        split="results/{genre}/data/split.csv",
+        code=package_code("model", "losses", "export", "figures", "files"),
+    output:
+        grid=report(
+            "results/{genre}/figures/samples_grid.png",
+            caption="../report/samples_grid.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "samples_grid.png"},
+        ),
+        evolution=report(
+            "results/{genre}/figures/samples_evolution.gif",
+            caption="../report/samples_evolution.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "samples_evolution.gif"},
+        ),
+        reconstructions=report(
+            "results/{genre}/figures/reconstructions.png",
+            caption="../report/reconstructions.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "reconstructions.png"},
+        ),
+        loss=report(
+            "results/{genre}/figures/loss_curves.png",
+            caption="../report/loss_curves.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "loss_curves.png"},
+        ),
+        latent=report(
+            "results/{genre}/figures/latent_space.png",
+            caption="../report/latent_space.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "latent_space.png"},
+        ),
+    log:
+        "results/logs/plot_figures/{genre}.log",
+    benchmark:
+        "results/benchmarks/plot_figures/{genre}.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        out_dir=lambda wildcards, output: Path(output.grid).parent,
+        settings=model_settings("seed", "sample_rate", "render"),
+    shell:
+        "python -m genrevae figures --genre {wildcards.genre} --model {input.model}"
+        " --history {input.history} --epoch-samples {input.epoch_samples}"
+        " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
+        " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule generation_quality:
+    input:
+        model="results/{genre}/model/model.keras",
+        shard="results/{genre}/data/clips.npy",
+        split="results/{genre}/data/split.csv",
+        code=package_code("model", "losses", "export", "quality", "files"),
+    output:
+        report(
+            "results/{genre}/generation_quality.json",
+            caption="../report/generation_quality.rst",
+            category="{genre}",
+            subcategory="Generation quality",
+            labels={"genre": "{genre}", "measure": "Frechet MFCC distance"},
+        ),
+    log:
+        "results/logs/generation_quality/{genre}.log",
+    benchmark:
+        "results/benchmarks/generation_quality/{genre}.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        settings=model_settings("seed", "sample_rate", "quality"),
+    shell:
+        "python -m genrevae quality --genre {wildcards.genre} --model {input.model}"
+        " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
+        " --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule export_audio:
+    input:
+        model="results/{genre}/model/model.keras",
+        shard="results/{genre}/data/clips.npy",
+        split="results/{genre}/data/split.csv",
+        # Not read: they make `snakemake results/<genre>/generated` build the genre's full set.
+        metrics="results/{genre}/metrics.json",
+        quality="results/{genre}/generation_quality.json",
+        figures=rules.plot_figures.output,
+        code=package_code("model", "losses", "export", "files"),
+    output:
+        directory("results/{genre}/generated"),
+    log:
+        "results/logs/export_audio/{genre}.log",
+    benchmark:
+        "results/benchmarks/export_audio/{genre}.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=lambda wildcards, attempt: 30 * attempt,
+    params:
+        settings=model_settings("seed", "sample_rate", "render"),
+    shell:
+        "python -m genrevae export --model {input.model} --shard {input.shard}"
+        " --split {input.split} --settings {params.settings:q} --threads {threads}"
+        " --out-dir {output} > {log} 2>&1"
+
+
+rule genre_fidelity:
+    input:
+        models=expand("results/{genre}/model/model.keras", genre=GENRES),
+        shards=expand("results/{genre}/data/clips.npy", genre=GENRES),
+        splits=expand("results/{genre}/data/split.csv", genre=GENRES),
+        code=package_code("model", "losses", "export", "quality", "files"),
+    output:
+        report(
+            "results/genre_fidelity.csv",
+            caption="../report/genre_fidelity.rst",
+            category="Across genres",
+            labels={"table": "genre fidelity"},
+        ),
+    log:
+        "results/logs/genre_fidelity/all.log",
+    benchmark:
+        "results/benchmarks/genre_fidelity/all.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    params:
+        genres=GENRES,
+        settings=model_settings("seed", "sample_rate", "quality"),
+    shell:
+        "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q}"
+        " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
+        " --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule listening_page:
+    input:
+        generated=expand("results/{genre}/generated", genre=GENRES),
+        metrics=expand("results/{genre}/metrics.json", genre=GENRES),
+        quality=expand("results/{genre}/generation_quality.json", genre=GENRES),
+        figures=expand(rules.plot_figures.output, genre=GENRES),
+        fidelity="results/genre_fidelity.csv",
+        code=package_code("page", "files"),
+    output:
+        page="results/index.html",
+        report=report(
+            "results/listening_report.html",
+            caption="../report/listening_page.rst",
+            category="Across genres",
+            labels={"table": "listening page"},
+        ),
+    log:
+        "results/logs/listening_page/all.log",
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        results_dir=lambda wildcards, output: Path(output.page).parent,
+        genres=GENRES,
+    shell:
+        "python -m genrevae page --results-dir {params.results_dir} --genre {params.genres:q}"
+        " --fidelity {input.fidelity} --out {output.page} --out-report {output.report}"
+        " > {log} 2>&1"
