@@ -1,0 +1,96 @@
+"""End-to-end runs of the whole workflow (toy data -> model -> music, page, report) with the real
+snakemake CLI, at tiny widths so they fit in CI on 2 cores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from workflow_helpers import planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "toy": {"genres": ["jazz", "rock"], "clips_per_genre": 4, "duration": 4.0},
+    "clip_seconds": 3.0,
+    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
+    "train": {"epochs": 2, "batch_size": 2},
+    "evaluate": {"iw_samples": 4},
+    "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
+    "quality": {"fidelity_n_generated": 2, "classifier_steps": 200},
+    "resources": {"train_threads": 1},
+}
+PER_GENRE_RULES = {"train_model", "evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+
+
+def _jobs(workdir: Path, *targets: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for rule, genre in planned_jobs(workdir, *targets):
+        out.setdefault(rule, set()).add(genre)
+    out.pop("all", None)
+    return out
+
+
+def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
+    write_config(tmp_path, **TINY)
+
+    # The project's main command builds jazz's full set of artifacts and nothing of rock.
+    snakemake(tmp_path, "results/jazz/generated")
+    jazz = tmp_path / "results/jazz"
+    metrics = json.loads((jazz / "metrics.json").read_text())
+    assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
+    assert np.isfinite(metrics["train"]["elbo_nats"])
+    for name in ["samples_grid.png", "samples_evolution.gif", "reconstructions.png", "loss_curves.png", "latent_space.png"]:
+        assert (jazz / "figures" / name).stat().st_size > 1000
+    manifest = pd.read_csv(jazz / "generated/manifest.csv")
+    assert {"sample", "original", "reconstruction", "interpolation"} <= set(manifest["kind"])
+    for name in manifest["file"]:
+        audio, rate = sf.read(str(jazz / "generated" / name))
+        assert rate == 3000 and audio.shape == (9001,) and np.abs(audio).max() <= 1.0
+    history = pd.read_csv(jazz / "model/history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert not (tmp_path / "results/rock").exists()
+
+    # Everything: the other genre, genre fidelity and the listening page.
+    snakemake(tmp_path)
+    fidelity = pd.read_csv(tmp_path / "results/genre_fidelity.csv")
+    assert sorted(fidelity["genre"]) == ["jazz", "rock"]
+    assert fidelity["fidelity"].between(0, 1).all()
+    page = (tmp_path / "results/index.html").read_text()
+    assert "jazz/generated/playback/sample_00_seed123.wav" in page and "<audio" in page
+    assert _jobs(tmp_path) == {}
+
+    # A rendering parameter re-runs the export, not the training; a training one re-trains.
+    TINY_MORE = {**TINY, "render": {**TINY["render"], "n_generated": 3}}
+    write_config(tmp_path, **TINY_MORE)
+    jobs = _jobs(tmp_path)
+    assert "train_model" not in jobs and jobs["export_audio"] == {"jazz", "rock"}
+    write_config(tmp_path, **{**TINY, "train": {"epochs": 3, "batch_size": 2}})
+    jobs = _jobs(tmp_path)
+    assert jobs["train_model"] == {"jazz", "rock"} and "shard_genre" not in jobs
+
+    # The report builds from the finished run.
+    write_config(tmp_path, **TINY)
+    snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
+    assert (tmp_path / "report.html").stat().st_size > 100_000
+
+
+def test_seed_preset_end_to_end(tmp_path: Path) -> None:
+    config = {
+        **TINY,
+        "toy": {"genres": ["jazz"], "clips_per_genre": 4, "duration": 2.0},
+        "clip_seconds": 1.0,
+        "model": {"preset": "seed", "likelihood": "bernoulli", "latent_dim": 2},
+    }
+    write_config(tmp_path, **config)
+    snakemake(tmp_path, "results/jazz/metrics.json")
+    metrics = json.loads((tmp_path / "results/jazz/metrics.json").read_text())
+    assert metrics["latent_dims"] == 2
+    assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
+    model_config = json.loads((tmp_path / "results/jazz/model/config.json").read_text())
+    assert model_config["n_samples"] == 3001
