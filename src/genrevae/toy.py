@@ -22,13 +22,14 @@ byte-identical files on the same platform and library versions.
 from __future__ import annotations
 
 import functools
-import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
+
+from genrevae.files import atomic_path
 
 __all__ = [
     "DEFAULT_TOY_GENRES",
@@ -177,16 +178,8 @@ def _render_clip(
 
 
 def _atomic_write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # --------------------------------------------------------------------------

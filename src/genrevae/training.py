@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genrevae.files import atomic_path, write_csv, write_npy, write_text
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "resolve_settings",
@@ -95,6 +97,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "stft_weight": 0.0,
         "xla": False,
         "steps_per_epoch": None,
+        "max_seconds": None,
     },
     "evaluate": {"iw_samples": 64, "batch_size": 4},
 }
@@ -227,10 +230,10 @@ def data_fingerprint(shard: Path, split: Path) -> str:
 def run_fingerprint(settings: dict, n_samples: int, data_fp: str, threads: int) -> str:
     """sha256 of everything a training trajectory depends on.
 
-    ``train.epochs`` is left out (epoch ``e`` does not depend on the total, so a finished
-    run can be extended) and so is the ``evaluate`` section.
+    ``train.epochs`` and ``train.max_seconds`` are left out (epoch ``e`` does not depend on
+    the total, so a finished run can be extended) and so is the ``evaluate`` section.
     """
-    train = {k: v for k, v in settings["train"].items() if k != "epochs"}
+    train = {k: v for k, v in settings["train"].items() if k not in ("epochs", "max_seconds")}
     payload = {
         "format": 1,
         "seed": settings["seed"],
@@ -383,12 +386,6 @@ def _try_resume(ckpt_dir: Path, fingerprint: str, epochs: int, model, optimizer,
     return int(state["epoch"]), list(state["history"]), samples
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------
@@ -501,7 +498,12 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         last_ckpt = _checkpoint_dirs(ckpt_dir)[-1]
 
     show_bar = sys.stderr.isatty()
+    budget = tr["max_seconds"]
     for epoch in range(start_epoch + 1, epochs + 1):
+        spent = sum(row["seconds"] for row in history)
+        if budget is not None and spent >= float(budget):
+            log.info("wall-clock budget train.max_seconds=%s reached after %d epochs (%.1f s)", budget, epoch - 1, spent)
+            break
         t0 = time.perf_counter()
         kl_weight = kl_weight_for_epoch(epoch, tr)
         batches = epoch_batches(seed, epoch, train_idx, batch_size, steps_per_epoch)
@@ -539,7 +541,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
 
     columns = ["epoch", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
     frame = pd.DataFrame(history, columns=columns)
-    _atomic_write(out_dir / "history.csv", lambda p: frame.to_csv(p, index=False))
+    write_csv(frame, out_dir / "history.csv")
     config = {
         "settings": settings,
         "n_samples": int(n_samples),
@@ -553,12 +555,11 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "parameters": int(model.count_params()),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
     }
-    _atomic_write(out_dir / "config.json", lambda p: p.write_text(json.dumps(config, indent=2) + "\n"))
+    write_text(json.dumps(config, indent=2) + "\n", out_dir / "config.json")
     stacked = np.stack(samples).astype(np.float32)
-    _atomic_write(out_dir / "epoch_samples.npy", lambda p: np.save(p, stacked))
-    tmp_model = out_dir / f".model-partial-{os.getpid()}.keras"
-    model.save(tmp_model)
-    os.replace(tmp_model, out_dir / "model.keras")
+    write_npy(stacked, out_dir / "epoch_samples.npy")
+    with atomic_path(out_dir / "model.keras") as tmp_model:
+        model.save(tmp_model)
     log.info("wrote %s", out_dir / "model.keras")
 
 

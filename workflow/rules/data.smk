@@ -11,6 +11,8 @@ rule toy_genre:
         ),
     log:
         "results/logs/toy_genre/{genre}.log",
+    benchmark:
+        "results/benchmarks/toy_genre/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1
@@ -37,6 +39,8 @@ rule index_genre:
         "results/{genre}/data/index.csv",
     log:
         "results/logs/index_genre/{genre}.log",
+    benchmark:
+        "results/benchmarks/index_genre/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
@@ -88,6 +92,8 @@ rule split_genre:
         "results/{genre}/data/split.csv",
     log:
         "results/logs/split_genre/{genre}.log",
+    benchmark:
+        "results/benchmarks/split_genre/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1

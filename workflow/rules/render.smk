@@ -179,6 +179,8 @@ rule listening_page:
         ),
     log:
         "results/logs/listening_page/all.log",
+    benchmark:
+        "results/benchmarks/listening_page/all.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1
