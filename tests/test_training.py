@@ -285,3 +285,13 @@ def test_bad_split_is_rejected(tmp_path):
     )
     train, test = training.load_split(split, 4)
     assert train.tolist() == [2, 3] and test.tolist() == [1]
+
+
+def test_wall_clock_budget_stops_after_the_epoch_that_spends_it(data, tmp_path):
+    shard, split = data
+    settings = {**TINY, "train": {**TINY["train"], "max_seconds": 1e-6}}
+    train_genre(shard, split, tmp_path, settings, THREADS, _log())
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1]  # one epoch runs, then the budget is spent
+    assert np.load(tmp_path / "epoch_samples.npy").shape[0] == 2
+    assert (tmp_path / "model.keras").exists()
