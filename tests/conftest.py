@@ -31,6 +31,23 @@ def write_tone(
     return path
 
 
+def tensorflow_threads() -> int:
+    """The thread count this test process's TensorFlow runs with; pins it to 1 if not chosen yet.
+
+    Test modules call it at import (collection) time, before any test runs a TensorFlow op, so
+    that configure_threads() inside train_genre/evaluate_genre is a no-op later.
+    """
+    import tensorflow as tf
+
+    from genrevae.training import configure_threads
+
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current == 0:
+        configure_threads(1)
+        current = 1
+    return current
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT

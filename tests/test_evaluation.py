@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tensorflow_threads
 from genrevae.evaluation import evaluate_genre
 from genrevae.model import build_model
-from genrevae.training import configure_threads, train_genre
+from genrevae.training import train_genre
 
 N = 2200
 CONV = {"width": 4, "max_width": 8, "strides": [8, 4], "kernel_size": 5, "res_blocks": 1, "latent_channels": 3}
@@ -24,22 +25,7 @@ KEYS = {
 }
 
 
-def _threads() -> int:
-    """The thread count this process's TensorFlow runs with; 1 if not chosen yet.
-
-    Called at import (collection) time, before any test runs a TensorFlow op, so that
-    configure_threads() inside train_genre/evaluate_genre is a no-op later.
-    """
-    import tensorflow as tf
-
-    current = tf.config.threading.get_intra_op_parallelism_threads()
-    if current == 0:
-        configure_threads(1)
-        current = 1
-    return current
-
-
-THREADS = _threads()
+THREADS = tensorflow_threads()
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tensorflow_threads
 from genrevae import training
-from genrevae.training import configure_threads, envelope, epoch_batches, kl_weight_for_epoch, train_genre
+from genrevae.training import envelope, epoch_batches, kl_weight_for_epoch, train_genre
 
 N_SAMPLES = 2500
 TINY = {
@@ -32,22 +33,7 @@ TINY = {
 EPOCHS = TINY["train"]["epochs"]
 
 
-def _threads() -> int:
-    """The thread count this process's TensorFlow runs with; 1 if not chosen yet.
-
-    Called at import (collection) time, before any test runs a TensorFlow op, so that
-    configure_threads() inside train_genre/evaluate_genre is a no-op later.
-    """
-    import tensorflow as tf
-
-    current = tf.config.threading.get_intra_op_parallelism_threads()
-    if current == 0:
-        configure_threads(1)
-        current = 1
-    return current
-
-
-THREADS = _threads()
+THREADS = tensorflow_threads()
 
 
 def _write_data(directory: Path, n_clips: int = 10, n_test: int = 3, n: int = N_SAMPLES) -> tuple[Path, Path]:

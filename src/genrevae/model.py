@@ -85,11 +85,12 @@ LIKELIHOODS = ("gaussian", "bernoulli")
 INITIAL_LOG_SCALE = math.log(0.1)
 
 
-def _merge(defaults: dict, given: dict | None) -> dict:
+def merge_settings(defaults: dict, given: dict | None) -> dict:
+    """A deep copy of ``defaults`` with ``given`` laid over it, nested dicts merged key by key."""
     out = copy.deepcopy(defaults)
     for key, value in (given or {}).items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_settings(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -97,7 +98,7 @@ def _merge(defaults: dict, given: dict | None) -> dict:
 
 def resolve_model_settings(model_settings: dict | None) -> dict:
     """Fill missing keys of the ``model`` settings section with the defaults and validate it."""
-    s = _merge(DEFAULT_MODEL_SETTINGS, model_settings)
+    s = merge_settings(DEFAULT_MODEL_SETTINGS, model_settings)
     if s["preset"] not in PRESETS:
         raise ValueError(f"model.preset must be one of {PRESETS}, got {s['preset']!r}")
     if s["likelihood"] not in LIKELIHOODS:

@@ -39,7 +39,6 @@ Run ``python -m genrevae.training --help`` for a command line without Snakemake.
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import logging
@@ -103,24 +102,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
-def _merge(defaults: dict, given: dict | None) -> dict:
-    out = copy.deepcopy(defaults)
-    for key, value in (given or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def resolve_settings(settings: dict | None) -> dict:
     """Fill missing keys with the documented defaults and validate the values this module uses.
 
     Unknown top-level keys are kept (and ignored).  Returns a new dict.
     """
-    from genrevae.model import resolve_model_settings
+    from genrevae.model import merge_settings, resolve_model_settings
 
-    s = _merge(DEFAULT_SETTINGS, settings)
+    s = merge_settings(DEFAULT_SETTINGS, settings)
     s["model"] = resolve_model_settings(s.get("model"))
     t = s["train"]
     if int(t["epochs"]) < 0:

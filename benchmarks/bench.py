@@ -1,0 +1,762 @@
+"""The benchmark stages of genrevae; `benchmarks/run.py` runs them and prints the table.
+
+Every stage measures our way of doing a piece of work and, side by side in the same process
+and run, a reference: the seed report's naive way or a floor (the least the work can cost).
+Side-by-side measurements are interleaved (ours, reference, ours, reference, ...) and the best
+repetition is kept, so a machine shared with other work biases both sides alike.
+
+Stages (row ids in brackets; see benchmarks/README.md for what each row means):
+
+1. data   GTZAN-sized toy tree through `snakemake` index + shard vs the seed's librosa loop,
+          and the read / decode floors                               [data.*]
+2. train  training throughput per preset: our loop (XLA off/on) vs the report's loop   [train.*]
+3. dag    `snakemake -n`, a no-op re-run and bare snakemake start-up  [dag.*]
+4. e2e    the toy workflow from a clean results/ to results/index.html, TF start-up share [e2e.*]
+5. gen    real-time factor of generation, batch 1 and 16, eager vs compiled  [gen.*]
+6. scale  data prep and one training epoch at 1x, 2x and 4x the clip count  [scale.*]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import yaml
+
+import seed_baseline
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+SAMPLE_RATE = 3000
+TOY_RATE = 22050
+TOY_SEED = 0
+SEED = 123
+THREADS = 2
+SCALE_GENRE = "jazz"
+TRAIN_GENRE = "jazz"
+STAGES = ("data", "dag", "train", "gen", "e2e", "scale")
+
+log = logging.getLogger("benchmarks")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Size:
+    name: str
+    genres: tuple[str, ...]
+    clips_per_genre: int
+    duration: float  # seconds of each toy WAV
+    clip_seconds: float  # the pipeline's clip length (config clip_seconds)
+    repeats: int  # interleaved repetitions of side-by-side measurements (best kept)
+    batch_size: int
+    train_steps: dict[str, int]  # timed steps per block, per preset
+    conv: dict[str, Any]  # model.conv overrides ({} = the default width)
+    gen_seconds: float  # time budget per generation measurement
+    scale_base: int  # clips of the 1x scaling point (one genre)
+    import_repeats: int
+    e2e_config: dict[str, Any] | None  # None: the repository's config.yaml, unchanged
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(SAMPLE_RATE * self.clip_seconds)) + 1
+
+
+#: A tiny end-to-end configuration (one genre, tiny model) so the smoke test takes seconds.
+TINY_E2E = {
+    "toy": {"genres": ["jazz"], "clips_per_genre": 3, "duration": 4.0},
+    "clip_seconds": 3.0,
+    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
+    "train": {"epochs": 1, "batch_size": 2},
+    "evaluate": {"iw_samples": 2},
+    "render": {"n_generated": 1, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 2},
+    "quality": {"fidelity_n_generated": 1, "classifier_steps": 10},
+}
+
+ALL_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+
+SIZES = {
+    "full": Size(
+        name="full",
+        genres=ALL_GENRES,
+        clips_per_genre=100,
+        duration=30.0,
+        clip_seconds=30.0,
+        repeats=3,
+        batch_size=10,
+        train_steps={"seed": 30, "conv": 6},
+        conv={},
+        gen_seconds=3.0,
+        scale_base=100,
+        import_repeats=3,
+        e2e_config=None,
+    ),
+    "tiny": Size(
+        name="tiny",
+        genres=("jazz", "rock"),
+        clips_per_genre=4,
+        duration=4.0,
+        clip_seconds=3.0,
+        repeats=1,
+        batch_size=2,
+        train_steps={"seed": 2, "conv": 2},
+        conv={"width": 4, "max_width": 8, "latent_channels": 4},
+        gen_seconds=0.0,
+        scale_base=2,
+        import_repeats=1,
+        e2e_config=TINY_E2E,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    id: str
+    case: str
+    seconds: float
+    rate: float
+    unit: str
+    ratio: float | None = None
+    ratio_is: str = ""
+
+
+@dataclass
+class Context:
+    size: Size
+    workdir: Path
+    rows: list[Row] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        ratio = f", ratio {row.ratio:.3g} ({row.ratio_is})" if row.ratio is not None else ""
+        log.info("%-26s %10.4g s  %10.4g %s%s", row.id, row.seconds, row.rate, row.unit, ratio)
+        return row
+
+    def row(self, row_id: str) -> Row:
+        return next(r for r in self.rows if r.id == row_id)
+
+    @property
+    def tree(self) -> Path:
+        return self.workdir / "gtzan"
+
+    def scale_tree(self, factor: int) -> Path:
+        return self.workdir / f"scale-{factor}x"
+
+
+def _best(values: Sequence[float]) -> float:
+    return float(min(values))
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+def run_snakemake(workdir: Path, *args: str, cores: int = THREADS) -> tuple[float, str]:
+    """Run the real snakemake CLI on the repository's Snakefile in `workdir`; (seconds, output)."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "-s", str(SNAKEFILE),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
+        "--cores", str(cores),
+        *args,
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"snakemake {' '.join(args)} failed in {workdir} ({result.returncode}):\n{output[-4000:]}")
+    return seconds, output
+
+
+def write_workflow_config(workdir: Path, config: dict[str, Any]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def clean_workflow(workdir: Path, keep_data_dir: bool = True) -> None:
+    """Remove results/ and Snakemake's metadata, so the next run starts from scratch."""
+    for name in ("results", ".snakemake"):
+        shutil.rmtree(workdir / name, ignore_errors=True)
+
+
+def job_total(output: str) -> int:
+    """The `total` of Snakemake's job stats table (0 when nothing is to be done)."""
+    match = re.search(r"^total\s+(\d+)\s*$", output, flags=re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def executed_rules(output: str) -> list[str]:
+    """Rule name of every job a Snakemake run printed (`rule x:` / `localrule x:` headers)."""
+    return re.findall(r"^\s*(?:local)?rule (\w+):\s*$", output, flags=re.MULTILINE)
+
+
+def tensorflow_rules() -> set[str]:
+    """Rules whose jobs run TensorFlow: those declaring the tensorflow conda env."""
+    rules: set[str] = set()
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        blocks = re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.MULTILINE)
+        for block in blocks:
+            match = re.match(r"rule (\w+):", block)
+            if match and "envs/tensorflow.yaml" in block:
+                rules.add(match.group(1))
+    return rules
+
+
+def time_command(command: Sequence[str], repeats: int) -> float:
+    """Median wall time of a command over `repeats` runs."""
+    times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        subprocess.run(list(command), check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return float(statistics.median(times))
+
+
+def timed_calls(fn: Callable[[], object], budget: float, min_calls: int = 2) -> float:
+    """Seconds per call of `fn` (already warmed up): at least `min_calls`, until `budget` s."""
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - t0
+        if calls >= min_calls and elapsed >= budget:
+            return elapsed / calls
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic GTZAN-sized data
+# ---------------------------------------------------------------------------------------------
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def make_trees(ctx: Context) -> None:
+    """Write the toy pool with `genrevae.toy.write_toy_genre` (2 processes), then hard-link the
+    GTZAN-sized tree (`genres` x `clips_per_genre`) and the 1x/2x/4x scaling trees (one genre).
+
+    A clip depends only on (seed, genre, index), so clips 0..99 of the 400-clip jazz pool are the
+    very files `write_toy_genre(tree, "jazz", 100, seed)` writes. The pool is reused when its
+    stamp matches (same sizes, same toy.py).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    import genrevae.toy as toy
+
+    size = ctx.size
+    pool = ctx.workdir / "toy-pool"
+    counts = {g: size.clips_per_genre for g in size.genres}
+    counts[SCALE_GENRE] = max(counts.get(SCALE_GENRE, 0), 4 * size.scale_base)
+    stamp = {
+        "counts": counts,
+        "duration": size.duration,
+        "rate": TOY_RATE,
+        "seed": TOY_SEED,
+        "toy_py_bytes": Path(toy.__file__).stat().st_size,
+    }
+    stamp_file = pool / "STAMP.json"
+    t0 = time.perf_counter()
+    reused = stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp
+    if not reused:
+        shutil.rmtree(pool, ignore_errors=True)
+        pool.mkdir(parents=True)
+        context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
+        with ProcessPoolExecutor(max_workers=THREADS, mp_context=context) as ex:
+            jobs = [
+                ex.submit(toy.write_toy_genre, pool, g, n, TOY_SEED, TOY_RATE, size.duration)
+                for g, n in sorted(counts.items(), key=lambda kv: -kv[1])
+            ]
+            for job in jobs:
+                job.result()
+        stamp_file.write_text(json.dumps(stamp))
+    seconds = time.perf_counter() - t0
+    for genre in size.genres:
+        for i in range(size.clips_per_genre):
+            name = toy.clip_filename(genre, i)
+            _link_or_copy(pool / genre / name, ctx.tree / genre / name)
+    for factor in (1, 2, 4):
+        for i in range(factor * size.scale_base):
+            name = toy.clip_filename(SCALE_GENRE, i)
+            _link_or_copy(pool / SCALE_GENRE / name, ctx.scale_tree(factor) / SCALE_GENRE / name)
+    files = sorted(ctx.tree.glob("*/*.wav"))
+    total_bytes = sum(p.stat().st_size for p in files)
+    ctx.info["tree"] = {
+        "path": str(ctx.tree),
+        "files": len(files),
+        "bytes": total_bytes,
+        "generation_seconds": round(seconds, 1),
+        "reused": reused,
+    }
+    log.info("toy tree: %d files, %.2f GB, %s in %.0f s", len(files), total_bytes / 1e9, "reused" if reused else "written", seconds)
+
+
+def _warm_page_cache(files: Sequence[Path]) -> None:
+    for path in files:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+
+
+def _gtzan_config(ctx: Context, data_dir: Path) -> dict[str, Any]:
+    return {
+        "data_dir": str(data_dir),
+        "genres": [],
+        "seed": SEED,
+        "sample_rate": SAMPLE_RATE,
+        "clip_seconds": ctx.size.clip_seconds,
+        "resources": {"data_threads": THREADS, "train_threads": THREADS},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Data preparation
+# ---------------------------------------------------------------------------------------------
+def floor_read(files: Sequence[Path], threads: int = THREADS) -> float:
+    """Seconds to decode every file with soundfile and nothing else."""
+    import soundfile as sf
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in pool.map(lambda p: sf.read(str(p), dtype="float32"), files):
+            pass
+    return time.perf_counter() - t0
+
+
+def floor_decode(files: Sequence[Path], n_samples: int, threads: int = THREADS) -> float:
+    """Seconds of the shard stage's per-file kernel alone (`genrevae.data.load_clip`: decode,
+    down-mix, soxr HQ to 3 kHz, crop/pad), in one process: no index, hashing, job start-up."""
+    from genrevae.data import load_clip
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in pool.map(lambda p: load_clip(p, SAMPLE_RATE, n_samples), files):
+            pass
+    return time.perf_counter() - t0
+
+
+def bench_data(ctx: Context) -> None:
+    size = ctx.size
+    files = sorted(ctx.tree.glob("*/*.wav"))
+    n = len(files)
+    wf = ctx.workdir / "wf-gtzan"
+    write_workflow_config(wf, _gtzan_config(ctx, ctx.tree))
+    targets = [f"results/{g}/data/clips.npy" for g in size.genres]
+    _warm_page_cache(files)
+    t0 = time.perf_counter()
+    seed_baseline.seed_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
+    seed_warmup = time.perf_counter() - t0
+    ours, seed, read, decode = [], [], [], []
+    for _ in range(size.repeats):
+        clean_workflow(wf)
+        ours.append(run_snakemake(wf, *targets)[0])
+        seed.append(seed_baseline.seed_data_loop(files, SAMPLE_RATE, size.clip_seconds, size.n_samples))
+        read.append(floor_read(files))
+        decode.append(floor_decode(files, size.n_samples))
+    shard = np.load(wf / "results" / size.genres[0] / "data" / "clips.npy", mmap_mode="r")
+    if shard.shape != (size.clips_per_genre, size.n_samples):
+        raise RuntimeError(f"unexpected shard shape {shard.shape}")
+    t_ours, t_seed, t_read, t_decode = map(_best, (ours, seed, read, decode))
+    what = f"{n} files ({len(size.genres)} genres x {size.clips_per_genre}, {size.duration:g} s at 22,050 Hz)"
+    ctx.add(Row("data.ours", f"ours: `snakemake --cores 2` index + shard -> clips.npy, {what}",
+                t_ours, n / t_ours, "files/s", t_seed / t_ours, "speed-up vs data.seed"))
+    ctx.add(Row("data.seed", f"seed: Python loop of `librosa.load(sr=3000, duration={size.clip_seconds:g})`, 1 thread "
+                f"(first call {seed_warmup:.1f} s, not counted)", t_seed, n / t_seed, "files/s"))
+    ctx.add(Row("data.floor_read", "floor: `soundfile.read` of each file, 2 threads, in-process",
+                t_read, n / t_read, "files/s", t_ours / t_read, "headroom: floor speed / ours"))
+    ctx.add(Row("data.floor_decode", "floor: decode + soxr to 3 kHz (`data.load_clip`), 2 threads, in-process",
+                t_decode, n / t_decode, "files/s", t_ours / t_decode, "headroom: floor speed / ours"))
+    ctx.info["data"] = {"workdir": str(wf), "ours_s": ours, "seed_s": seed, "read_s": read, "decode_s": decode}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Workflow overhead
+# ---------------------------------------------------------------------------------------------
+def bench_dag(ctx: Context) -> None:
+    """On the GTZAN-sized workdir left by bench_data (its data targets are built)."""
+    size = ctx.size
+    wf = ctx.workdir / "wf-gtzan"
+    targets = [f"results/{g}/data/clips.npy" for g in size.genres]
+    if not all((wf / t).is_file() for t in targets):
+        write_workflow_config(wf, _gtzan_config(ctx, ctx.tree))
+        run_snakemake(wf, *targets)
+    n_files = len(list(ctx.tree.glob("*/*.wav")))
+    dry, noop, start = [], [], []
+    jobs = all_jobs = 0
+    for _ in range(size.repeats):
+        seconds, out = run_snakemake(wf, "-n")
+        dry.append(seconds)
+        jobs = job_total(out)
+        seconds, out = run_snakemake(wf, *targets)
+        if "Nothing to be done" not in out:
+            raise RuntimeError(f"the re-run of the data targets was not a no-op:\n{out[-3000:]}")
+        noop.append(seconds)
+        start.append(time_command([sys.executable, "-m", "snakemake", "--version"], 1))
+    _, out = run_snakemake(wf, "-n", "--forceall")
+    all_jobs = job_total(out)
+    t_dry, t_noop, t_start = map(_best, (dry, noop, start))
+    ctx.add(Row("dag.dry_run", f"`snakemake -n`, all {len(size.genres)} genres, {n_files} WAVs, data built: "
+                f"{jobs} jobs to run, {all_jobs} in the whole DAG", t_dry, all_jobs / t_dry, "DAG jobs/s",
+                t_dry / t_start, "time / dag.startup"))
+    ctx.add(Row("dag.noop", f"no-op re-run of the {len(targets)} clips.npy targets ({n_files} input WAVs checked)",
+                t_noop, n_files / t_noop, "inputs/s", t_noop / t_start, "time / dag.startup"))
+    ctx.add(Row("dag.startup", "floor: `python -m snakemake --version` (interpreter + snakemake import)",
+                t_start, 1 / t_start, "runs/s"))
+    ctx.info["dag"] = {"jobs_to_run": jobs, "dag_jobs": all_jobs, "dry_s": dry, "noop_s": noop, "startup_s": start}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Training throughput
+# ---------------------------------------------------------------------------------------------
+def _train_inputs(ctx: Context, wf: Path, genre: str, workdir: Path) -> tuple[Path, Path, list[str]]:
+    """Shard, a split (the last ~10 % of clips as test) and every clip's source path."""
+    import pandas as pd
+
+    shard = wf / "results" / genre / "data" / "clips.npy"
+    tracks = pd.read_csv(wf / "results" / genre / "data" / "tracks.csv", keep_default_na=False)
+    n = len(tracks)
+    n_test = max(1, n // 10)
+    split = pd.DataFrame(
+        {"clip": tracks["clip"], "track": tracks["track"], "subset": ["train"] * (n - n_test) + ["test"] * n_test}
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    split_path = workdir / "split.csv"
+    split.to_csv(split_path, index=False)
+    return shard, split_path, list(tracks["path"])
+
+
+def _settings(ctx: Context, preset: str, **train: Any) -> dict[str, Any]:
+    return {
+        "seed": SEED,
+        "sample_rate": SAMPLE_RATE,
+        "model": {"preset": preset, "conv": dict(ctx.size.conv)},
+        "train": {"batch_size": ctx.size.batch_size, **train},
+    }
+
+
+class OursLoop:
+    """The loop of `genrevae.training.train_genre`, built from the module's own pieces
+    (`open_shard`, `load_split`, `epoch_batches`, `_make_dataset`, `_make_steps`): memory-mapped
+    shard -> tf.data (numpy_function gather, prefetch 2) -> compiled step with fixed signature,
+    `float(loss)` per step. Without the per-epoch test ELBO, prior samples and checkpoint."""
+
+    def __init__(self, shard: Path, split: Path, settings: dict[str, Any], xla: bool):
+        import keras
+        import tensorflow as tf
+
+        from genrevae import training
+        from genrevae.model import build_model
+
+        self.training = training
+        s = training.resolve_settings(settings)
+        tr = s["train"]
+        self.clips = training.open_shard(shard)
+        self.train_idx, _ = training.load_split(split, self.clips.shape[0])
+        self.batch_size = int(tr["batch_size"])
+        self.seed = int(s["seed"])
+        keras.utils.set_random_seed(self.seed)
+        self.model = build_model(s["model"], self.clips.shape[1])
+        optimizer = keras.optimizers.Adam(
+            learning_rate=float(tr["learning_rate"]), beta_1=float(tr["beta_1"]),
+            beta_2=float(tr["beta_2"]), epsilon=float(tr["epsilon"]),
+        )  # fmt: skip
+        optimizer.build(self.model.trainable_variables)
+        self.train_step, _ = training._make_steps(self.model, optimizer, 0.0, xla)
+        self.kl = tf.constant(1.0, tf.float32)
+        self.epoch = 0
+        self.step_count = 0
+
+    def batches(self, steps: int | None, clips_subset: np.ndarray | None = None) -> list[np.ndarray]:
+        self.epoch += 1
+        idx = self.train_idx if clips_subset is None else clips_subset
+        return self.training.epoch_batches(self.seed, self.epoch, idx, self.batch_size, steps)
+
+    def block(self, batches: list[np.ndarray], clips: np.ndarray | None = None) -> float:
+        import tensorflow as tf
+
+        data = self.clips if clips is None else clips
+        t0 = time.perf_counter()
+        for x in self.training._make_dataset(data, batches, THREADS):
+            loss = float(self.train_step(x, tf.constant([self.seed, self.step_count], tf.int32), self.kl))
+            self.step_count += 1
+            if not math.isfinite(loss):
+                raise RuntimeError(f"benchmark training loss became {loss}")
+        return time.perf_counter() - t0
+
+
+def bench_train(ctx: Context) -> None:
+    import keras
+
+    from genrevae.model import build_model
+    from genrevae.training import configure_threads, resolve_settings, train_genre
+
+    configure_threads(THREADS)
+    size = ctx.size
+    wf = ctx.workdir / "wf-gtzan"
+    if not (wf / "results" / TRAIN_GENRE / "data" / "tracks.csv").is_file():
+        write_workflow_config(wf, _gtzan_config(ctx, ctx.tree))
+        run_snakemake(wf, f"results/{TRAIN_GENRE}/data/clips.npy")
+    shard, split, paths = _train_inputs(ctx, wf, TRAIN_GENRE, ctx.workdir / "train")
+    bs = size.batch_size
+    ctx.info["train"] = {}
+    for preset in ("seed", "conv"):
+        steps = size.train_steps[preset]
+        settings = _settings(ctx, preset)
+        # Set-up and the first (tracing / compiling) step of each variant.
+        variants: dict[str, Any] = {}
+        setup: dict[str, float] = {}
+        for name, xla in (("ours", False), ("ours_xla", True)):
+            t0 = time.perf_counter()
+            loop = OursLoop(shard, split, settings, xla)
+            loop.block(loop.batches(1))
+            setup[name] = time.perf_counter() - t0
+            variants[name] = loop
+        t0 = time.perf_counter()
+        s = resolve_settings(settings)
+        keras.utils.set_random_seed(SEED)
+        seed_model = build_model(s["model"], size.n_samples)
+        seed_loop = seed_baseline.SeedTrainingLoop(seed_model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
+        warm = variants["ours"]
+        seed_loop.block(warm.training.epoch_batches(SEED, 0, warm.train_idx, bs, 1))
+        setup["seed_loop"] = time.perf_counter() - t0
+        # Interleaved timed blocks: same clip order for every variant within a repetition.
+        per_step: dict[str, list[float]] = {name: [] for name in ("ours", "ours_xla", "seed_loop")}
+        for rep in range(size.repeats):
+            batches = variants["ours"].training.epoch_batches(SEED, 100 + rep, warm.train_idx, bs, steps)
+            for name in per_step:
+                if name == "seed_loop":
+                    seconds = seed_loop.block(batches)
+                else:
+                    seconds = variants[name].block(batches)
+                per_step[name].append(seconds / steps)
+        best = {name: _best(v) for name, v in per_step.items()}
+        label = "seed (the report's model, an MLP in disguise)" if preset == "seed" else (
+            f"conv (width {settings['model']['conv'].get('width', 16)}, the default)" if not size.conv
+            else f"conv (width {size.conv.get('width')}, tiny)"
+        )
+        common = f"{preset}: {label}, batch {bs}, {THREADS} threads, time per step"
+        ctx.add(Row(f"train.{preset}.ours", f"ours, XLA off (default): mmap shard + tf.data + compiled step; {common} "
+                    f"(first step incl. build + trace {setup['ours']:.1f} s)",
+                    best["ours"], bs / best["ours"], "samples/s", best["seed_loop"] / best["ours"], "speed-up vs seed loop"))
+        ctx.add(Row(f"train.{preset}.ours_xla", f"ours, XLA on (`train.xla: true`); {common} "
+                    f"(first step incl. build + compile {setup['ours_xla']:.1f} s)",
+                    best["ours_xla"], bs / best["ours_xla"], "samples/s", best["seed_loop"] / best["ours_xla"],
+                    "speed-up vs seed loop"))
+        ctx.add(Row(f"train.{preset}.seed_loop", "seed loop: librosa via `tf.compat.v1.py_func` in tf.data every epoch, "
+                    f"`np.asarray` per batch, `@tf.function` step, no XLA; {common}",
+                    best["seed_loop"], bs / best["seed_loop"], "samples/s"))
+        traces = seed_loop.traces()
+        del variants, seed_loop, seed_model, warm
+        keras.backend.clear_session()
+        # The public entry point, start-up included: one epoch of `steps` steps.
+        out_dir = ctx.workdir / "train" / f"train_genre-{preset}"
+        shutil.rmtree(out_dir, ignore_errors=True)
+        quiet = logging.getLogger("benchmarks.train_genre")
+        quiet.setLevel(logging.WARNING)
+        t0 = time.perf_counter()
+        train_genre(shard, split, out_dir, _settings(ctx, preset, epochs=1, steps_per_epoch=steps), THREADS, quiet)
+        wall = time.perf_counter() - t0
+        import pandas as pd
+
+        epoch_s = float(pd.read_csv(out_dir / "history.csv")["seconds"].iloc[0])
+        rate = steps * bs / wall
+        ctx.add(Row(f"train.{preset}.train_genre", f"`train_genre`, 1 epoch of {steps} steps, all included: "
+                    f"start-up + model save {wall - epoch_s:.1f} s, epoch {epoch_s:.1f} s (trace, steps, test ELBO, "
+                    "16 prior samples); time per step", wall / steps, rate, "samples/s",
+                    rate / (bs / best["ours"]), "rate / train.ours rate"))
+        keras.backend.clear_session()
+        ctx.info["train"][preset] = {"per_step_s": per_step, "setup_s": setup, "seed_loop_traces": traces,
+                                     "train_genre_wall_s": wall, "train_genre_epoch_s": epoch_s}
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Generation speed
+# ---------------------------------------------------------------------------------------------
+def bench_gen(ctx: Context) -> None:
+    import keras
+    import tensorflow as tf
+
+    from genrevae.model import build_model
+    from genrevae.training import configure_threads, resolve_settings
+
+    configure_threads(THREADS)
+    size = ctx.size
+    audio_s = size.n_samples / SAMPLE_RATE
+    for preset in ("seed", "conv"):
+        s = resolve_settings(_settings(ctx, preset))
+        keras.utils.set_random_seed(SEED)
+        model = build_model(s["model"], size.n_samples)
+        decode = tf.function(
+            lambda z: model.waveform(model.decode(z, training=False)),
+            input_signature=[tf.TensorSpec((None, *model.latent_shape), tf.float32)],
+        )
+        times: dict[str, list[float]] = {}
+        for batch in (1, 16):
+            counter = iter(range(10**9))
+            eager = lambda b=batch: model.sample(b, seed=(SEED, next(counter)), batch_size=b)  # noqa: E731
+            z = tf.random.stateless_normal((batch, *model.latent_shape), seed=(SEED, batch))
+            compiled = lambda z=z: decode(z).numpy()  # noqa: E731
+            eager()  # warm-up (and the trace of the compiled decode)
+            compiled()
+            for _ in range(size.repeats):
+                times.setdefault(f"b{batch}", []).append(timed_calls(eager, size.gen_seconds))
+                times.setdefault(f"b{batch}_compiled", []).append(timed_calls(compiled, size.gen_seconds))
+        best = {key: _best(v) for key, v in times.items()}
+        rtf = {key: (16 if key.startswith("b16") else 1) * audio_s / t for key, t in best.items()}
+        for key, what, ref in (
+            ("b1", "ours: `model.sample(1)` (eager decode, as export/quality use)", None),
+            ("b16", "ours: `model.sample(16, batch_size=16)` (eager)", "b1"),
+            ("b1_compiled", "reference: `tf.function` decode + waveform, batch 1", "b1"),
+            ("b16_compiled", "reference: `tf.function` decode + waveform, batch 16", "b16"),
+        ):
+            ctx.add(Row(f"gen.{preset}.{key}", f"{preset}: {what}; {audio_s:g} s clips, time per call",
+                        best[key], rtf[key], "x real time", None if ref is None else rtf[key] / rtf[ref],
+                        "" if ref is None else f"RTF / gen.{preset}.{ref} RTF"))
+        ctx.info.setdefault("gen", {})[preset] = times
+        del model, decode
+        keras.backend.clear_session()
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. End to end
+# ---------------------------------------------------------------------------------------------
+def _tsv_seconds(path: Path) -> float:
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    return float(lines[1].split("\t")[header.index("s")])
+
+
+def bench_e2e(ctx: Context) -> None:
+    size = ctx.size
+    wf = ctx.workdir / "wf-toy"
+    shutil.rmtree(wf, ignore_errors=True)
+    wf.mkdir(parents=True)
+    if size.e2e_config is None:
+        shutil.copy(REPO / "config.yaml", wf / "config.yaml")
+    else:
+        write_workflow_config(wf, size.e2e_config)
+    config = yaml.safe_load((wf / "config.yaml").read_text())
+    toy = {"genres": ["classical", "disco", "jazz", "rock"], "clips_per_genre": 10, **(config.get("toy") or {})}
+    toy_files = [f"data/toy/{g}/{g}.{i:05d}.wav" for g in toy["genres"] for i in range(toy["clips_per_genre"])]
+    t_toy, _ = run_snakemake(wf, *toy_files)  # the toy dataset itself, before the clock starts
+    clean_workflow(wf)
+    wall, out = run_snakemake(wf)
+    if not (wf / "results" / "index.html").is_file():
+        raise RuntimeError("the end-to-end run did not write results/index.html")
+    rules = executed_rules(out)
+    tf_rules = tensorflow_rules()
+    n_tf = sum(1 for r in rules if r in tf_rules)
+    n_jobs = sum(1 for r in rules if r != "all")
+    tf_job_s = sum(_tsv_seconds(p) for p in (wf / "results" / "benchmarks").glob("*/*.tsv") if p.parent.name in tf_rules)
+    all_tsv_s = sum(_tsv_seconds(p) for p in (wf / "results" / "benchmarks").glob("*/*.tsv"))
+    t_import = time_command([sys.executable, "-c", "import tensorflow, keras"], size.import_repeats)
+    startup = n_tf * t_import
+    if size.e2e_config is None:
+        what = (f"toy workflow, default config ({len(toy['genres'])} genres x {toy['clips_per_genre']} clips, "
+                f"20 epochs, conv)")
+    else:
+        what = "toy workflow, tiny config (1 genre x 3 clips, 1 epoch, tiny conv)"
+    ctx.add(Row("e2e.wall", f"{what}: clean results/ -> results/index.html, `--cores 2`, {n_jobs} jobs "
+                f"(toy WAVs made beforehand in {t_toy:.0f} s)", wall, 60 * n_jobs / wall, "jobs/min"))
+    ctx.add(Row("e2e.tf_jobs", f"{n_tf} TensorFlow jobs ({', '.join(sorted(tf_rules))}): sum of their "
+                f"benchmark-file times (all benchmarked jobs: {all_tsv_s:.0f} s)", tf_job_s, 100 * tf_job_s / wall,
+                "% of wall"))
+    ctx.add(Row("e2e.tf_startup", f"TF start-up: {n_tf} x `python -c 'import tensorflow, keras'` ({t_import:.2f} s each)",
+                startup, 100 * startup / tf_job_s, "% of TF job time"))
+    ctx.add(Row("e2e.tf_work", "TF jobs' work: TF job time minus TF start-up", tf_job_s - startup,
+                100 * (tf_job_s - startup) / tf_job_s, "% of TF job time"))
+    ctx.info["e2e"] = {"jobs": n_jobs, "tf_jobs": n_tf, "import_s": t_import, "toy_data_s": t_toy,
+                       "rules": {r: rules.count(r) for r in sorted(set(rules))}}
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Scaling
+# ---------------------------------------------------------------------------------------------
+def bench_scale(ctx: Context) -> None:
+    import keras
+
+    from genrevae.training import configure_threads
+
+    configure_threads(THREADS)
+    size = ctx.size
+    factors = (1, 2, 4)
+    data: dict[int, list[float]] = {k: [] for k in factors}
+    wfs = {k: ctx.workdir / f"wf-scale-{k}x" for k in factors}
+    for k in factors:
+        write_workflow_config(wfs[k], _gtzan_config(ctx, ctx.scale_tree(k)))
+        _warm_page_cache(sorted(ctx.scale_tree(k).glob("*/*.wav")))
+    for _ in range(size.repeats):
+        for k in factors:
+            clean_workflow(wfs[k])
+            data[k].append(run_snakemake(wfs[k], f"results/{SCALE_GENRE}/data/clips.npy")[0])
+    t_data = {k: _best(v) for k, v in data.items()}
+    for k in factors:
+        n = k * size.scale_base
+        ctx.add(Row(f"scale.data.{k}x", f"data prep (index + shard via snakemake), 1 genre x {n} clips",
+                    t_data[k], n / t_data[k], "files/s", t_data[k] / t_data[1], "time / 1x time"))
+    # One training epoch (conv, steady state: the step is traced once, on the 1x shard).
+    epochs: dict[int, float] = {}
+    loop = None
+    for k in factors:
+        shard, split, _ = _train_inputs(ctx, wfs[k], SCALE_GENRE, ctx.workdir / f"train-scale-{k}x")
+        from genrevae.training import load_split, open_shard
+
+        clips = open_shard(shard)
+        train_idx, _ = load_split(split, clips.shape[0])
+        if loop is None:
+            loop = OursLoop(shard, split, _settings(ctx, "conv"), xla=False)
+            loop.block(loop.batches(1))
+        epochs[k] = loop.block(loop.batches(None, train_idx), clips)
+        ctx.info.setdefault("scale", {})[f"train_clips_{k}x"] = int(len(train_idx))
+    for k in factors:
+        n_train = ctx.info["scale"][f"train_clips_{k}x"]
+        ctx.add(Row(f"scale.train.{k}x", f"one training epoch, conv{' (tiny)' if size.conv else ''}, XLA off, "
+                    f"{n_train} train clips, batch {size.batch_size}",
+                    epochs[k], n_train / epochs[k], "samples/s", epochs[k] / epochs[1], "time / 1x time"))
+    ctx.info.setdefault("scale", {}).update({"data_s": data, "epoch_s": epochs})
+    del loop
+    keras.backend.clear_session()
+
+
+RUNNERS: dict[str, Callable[[Context], None]] = {
+    "data": bench_data,
+    "dag": bench_dag,
+    "train": bench_train,
+    "gen": bench_gen,
+    "e2e": bench_e2e,
+    "scale": bench_scale,
+}
+
+#: Every row id a complete run produces, in table order.
+ROW_IDS: tuple[str, ...] = (
+    "data.ours", "data.seed", "data.floor_read", "data.floor_decode",
+    *(f"train.{p}.{v}" for p in ("seed", "conv") for v in ("ours", "ours_xla", "seed_loop", "train_genre")),
+    "dag.dry_run", "dag.noop", "dag.startup",
+    "e2e.wall", "e2e.tf_jobs", "e2e.tf_startup", "e2e.tf_work",
+    *(f"gen.{p}.{v}" for p in ("seed", "conv") for v in ("b1", "b16", "b1_compiled", "b16_compiled")),
+    *(f"scale.{s}.{k}x" for s in ("data", "train") for k in (1, 2, 4)),
+)  # fmt: skip
