@@ -50,7 +50,7 @@ fi
 if alive "$state/slurmctld.pid" slurmctld || alive "$state/slurmd.pid" slurmd \
     || alive "$state/munge/munged.pid" munged; then
     say "stopping the leftovers of an earlier start"
-    "$(dirname "$0")/stop_slurm.sh"
+    bash "$(dirname "$0")/stop_slurm.sh"
 fi
 rm -rf "$state"
 mkdir -p "$state/ctld" "$state/spool" "$state/munge"
@@ -104,6 +104,7 @@ defmem=$(( mem / cpus / 4 ))   # a job that does not ask for memory gets a quart
 
 node_gres=
 if (( fake_gpus > 0 )); then node_gres="Gres=gpu:$fake_gpus"; fi
+mkdir -p "$(dirname "$conf")"
 
 cat > "$conf" <<EOF
 $marker

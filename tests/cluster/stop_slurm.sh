@@ -33,13 +33,18 @@ stop() { # pidfile name
 }
 
 if pid_of "$state/slurmctld.pid" slurmctld >/dev/null; then
-    # Our cluster's jobs only: this controller manages nothing else.
-    timeout 10 scancel --full --quiet --state=PENDING,RUNNING --user="$(id -un)" 2>/dev/null || true
-    timeout 10 scancel --full --quiet --state=PENDING,RUNNING 2>/dev/null || true
-    for _ in $(seq 20); do
-        [[ -z $(timeout 5 squeue --noheader --states=PENDING,RUNNING,COMPLETING 2>/dev/null) ]] && break
-        sleep 0.5
-    done
+    # Every job of this cluster (its controller manages nothing else), so that slurmd ends their
+    # job steps before it stops.
+    jobs=$(timeout 10 squeue --noheader --format=%i 2>/dev/null | tr '\n' ' ')
+    if [[ -n ${jobs// } ]]; then
+        say "cancelling jobs $jobs"
+        # shellcheck disable=SC2086
+        timeout 10 scancel $jobs 2>/dev/null || true
+        for _ in $(seq 60); do
+            [[ -z $(timeout 5 squeue --noheader --states=PENDING,RUNNING,COMPLETING,SUSPENDED 2>/dev/null) ]] && break
+            sleep 0.5
+        done
+    fi
 fi
 stop "$state/slurmd.pid" slurmd
 stop "$state/slurmctld.pid" slurmctld

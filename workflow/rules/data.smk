@@ -17,8 +17,8 @@ rule toy_genre:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=light_mem_mb,
+        runtime=toy_runtime_min,
     params:
         out=lambda wildcards, output: Path(output[0]).parents[1],
         clips=config["toy"]["clips_per_genre"],
@@ -45,8 +45,8 @@ rule index_genre:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=light_mem_mb,
+        runtime=data_runtime_min,
     params:
         min_seconds=config["min_seconds"],
     shell:
@@ -70,9 +70,8 @@ rule shard_genre:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
     resources:
-        mem_mb=lambda wc, input: 1000
-        + 3 * len(input.audio) * config["n_samples"] * 4 // 2**20,
-        runtime=30,
+        mem_mb=shard_mem_mb,
+        runtime=data_runtime_min,
     params:
         sample_rate=config["sample_rate"],
         n_samples=config["n_samples"],
@@ -98,8 +97,8 @@ rule split_genre:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=light_mem_mb,
+        runtime=data_runtime_min,
     params:
         split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
     shell:

@@ -15,6 +15,7 @@ rule train_model:
         "results/logs/train_model/{genre}.log",
     benchmark:
         "results/benchmarks/train_model/{genre}.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
@@ -43,12 +44,13 @@ rule evaluate_model:
         "results/logs/evaluate_model/{genre}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{genre}.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        mem_mb=train_mem_mb,
-        runtime=train_runtime_min,
+        mem_mb=evaluate_mem_mb,
+        runtime=evaluate_runtime_min,
         gpu=config["resources"]["train_gpus"],
     params:
         settings=model_settings("seed", "sample_rate", "model", "evaluate"),

@@ -51,12 +51,13 @@ rule plot_figures:
         "results/logs/plot_figures/{genre}.log",
     benchmark:
         "results/benchmarks/plot_figures/{genre}.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        mem_mb=train_mem_mb,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=figures_mem_mb,
+        runtime=figures_runtime_min,
     params:
         out_dir=lambda wildcards, output: Path(output.grid).parent,
         settings=model_settings("seed", "sample_rate", "render"),
@@ -85,12 +86,13 @@ rule generation_quality:
         "results/logs/generation_quality/{genre}.log",
     benchmark:
         "results/benchmarks/generation_quality/{genre}.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        mem_mb=train_mem_mb,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=quality_mem_mb,
+        runtime=quality_runtime_min,
     params:
         settings=model_settings("seed", "sample_rate", "quality"),
     shell:
@@ -115,12 +117,13 @@ rule export_audio:
         "results/logs/export_audio/{genre}.log",
     benchmark:
         "results/benchmarks/export_audio/{genre}.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        mem_mb=train_mem_mb,
-        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=export_mem_mb,
+        runtime=export_runtime_min,
     params:
         settings=model_settings("seed", "sample_rate", "render"),
     shell:
@@ -146,12 +149,13 @@ rule genre_fidelity:
         "results/logs/genre_fidelity/all.log",
     benchmark:
         "results/benchmarks/genre_fidelity/all.tsv"
+    retries: 1
     conda:
         "../../envs/tensorflow.yaml"
     threads: config["resources"]["train_threads"]
     resources:
-        mem_mb=train_mem_mb,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=fidelity_mem_mb,
+        runtime=fidelity_runtime_min,
     params:
         genres=GENRES,
         settings=model_settings("seed", "sample_rate", "quality"),
@@ -185,8 +189,8 @@ rule listening_page:
         "../../envs/audio.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=light_mem_mb,
+        runtime=page_runtime_min,
     params:
         results_dir=lambda wildcards, output: Path(output.page).parent,
         genres=GENRES,
