@@ -161,7 +161,12 @@ def train_runtime_min(wildcards, attempt):
     else:
         n_train = n_clips
     passes = train["epochs"] * (3 * n_train + n_clips + 16)
-    return _minutes(60 + passes * _pass_seconds(), attempt, floor=10)
+    estimate_s = passes * _pass_seconds()
+    if train["max_seconds"] is not None:
+        # A wall-clock budget ends training after the epoch that spends it: allow one more epoch.
+        epoch_s = estimate_s / train["epochs"]
+        estimate_s = min(estimate_s, train["max_seconds"] / 3 + epoch_s)
+    return _minutes(60 + estimate_s, attempt, floor=10)
 
 
 def _inference_mem(batch, base, factor, n_clips, attempt):
