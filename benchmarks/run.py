@@ -172,8 +172,8 @@ def key_findings(ctx: bench.Context) -> list[str]:
         o, s, f, d = (have[k] for k in ("data.ours", "data.seed", "data.floor_read", "data.floor_decode"))
         out.append(f"Data prep: ours {fmt(o.rate)} files/s vs the seed's librosa loop {fmt(s.rate)} files/s "
                    f"({fmt(o.ratio)}x); the decode+resample kernel alone runs at {fmt(d.rate)} files/s and "
-                   f"reading alone at {fmt(f.rate)} files/s, so ours is at {100 * o.rate / d.rate:.0f}% of the "
-                   f"kernel floor and {100 * o.rate / f.rate:.0f}% of the read floor.")
+                   f"reading alone at {fmt(f.rate)} files/s, so ours is at {fmt(100 * o.rate / d.rate)}% of the "
+                   f"kernel floor and {fmt(100 * o.rate / f.rate)}% of the read floor.")
     for p in ("seed", "conv"):
         ids = [f"train.{p}.{v}" for v in ("ours", "ours_xla", "seed_loop")]
         if set(ids) <= have.keys():
@@ -237,6 +237,11 @@ def results_markdown(ctx: bench.Context, command: str, mach: dict[str, Any], loa
         )
     lines += ["", "## Results", "", markdown_table(ctx.rows), "", "## Key rows", ""]
     lines += [f"- {s}" for s in key_findings(ctx)]
+    stage_s = ctx.info.get("stage_seconds", {})
+    if stage_s:
+        lines.append("- Wall time per stage in this run: " + ", ".join(f"{k} {v:.0f} s" for k, v in stage_s.items())
+                     + (f" (toy data: {tree['generation_seconds']:.0f} s, {'reused' if tree['reused'] else 'written'})"
+                        if tree else "") + ".")
     lines += [
         "",
         "Columns: `time (s)` is the wall time of what the case names (per step, per call or per run);",
@@ -283,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         for stage in bench.STAGES:  # fixed order, whatever --only lists
             if stage in stages:
                 logging.info("== stage %s ==", stage)
+                t0 = time.perf_counter()
                 bench.RUNNERS[stage](ctx)
+                ctx.info.setdefault("stage_seconds", {})[stage] = round(time.perf_counter() - t0, 1)
     finally:
         if not args.keep:
             for name in OWN_FOLDERS:
