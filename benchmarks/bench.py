@@ -2,8 +2,9 @@
 
 Every stage measures our way of doing a piece of work and, side by side in the same process
 and run, a reference: the seed report's naive way or a floor (the least the work can cost).
-Side-by-side measurements are interleaved (ours, reference, ours, reference, ...) and the best
-repetition is kept, so a machine shared with other work biases both sides alike.
+Side-by-side measurements are interleaved (ours, reference, ours, reference, ...) and repeated;
+a row's time is the median over repetitions and its ratio the median of the per-repetition
+ratios, so load from other work on a shared machine biases both sides alike.
 
 Stages (row ids in brackets; see benchmarks/README.md for what each row means):
 
@@ -62,7 +63,8 @@ class Size:
     clips_per_genre: int
     duration: float  # seconds of each toy WAV
     clip_seconds: float  # the pipeline's clip length (config clip_seconds)
-    repeats: int  # interleaved repetitions of side-by-side measurements (best kept)
+    repeats: int  # interleaved repetitions of side-by-side measurements (medians reported)
+    train_repeats: int  # the same for the training blocks (short and noisy: more of them)
     batch_size: int
     train_steps: dict[str, int]  # timed steps per block, per preset
     conv: dict[str, Any]  # model.conv overrides ({} = the default width)
@@ -98,6 +100,7 @@ SIZES = {
         duration=30.0,
         clip_seconds=30.0,
         repeats=3,
+        train_repeats=5,
         batch_size=10,
         train_steps={"seed": 30, "conv": 6},
         conv={},
@@ -113,6 +116,7 @@ SIZES = {
         duration=4.0,
         clip_seconds=3.0,
         repeats=1,
+        train_repeats=1,
         batch_size=2,
         train_steps={"seed": 2, "conv": 2},
         conv={"width": 4, "max_width": 8, "latent_channels": 4, "strides": [4, 4], "res_blocks": 0},
@@ -162,8 +166,19 @@ class Context:
         return self.workdir / f"scale-{factor}x"
 
 
-def _best(values: Sequence[float]) -> float:
-    return float(min(values))
+def _med(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _paired(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """Median of the per-repetition ratios (each pair measured back to back)."""
+    return float(statistics.median(a / b for a, b in zip(numerators, denominators)))
+
+
+def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares fixed cost and cost per unit: y = fixed + per_unit * x."""
+    per_unit, fixed = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)
+    return float(fixed), float(per_unit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +387,8 @@ def bench_data(ctx: Context) -> None:
     seed_baseline.seed_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
     seed_warmup = time.perf_counter() - t0
     ours, seed, read, decode = [], [], [], []
+    n_jobs = 2 * len(size.genres)  # index_genre + shard_genre per genre
+    t_job = time_command([sys.executable, "-m", "genrevae", "--help"], size.import_repeats)
     for _ in range(size.repeats):
         clean_workflow(wf)
         ours.append(run_snakemake(wf, *targets)[0])
@@ -381,17 +398,19 @@ def bench_data(ctx: Context) -> None:
     shard = np.load(wf / "results" / size.genres[0] / "data" / "clips.npy", mmap_mode="r")
     if shard.shape != (size.clips_per_genre, size.n_samples):
         raise RuntimeError(f"unexpected shard shape {shard.shape}")
-    t_ours, t_seed, t_read, t_decode = map(_best, (ours, seed, read, decode))
+    t_ours, t_seed, t_read, t_decode = map(_med, (ours, seed, read, decode))
     what = f"{n} files ({len(size.genres)} genres x {size.clips_per_genre}, {size.duration:g} s at 22,050 Hz)"
     ctx.add(Row("data.ours", f"ours: `snakemake --cores 2` index + shard -> clips.npy, {what}",
-                t_ours, n / t_ours, "files/s", t_seed / t_ours, "speed-up vs data.seed"))
+                t_ours, n / t_ours, "files/s", _paired(seed, ours), "speed-up vs data.seed"))
+    ctx.add(Row("data.job_startup", f"of which job start-up: {n_jobs} jobs x `python -m genrevae --help` "
+                f"({t_job:.2f} s each)", n_jobs * t_job, 100 * n_jobs * t_job / t_ours, "% of data.ours"))
     ctx.add(Row("data.seed", f"seed: Python loop of `librosa.load(sr=3000, duration={size.clip_seconds:g})`, 1 thread "
                 f"(first call {seed_warmup:.1f} s, not counted)", t_seed, n / t_seed, "files/s"))
     ctx.add(Row("data.floor_read", "floor: `soundfile.read` of each file, 2 threads, in-process",
-                t_read, n / t_read, "files/s", t_ours / t_read, "headroom: floor speed / ours"))
+                t_read, n / t_read, "files/s", _paired(ours, read), "headroom: floor speed / ours"))
     ctx.add(Row("data.floor_decode", "floor: decode + soxr to 3 kHz (`data.load_clip`), 2 threads, in-process",
-                t_decode, n / t_decode, "files/s", t_ours / t_decode, "headroom: floor speed / ours"))
-    ctx.info["data"] = {"workdir": str(wf), "ours_s": ours, "seed_s": seed, "read_s": read, "decode_s": decode}
+                t_decode, n / t_decode, "files/s", _paired(ours, decode), "headroom: floor speed / ours"))
+    ctx.info["data"] = {"ours_s": ours, "seed_s": seed, "read_s": read, "decode_s": decode, "job_startup_s": t_job}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,12 +438,12 @@ def bench_dag(ctx: Context) -> None:
         start.append(time_command([sys.executable, "-m", "snakemake", "--version"], 1))
     _, out = run_snakemake(wf, "-n", "--forceall")
     all_jobs = job_total(out)
-    t_dry, t_noop, t_start = map(_best, (dry, noop, start))
+    t_dry, t_noop, t_start = map(_med, (dry, noop, start))
     ctx.add(Row("dag.dry_run", f"`snakemake -n`, all {len(size.genres)} genres, {n_files} WAVs, data built: "
                 f"{jobs} jobs to run, {all_jobs} in the whole DAG", t_dry, all_jobs / t_dry, "DAG jobs/s",
-                t_dry / t_start, "time / dag.startup"))
+                _paired(dry, start), "time / dag.startup"))
     ctx.add(Row("dag.noop", f"no-op re-run of the {len(targets)} clips.npy targets ({n_files} input WAVs checked)",
-                t_noop, n_files / t_noop, "inputs/s", t_noop / t_start, "time / dag.startup"))
+                t_noop, n_files / t_noop, "inputs/s", _paired(noop, start), "time / dag.startup"))
     ctx.add(Row("dag.startup", "floor: `python -m snakemake --version` (interpreter + snakemake import)",
                 t_start, 1 / t_start, "runs/s"))
     ctx.info["dag"] = {"jobs_to_run": jobs, "dag_jobs": all_jobs, "dry_s": dry, "noop_s": noop, "startup_s": start}
@@ -555,7 +574,7 @@ def bench_train(ctx: Context) -> None:
         # variant trains on the same batches.
         names = ["ours", "ours_xla", "seed_loop"]
         per_step: dict[str, list[float]] = {name: [] for name in names}
-        for rep in range(size.repeats):
+        for rep in range(size.train_repeats):
             batches = warm.training.epoch_batches(SEED, 100 + rep, warm.train_idx, bs, steps)
             for name in names[rep % 3:] + names[: rep % 3]:
                 if name == "seed_loop":
@@ -563,17 +582,18 @@ def bench_train(ctx: Context) -> None:
                 else:
                     seconds = variants[name].block(batches)
                 per_step[name].append(seconds / steps)
-        best = {name: _best(v) for name, v in per_step.items()}
+        best = {name: _med(v) for name, v in per_step.items()}
         params = variants["ours"].model.count_params()
         label = f"{preset} preset{'' if preset == 'seed' or not size.conv else ' (tiny width)'}, " \
                 f"{params / 1e6:.2f} M params, batch {bs}, {THREADS} threads; time per step"
         ctx.add(Row(f"train.{preset}.ours", f"ours, XLA off (default): mmap shard, tf.data, compiled step; {label} "
                     f"(build + trace + first step {setup['ours']:.1f} s)",
-                    best["ours"], bs / best["ours"], "samples/s", best["seed_loop"] / best["ours"], "speed-up vs seed loop"))
+                    best["ours"], bs / best["ours"], "samples/s", _paired(per_step["seed_loop"], per_step["ours"]),
+                    "speed-up vs seed loop"))
         ctx.add(Row(f"train.{preset}.ours_xla", f"ours, XLA on (`train.xla: true`); {label} "
                     f"(trace + XLA compile + first step {setup['ours_xla']:.1f} s)",
-                    best["ours_xla"], bs / best["ours_xla"], "samples/s", best["seed_loop"] / best["ours_xla"],
-                    "speed-up vs seed loop"))
+                    best["ours_xla"], bs / best["ours_xla"], "samples/s",
+                    _paired(per_step["seed_loop"], per_step["ours_xla"]), "speed-up vs seed loop"))
         ctx.add(Row(f"train.{preset}.seed_loop", "seed loop: librosa in tf.data via `py_func` every epoch, "
                     f"`np.asarray` per batch, `@tf.function` step, no XLA; {label}",
                     best["seed_loop"], bs / best["seed_loop"], "samples/s"))
@@ -631,8 +651,9 @@ def bench_gen(ctx: Context) -> None:
             for _ in range(size.repeats):
                 times.setdefault(f"b{batch}", []).append(timed_calls(eager, size.gen_seconds))
                 times.setdefault(f"b{batch}_compiled", []).append(timed_calls(compiled, size.gen_seconds))
-        best = {key: _best(v) for key, v in times.items()}
-        rtf = {key: (16 if key.startswith("b16") else 1) * audio_s / t for key, t in best.items()}
+        best = {key: _med(v) for key, v in times.items()}
+        batch_of = {key: 16 if key.startswith("b16") else 1 for key in times}
+        rtf = {key: batch_of[key] * audio_s / t for key, t in best.items()}
         for key, what, ref in (
             ("b1", "ours: `model.sample(1)` (eager decode, as export/quality use)", None),
             ("b16", "ours: `model.sample(16, batch_size=16)` (eager)", "b1"),
@@ -640,7 +661,8 @@ def bench_gen(ctx: Context) -> None:
             ("b16_compiled", "reference: `tf.function` decode + waveform, batch 16", "b16"),
         ):
             ctx.add(Row(f"gen.{preset}.{key}", f"{preset}: {what}; {audio_s:.1f} s clips, time per call",
-                        best[key], rtf[key], "x real time", None if ref is None else rtf[key] / rtf[ref],
+                        best[key], rtf[key], "x real time",
+                        None if ref is None else _paired(times[ref], times[key]) * batch_of[key] / batch_of[ref],
                         "" if ref is None else f"RTF / gen.{preset}.{ref} RTF"))
         ctx.info.setdefault("gen", {})[preset] = times
         del model, decode
@@ -677,8 +699,12 @@ def bench_e2e(ctx: Context) -> None:
     tf_rules = tensorflow_rules()
     n_tf = sum(1 for r in rules if r in tf_rules)
     n_jobs = sum(1 for r in rules if r != "all")
-    tf_job_s = sum(_tsv_seconds(p) for p in (wf / "results" / "benchmarks").glob("*/*.tsv") if p.parent.name in tf_rules)
-    all_tsv_s = sum(_tsv_seconds(p) for p in (wf / "results" / "benchmarks").glob("*/*.tsv"))
+    per_rule: dict[str, float] = {}
+    for tsv in sorted((wf / "results" / "benchmarks").glob("*/*.tsv")):
+        per_rule[tsv.parent.name] = per_rule.get(tsv.parent.name, 0.0) + _tsv_seconds(tsv)
+    tf_job_s = sum(v for k, v in per_rule.items() if k in tf_rules)
+    all_tsv_s = sum(per_rule.values())
+    top = sorted(((v, k) for k, v in per_rule.items() if k in tf_rules), reverse=True)[:3]
     t_import = time_command([sys.executable, "-c", "import tensorflow, keras"], size.import_repeats)
     startup = n_tf * t_import
     epochs = (config.get("train") or {}).get("epochs", 20)
@@ -692,10 +718,11 @@ def bench_e2e(ctx: Context) -> None:
                 "% of wall"))
     ctx.add(Row("e2e.tf_startup", f"TF start-up: {n_tf} x `python -c 'import tensorflow, keras'` ({t_import:.2f} s each)",
                 startup, 100 * startup / tf_job_s, "% of TF job time"))
-    ctx.add(Row("e2e.tf_work", "TF jobs' work: TF job time minus TF start-up", tf_job_s - startup,
+    ctx.add(Row("e2e.tf_work", "TF jobs' work: TF job time minus TF start-up (largest: "
+                + ", ".join(f"{k} {v:.0f} s in {rules.count(k)} jobs" for v, k in top) + ")", tf_job_s - startup,
                 100 * (tf_job_s - startup) / tf_job_s, "% of TF job time"))
     ctx.info["e2e"] = {"jobs": n_jobs, "tf_jobs": n_tf, "import_s": t_import, "toy_data_s": t_toy,
-                       "rules": {r: rules.count(r) for r in sorted(set(rules))}}
+                       "rules": {r: rules.count(r) for r in sorted(set(rules))}, "rule_seconds": per_rule}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,29 +745,38 @@ def bench_scale(ctx: Context) -> None:
         for k in factors:
             clean_workflow(wfs[k])
             data[k].append(run_snakemake(wfs[k], f"results/{SCALE_GENRE}/data/clips.npy")[0])
-    t_data = {k: _best(v) for k, v in data.items()}
+    t_data = {k: _med(v) for k, v in data.items()}
+    fixed, per_file = _line([k * size.scale_base for k in factors], [t_data[k] for k in factors])
     for k in factors:
         n = k * size.scale_base
-        ctx.add(Row(f"scale.data.{k}x", f"data prep (index + shard via snakemake), 1 genre x {n} clips",
-                    t_data[k], n / t_data[k], "files/s", t_data[k] / t_data[1], "time / 1x time"))
+        fit = f"; line fit: {fixed:.1f} s fixed + {1000 * per_file:.1f} ms/file" if k == 4 else ""
+        ctx.add(Row(f"scale.data.{k}x", f"data prep (index + shard via snakemake), 1 genre x {n} clips{fit}",
+                    t_data[k], n / t_data[k], "files/s", _paired(data[k], data[1]), "time / 1x time"))
     # One training epoch (conv, steady state: the step is traced once, on the 1x shard).
-    epochs: dict[int, float] = {}
+    inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     loop = None
     for k in factors:
         shard, split, _ = _train_inputs(ctx, wfs[k], SCALE_GENRE, ctx.workdir / f"train-scale-{k}x")
         clips = open_shard(shard)
-        train_idx, _ = load_split(split, clips.shape[0])
+        inputs[k] = (clips, load_split(split, clips.shape[0])[0])
         if loop is None:
             loop = OursLoop(shard, split, _settings(ctx, "conv"), xla=False)
             loop.block(loop.batches(1))
-        epochs[k] = loop.block(loop.batches(None, train_idx), clips)
-        ctx.info.setdefault("scale", {})[f"train_clips_{k}x"] = int(len(train_idx))
+        ctx.info.setdefault("scale", {})[f"train_clips_{k}x"] = int(len(inputs[k][1]))
+    runs: dict[int, list[float]] = {k: [] for k in factors}
+    for _ in range(max(1, size.repeats - 1)):  # epochs are long: one repetition fewer
+        for k in factors:
+            clips, train_idx = inputs[k]
+            runs[k].append(loop.block(loop.batches(None, train_idx), clips))
+    epochs = {k: _med(v) for k, v in runs.items()}
+    fixed, per_clip = _line([ctx.info["scale"][f"train_clips_{k}x"] for k in factors], [epochs[k] for k in factors])
     for k in factors:
         n_train = ctx.info["scale"][f"train_clips_{k}x"]
+        fit = f"; line fit: {fixed:.2f} s fixed + {1000 * per_clip:.0f} ms/clip" if k == 4 else ""
         ctx.add(Row(f"scale.train.{k}x", f"one training epoch, conv{' (tiny)' if size.conv else ''}, XLA off, "
-                    f"{n_train} train clips, batch {size.batch_size}",
-                    epochs[k], n_train / epochs[k], "samples/s", epochs[k] / epochs[1], "time / 1x time"))
-    ctx.info.setdefault("scale", {}).update({"data_s": data, "epoch_s": epochs})
+                    f"{n_train} train clips, batch {size.batch_size}{fit}",
+                    epochs[k], n_train / epochs[k], "samples/s", _paired(runs[k], runs[1]), "time / 1x time"))
+    ctx.info.setdefault("scale", {}).update({"data_s": data, "epoch_s": runs})
     del loop
     keras.backend.clear_session()
 
@@ -756,7 +792,7 @@ RUNNERS: dict[str, Callable[[Context], None]] = {
 
 #: Every row id a complete run produces, in table order.
 ROW_IDS: tuple[str, ...] = (
-    "data.ours", "data.seed", "data.floor_read", "data.floor_decode",
+    "data.ours", "data.job_startup", "data.seed", "data.floor_read", "data.floor_decode",
     *(f"train.{p}.{v}" for p in ("seed", "conv") for v in ("ours", "ours_xla", "seed_loop", "train_genre")),
     "dag.dry_run", "dag.noop", "dag.startup",
     "e2e.wall", "e2e.tf_jobs", "e2e.tf_startup", "e2e.tf_work",
