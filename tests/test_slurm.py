@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
-from workflow_helpers import write_config
+from workflow_helpers import TINY, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -41,16 +41,11 @@ SLURM_PROFILE = REPO_ROOT / "profiles/slurm/config.yaml"
 RUN_TIMEOUT_S = 900
 START_TIMEOUT_S = 900  # includes apt-get install on a fresh machine
 
-# The toy workflow at tiny widths (as tests/test_workflow_model.py's TINY), one thread per job
+# The toy workflow at tiny widths (workflow_helpers.TINY) on the default toy genres, one thread per job
 # so that two jobs share the 2-CPU node, and the same seeds for both runs.
 SMALL = {
+    **{key: value for key, value in TINY.items() if key != "toy"},
     "genres": ["jazz"],
-    "clip_seconds": 3.0,
-    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
-    "train": {"epochs": 2, "batch_size": 2},
-    "evaluate": {"iw_samples": 4},
-    "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
-    "quality": {"fidelity_n_generated": 2, "classifier_steps": 200},
     "resources": {"train_threads": 1, "data_threads": 1},
 }
 GENRE = "jazz"

@@ -11,20 +11,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from workflow_helpers import planned_jobs, snakemake, write_config
+from workflow_helpers import TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-TINY = {
-    "toy": {"genres": ["jazz", "rock"], "clips_per_genre": 4, "duration": 4.0},
-    "clip_seconds": 3.0,
-    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
-    "train": {"epochs": 2, "batch_size": 2},
-    "evaluate": {"iw_samples": 4},
-    "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
-    "quality": {"fidelity_n_generated": 2, "classifier_steps": 200},
-    "resources": {"train_threads": 1},
-}
 PER_GENRE_RULES = {"train_model", "evaluate_model", "plot_figures", "generation_quality", "export_audio"}
 
 

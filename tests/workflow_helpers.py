@@ -11,6 +11,18 @@ import yaml
 
 from conftest import REPO_ROOT
 
+# The whole toy workflow at tiny widths and sizes, so end-to-end runs fit in CI on 2 cores.
+TINY = {
+    "toy": {"genres": ["jazz", "rock"], "clips_per_genre": 4, "duration": 4.0},
+    "clip_seconds": 3.0,
+    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
+    "train": {"epochs": 2, "batch_size": 2},
+    "evaluate": {"iw_samples": 4},
+    "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
+    "quality": {"fidelity_n_generated": 2, "classifier_steps": 200},
+    "resources": {"train_threads": 1},
+}
+
 
 def write_config(workdir: Path, **config: object) -> Path:
     path = workdir / "config.yaml"
