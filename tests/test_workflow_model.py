@@ -4,6 +4,7 @@ snakemake CLI, at tiny widths so they fit in CI on 2 cores."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,11 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     history = pd.read_csv(jazz / "model/history.csv")
     assert list(history["epoch"]) == [1, 2]
     assert not (tmp_path / "results/rock").exists()
+    # Every TensorFlow job logs its start-up time (benchmarks/bench.py splits start-up from work).
+    for rule in ["train_model", "evaluate_model", "plot_figures", "generation_quality", "export_audio"]:
+        log_text = (tmp_path / f"results/logs/{rule}/jazz.log").read_text()
+        seconds = float(re.search(r"start-up took ([0-9.]+) s", log_text).group(1))
+        assert 0.1 < seconds < 600, (rule, seconds)
 
     # Everything: the other genre, genre fidelity and the listening page.
     snakemake(tmp_path)

@@ -2,7 +2,8 @@
 # Stop the single-node SLURM cluster that tests/cluster/start_slurm.sh started: cancel its jobs,
 # then stop exactly the daemons whose pid files it left in $GENREVAE_SLURM_DIR (default
 # /tmp/genrevae-slurm): slurmd, slurmctld and munged (munged only if the start script started
-# it). Nothing else is touched; the packages stay installed. Safe to run when nothing is up.
+# it), and sets MessageTimeout=1 in the config start_slurm.sh wrote (see the end). Nothing else is
+# touched; the packages stay installed. Safe to run when nothing is up.
 set -uo pipefail
 
 state=${GENREVAE_SLURM_DIR:-/tmp/genrevae-slurm}
@@ -49,4 +50,14 @@ fi
 stop "$state/slurmd.pid" slurmd
 stop "$state/slurmctld.pid" slurmctld
 stop "$state/munge/munged.pid" munged
+
+# With no controller, every SLURM client command retries the connection for MessageTimeout
+# (10 s), and so does every `snakemake` start-up on this machine: the SLURM executor plugin runs
+# `scontrol show config` when it is imported. Our config (start_slurm.sh rewrites it on the next
+# start) now says 1 s, so they fail at once. A config we did not write is left alone.
+conf=/etc/slurm/slurm.conf
+marker="# Written by genrevae tests/cluster/start_slurm.sh"
+if [[ -w $conf ]] && grep -qF "$marker" "$conf" && ! grep -q '^MessageTimeout=1$' "$conf"; then
+    printf '# Cluster stopped by stop_slurm.sh: client commands fail fast.\nMessageTimeout=1\n' >> "$conf"
+fi
 exit 0
