@@ -1,0 +1,70 @@
+"""Smoke test of the benchmark suite: every benchmark runs at its tiny size, so the scripts don't rot.
+
+It asserts that the one command works and that its table has every row with finite numbers; it
+never asserts anything about speed (benchmarks are scripts, not tests).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+RUN = REPO_ROOT / "benchmarks" / "run.py"
+
+
+def _expected_ids() -> tuple[str, ...]:
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        import bench
+
+        return bench.ROW_IDS
+    finally:
+        sys.path.remove(str(RUN.parent))
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
+    out, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
+    command = [sys.executable, str(RUN), "--size", "tiny", "--overlap", "--out", str(out), "--json", str(raw),
+               "--workdir", str(tmp_path / "work")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+
+    text = out.read_text()
+    for heading in ("## Machine", "## Results"):
+        assert heading in text
+    for word in ("CPU:", "RAM", "TensorFlow", "Snakemake", "librosa", "Python"):
+        assert word in text
+    assert re.search(r"\d{4}-\d{2}-\d{2}", text), "the date is missing"
+
+    rows = {}
+    for line in text.splitlines():
+        match = re.match(r"\| `([\w.]+)` \|", line)
+        if match:
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            rows[match.group(1)] = cells
+    expected = _expected_ids()
+    assert set(rows) == set(expected), f"missing {sorted(set(expected) - set(rows))}, extra {sorted(set(rows) - set(expected))}"
+    for row_id, cells in rows.items():
+        _, case, seconds, rate, unit, ratio, ratio_is = cells
+        assert case and unit, row_id
+        for value in (seconds, rate):
+            assert math.isfinite(_number(value)) and _number(value) >= 0, (row_id, cells)
+        if ratio_is:
+            assert math.isfinite(_number(ratio)) and _number(ratio) > 0, (row_id, cells)
+    # The same table goes to stdout, and the raw numbers to JSON.
+    assert "| `data.ours` |" in result.stdout
+    payload = json.loads(raw.read_text())
+    assert {r["id"] for r in payload["rows"]} == set(expected)
+    assert payload["info"]["dag"]["dag_jobs"] > 0 and payload["info"]["e2e"]["tf_jobs"] > 0
+    # Generated data is deleted when the run ends.
+    assert not (tmp_path / "work").exists()
