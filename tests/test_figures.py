@@ -13,6 +13,7 @@ from PIL import Image
 from genrevae.figures import (
     FIGURE_NAMES,
     evolution_frames,
+    figure_rgb,
     latent_space_figure,
     loss_curves_figure,
     make_figures,
@@ -20,6 +21,7 @@ from genrevae.figures import (
     reconstructions_figure,
     samples_grid_figure,
     save_figure,
+    waveform_grid_figure,
     write_gif,
 )
 
@@ -74,6 +76,23 @@ def test_evolution_gif_has_one_frame_per_epoch(tmp_path: Path) -> None:
         assert gif.format == "GIF" and gif.n_frames == 3
         assert gif.size == (frames[0].shape[1], frames[0].shape[0])
         assert gif.info["loop"] == 0
+
+
+def test_evolution_frames_equal_a_full_redraw_of_each_epoch() -> None:
+    # The frames are blitted over one background; they must look like a fresh figure, pixel for
+    # pixel except where a waveform crosses an axis line (a full draw puts the line on top).
+    samples = _epoch_samples(epochs=2)
+    fig, frames = evolution_frames(samples, clip_seconds=1.0, genre="rock", dpi=30)
+    limit = float(np.abs(samples).max()) * 1.05
+    for epoch, title in [(0, "before training"), (2, "after epoch 2 of 2")]:
+        full = waveform_grid_figure(samples[epoch], samples.shape[-1], f"rock: the same 16 prior draws, {title}",
+                                    limit=limit, figsize=(12, 8.5))  # fmt: skip
+        differs = np.any(frames[epoch] != figure_rgb(full, 30), axis=2)
+        assert differs.mean() < 1e-3, (epoch, differs.sum())
+    # The returned figure is the last frame's, labelled like the grid figure.
+    bottom_row = [ax for ax in fig.axes if ax.get_subplotspec().is_last_row()]
+    assert all(ax.get_xlabel() == "time (s)" for ax in bottom_row)
+    assert all(ax.get_xlabel() == "" for ax in fig.axes if ax not in bottom_row)
 
 
 def test_loss_curves_have_four_labelled_panels() -> None:
