@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,25 @@ def test_seed_report_config_reproduces_its_split_without_the_leak() -> None:
     assert lists["test"] == [f"jazz.{i:05d}.wav" for i in seed_test if i != 45]
     assert config["model"]["preset"] == "seed" and config["model"]["likelihood"] == "bernoulli"
     assert config["model"]["latent_dim"] == 2 and config["train"]["epochs"] == 20
+
+
+def test_package_defaults_equal_the_schema_defaults() -> None:
+    # The functions carry their own defaults so they work without the workflow; the schema is
+    # the reference, and this keeps the two from drifting apart.
+    from genrevae.config import _fill_defaults, load_schema
+    from genrevae.export import DEFAULT_RENDER_SETTINGS
+    from genrevae.model import DEFAULT_MODEL_SETTINGS
+    from genrevae.quality import DEFAULT_QUALITY_SETTINGS
+    from genrevae.toy import DEFAULT_TOY_GENRES, write_toy_genre
+    from genrevae.training import DEFAULT_SETTINGS
+
+    schema = _fill_defaults(load_schema(), {})
+    assert DEFAULT_MODEL_SETTINGS == schema["model"]
+    assert DEFAULT_RENDER_SETTINGS == schema["render"]
+    assert DEFAULT_QUALITY_SETTINGS == schema["quality"]
+    assert list(DEFAULT_TOY_GENRES) == schema["toy"]["genres"]
+    toy_defaults = inspect.signature(write_toy_genre).parameters
+    for key in ("sample_rate", "duration"):
+        assert toy_defaults[key].default == schema["toy"][key], key
+    for key in ("seed", "sample_rate", "train", "evaluate"):
+        assert DEFAULT_SETTINGS[key] == schema[key], key
