@@ -777,8 +777,10 @@ def bench_scale(ctx: Context) -> None:
             loop.block(loop.batches(1))
         ctx.info.setdefault("scale", {})[f"train_clips_{k}x"] = int(len(inputs[k][1]))
     runs: dict[int, list[float]] = {k: [] for k in factors}
-    for _ in range(max(1, size.repeats - 1)):  # epochs are long: one repetition fewer
-        for k in factors:
+    # The order alternates between repetitions: a stretch of slow machine (this shared host at
+    # times runs every step at half speed for tens of seconds) then hits different sizes.
+    for rep in range(size.repeats):
+        for k in factors if rep % 2 == 0 else factors[::-1]:
             clips, train_idx = inputs[k]
             runs[k].append(loop.block(loop.batches(None, train_idx), clips))
     epochs = {k: _med(v) for k, v in runs.items()}

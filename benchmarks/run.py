@@ -260,8 +260,11 @@ def results_markdown(ctx: bench.Context, command: str, mach: dict[str, Any], loa
         *plugin_lines(ctx.info.get("snakemake_plugins", {})),
         *(["- **Stages overlapped (`--overlap`): the times below are not measurements, only a smoke test.**"]
           if ctx.info.get("overlapped") else []),
-        "- The machine was shared with other work: absolute times are pessimistic and noisy. Ratios are "
-        f"measured side by side: interleaved and repeated ({size.repeats} times, training blocks "
+        ("- The machine was shared with other work: absolute times are pessimistic and noisy."
+         if others is None or others >= 0.05 else
+         "- Other processes were nearly idle, but this is a virtual machine on a shared host: absolute "
+         "times still vary (a step can take twice as long for tens of seconds).")
+        + f" Ratios are measured side by side: interleaved and repeated ({size.repeats} times, training blocks "
         f"{size.train_repeats}); each row's time is the median and its ratio the median of the "
         "per-repetition ratios.",
     ]
