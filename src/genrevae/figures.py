@@ -32,6 +32,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -69,12 +70,17 @@ def _symmetric_limit(values: np.ndarray, floor: float = 1e-3) -> float:
     return max(peak * 1.05, floor)
 
 
-def _draw_waveforms(axes: np.ndarray, waves: np.ndarray, sr: float, limit: float) -> None:
+def _waveshow(ax: Axes, wave: np.ndarray, sr: float):
+    """One panel's waveform, as every waveform grid draws it; returns librosa's ``AdaptiveWaveplot``."""
     import librosa.display
 
+    return librosa.display.waveshow(np.asarray(wave, dtype=np.float32), sr=sr, ax=ax, axis="s", color="tab:blue")
+
+
+def _draw_waveforms(axes: np.ndarray, waves: np.ndarray, sr: float, limit: float) -> None:
     for i, ax in enumerate(axes.flat):
         if i < len(waves):
-            librosa.display.waveshow(np.asarray(waves[i], dtype=np.float32), sr=sr, ax=ax, axis="s", color="tab:blue")
+            _waveshow(ax, waves[i], sr)
             ax.set_title(f"draw {i + 1}", fontsize=9)
         else:
             ax.set_axis_off()
@@ -145,8 +151,6 @@ def evolution_frames(
     frame: they are laid out and rendered once, and each frame only draws its waveforms and
     title over that background (Agg blitting; a full redraw of the grid cost ~1.5 s per frame).
     """
-    import librosa.display
-
     samples = np.asarray(epoch_samples)
     epochs = len(samples) - 1
     sr = samples.shape[-1] / float(clip_seconds)
@@ -178,7 +182,7 @@ def evolution_frames(
         title.set_text(title_of(epoch))
         fig.draw_artist(title)
         for ax, wave, xlabel in zip(panels, samples[epoch], xlabels):
-            plot = librosa.display.waveshow(np.asarray(wave, dtype=np.float32), sr=sr, ax=ax, axis="s", color="tab:blue")
+            plot = _waveshow(ax, wave, sr)
             ax.set_xlabel(xlabel)  # waveshow relabels the axis; ours stays (only the last row has one)
             ax.draw_artist(plot.envelope)
             ax.draw_artist(plot.steps)
