@@ -679,11 +679,13 @@ def _tsv_seconds(path: Path) -> float:
 
 
 def _logged_startups(logs: Path, rules: set[str]) -> list[float]:
-    """The start-up times the jobs of `rules` logged ("start-up took X s", see genrevae.cli)."""
+    """The start-up times the jobs of `rules` logged (see `genrevae.cli.STARTUP_LOG_PATTERN`)."""
+    from genrevae.cli import STARTUP_LOG_PATTERN
+
     found = []
     for rule in sorted(rules):
         for log in sorted((logs / rule).glob("*.log")):
-            found += [float(m) for m in re.findall(r"start-up took ([0-9.]+) s", log.read_text())]
+            found += [float(m) for m in STARTUP_LOG_PATTERN.findall(log.read_text())]
     return found
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,12 @@ def seconds_since_process_start() -> float:
         return time.monotonic() - _LOADED_AT
 
 
+#: Finds the start-up time a job logged (benchmarks/bench.py sums them over the TensorFlow jobs).
+STARTUP_LOG_PATTERN = re.compile(r"start-up took ([0-9.]+) s")
+
+
 def _start_tensorflow(threads: int) -> None:
-    """Pin TensorFlow to `threads`, then log the job's start-up time (the benchmarks read it)."""
+    """Pin TensorFlow to `threads`, then log the job's start-up time (see STARTUP_LOG_PATTERN)."""
     from genrevae.training import configure_threads
 
     configure_threads(threads)
@@ -185,6 +190,16 @@ def cmd_page(args: argparse.Namespace) -> None:
     log.info("wrote %s (%d genres)%s", args.out, len(args.genre), f" and {args.out_report}" if args.out_report else "")
 
 
+def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str) -> None:
+    """The arguments of every job that loads one genre's trained model: the model, the genre's
+    shard and split, the settings (JSON) and the thread count."""
+    command.add_argument("--model", type=Path, required=True)
+    command.add_argument("--shard", type=Path, required=True)
+    command.add_argument("--split", type=Path, required=True)
+    command.add_argument("--settings", type=_json_arg, required=True, help=settings_help)
+    command.add_argument("--threads", type=int, default=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genrevae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -237,42 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics")
-    evaluate.add_argument("--model", type=Path, required=True)
-    evaluate.add_argument("--shard", type=Path, required=True)
-    evaluate.add_argument("--split", type=Path, required=True)
-    evaluate.add_argument("--settings", type=_json_arg, required=True)
-    evaluate.add_argument("--threads", type=int, default=1)
+    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate")
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.set_defaults(func=cmd_evaluate)
 
     figures = commands.add_parser("figures", help="samples grid and GIF, reconstructions, loss curves, latent space")
     figures.add_argument("--genre", required=True)
-    figures.add_argument("--model", type=Path, required=True)
+    _add_model_job_arguments(figures, "JSON: seed, sample_rate, render")
     figures.add_argument("--history", type=Path, required=True)
     figures.add_argument("--epoch-samples", type=Path, required=True)
-    figures.add_argument("--shard", type=Path, required=True)
-    figures.add_argument("--split", type=Path, required=True)
-    figures.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, render")
-    figures.add_argument("--threads", type=int, default=1)
     figures.add_argument("--out-dir", type=Path, required=True)
     figures.set_defaults(func=cmd_figures)
 
     quality = commands.add_parser("quality", help="Frechet MFCC distance of generated vs real clips")
     quality.add_argument("--genre", required=True)
-    quality.add_argument("--model", type=Path, required=True)
-    quality.add_argument("--shard", type=Path, required=True)
-    quality.add_argument("--split", type=Path, required=True)
-    quality.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality")
-    quality.add_argument("--threads", type=int, default=1)
+    _add_model_job_arguments(quality, "JSON: seed, sample_rate, quality")
     quality.add_argument("--out", type=Path, required=True)
     quality.set_defaults(func=cmd_quality)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
-    export.add_argument("--model", type=Path, required=True)
-    export.add_argument("--shard", type=Path, required=True)
-    export.add_argument("--split", type=Path, required=True)
-    export.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, render")
-    export.add_argument("--threads", type=int, default=1)
+    _add_model_job_arguments(export, "JSON: seed, sample_rate, render")
     export.add_argument("--out-dir", type=Path, required=True)
     export.set_defaults(func=cmd_export)
 
