@@ -13,14 +13,13 @@
 # Running it again while the cluster is up does nothing. Prints the partition name on success.
 set -euo pipefail
 
-state=${GENREVAE_SLURM_DIR:-/tmp/genrevae-slurm}
+# shellcheck source=tests/cluster/cluster_paths.sh
+source "$(dirname "$0")/cluster_paths.sh"
 partition=${GENREVAE_SLURM_PARTITION:-genrevae}
 # GPUs the node advertises (generic resource "gpu" without devices): lets jobs that ask for GPUs
 # (profiles/slurm's training) be scheduled here; they find no GPU and run on the CPU.
 fake_gpus=${GENREVAE_SLURM_FAKE_GPUS:-2}
 [[ $fake_gpus =~ ^[0-5]$ ]] || { echo "start_slurm: GENREVAE_SLURM_FAKE_GPUS must be 0..5" >&2; exit 1; }
-conf=/etc/slurm/slurm.conf
-marker="# Written by genrevae tests/cluster/start_slurm.sh"
 node=$(hostname -s)
 
 say() { echo "start_slurm: $*" >&2; }

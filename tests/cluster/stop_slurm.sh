@@ -6,7 +6,8 @@
 # touched; the packages stay installed. Safe to run when nothing is up.
 set -uo pipefail
 
-state=${GENREVAE_SLURM_DIR:-/tmp/genrevae-slurm}
+# shellcheck source=tests/cluster/cluster_paths.sh
+source "$(dirname "$0")/cluster_paths.sh"
 say() { echo "stop_slurm: $*" >&2; }
 
 pid_of() { # pidfile name: the pid if it is alive and runs the expected program
@@ -55,8 +56,6 @@ stop "$state/munge/munged.pid" munged
 # (10 s), and so does every `snakemake` start-up on this machine: the SLURM executor plugin runs
 # `scontrol show config` when it is imported. Our config (start_slurm.sh rewrites it on the next
 # start) now says 1 s, so they fail at once. A config we did not write is left alone.
-conf=/etc/slurm/slurm.conf
-marker="# Written by genrevae tests/cluster/start_slurm.sh"
 if [[ -w $conf ]] && grep -qF "$marker" "$conf" && ! grep -q '^MessageTimeout=1$' "$conf"; then
     printf '# Cluster stopped by stop_slurm.sh: client commands fail fast.\nMessageTimeout=1\n' >> "$conf"
 fi
