@@ -12,10 +12,10 @@ import pytest
 import tensorflow as tf
 
 from genrevae import losses
-from genrevae.model import ConvResBlock, ConvVAE, Resnet1DBlock, SeedVAE, build_model, resolve_model_settings
+from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, SeedVAE, build_model, resolve_model_settings
 
-TINY_CONV = {"width": 4, "max_width": 8, "strides": [4, 4, 2], "kernel_size": 5, "res_blocks": 1, "latent_channels": 3}
-N = 2001  # not a multiple of prod(strides) = 32
+TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
+N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
 
 
 def _settings(preset, likelihood="gaussian"):
@@ -58,19 +58,46 @@ def test_shapes_and_interface(preset, likelihood):
 
 
 def test_conv_preset_handles_any_length():
+    """Fully convolutional: one model encodes and decodes any length, with latent frames = ceil(n / hop)."""
     keras.utils.set_random_seed(2)
-    for n in (2000, 2048, 2049, 1):
-        model = build_model(_settings("conv"), n)
-        assert model.padded_samples % 32 == 0 and model.padded_samples >= n
-        assert model(_clips(n, batch=2)).shape == (2, n)
+    model = build_model(_settings("conv"), N)
+    assert model.hop == 32
+    for n in (2000, 2048, 2049, 1, 9000):
+        x = _clips(n, batch=2)
+        mean, _ = model.encode(x)
+        assert mean.shape == (2, -(-n // 32), 3) == (2, model.latent_frames(n), 3)
+        assert model.decode(mean, length=n).shape == (2, n)
+        assert model.sample(1, seed=0, n_samples=n).shape == (1, n)
+    assert model(_clips(N, batch=2)).shape == (2, N)
 
 
-def test_conv_default_is_convolutional_over_time():
+def test_conv_is_local_in_time():
+    """A window's encoding equals the matching frames of the whole clip's encoding away from the
+    window's edges: training on windows and evaluating whole clips is the same model."""
+    keras.utils.set_random_seed(3)
+    model = build_model(_settings("conv"), N)
+    x = _clips(4096, batch=1)
+    whole, _ = model.encode(x)
+    part, _ = model.encode(x[:, 1024:3072])  # frames 32..95 of the whole clip
+    np.testing.assert_allclose(part[:, 16:-16], whole[:, 32 + 16 : 96 - 16], atol=1e-5)
+
+
+def test_conv_default_is_a_multiband_model_without_time_normalisation():
     model = build_model({}, 90001)
     assert isinstance(model, ConvVAE)
-    assert model.hop == 128 and model.latent_shape == (704, 16)
-    assert model.stage_channels() == [16, 32, 64, 64]
-    assert model.count_params() < 1_000_000
+    assert model.bands == 8 and model.hop == 128 and model.latent_shape == (704, 16)
+    assert model.stage_channels() == [32, 64, 128, 128]
+    assert model.count_params() < 1_500_000
+    names = [type(layer).__name__ for m in (model.encoder, model.decoder) for layer in m.layers]
+    assert "GroupNormalization" not in names and "BatchNormalization" not in names
+    assert names.count("PQMF") == 2 and names.count("ResidualUnit") == 18
+
+
+def test_untrained_conv_output_is_audio_scale():
+    """The amplitude heads start near sigmoid(-3): an untrained decoder is quiet, not clipping."""
+    keras.utils.set_random_seed(4)
+    wave = build_model({}, 8192).sample(2, seed=1)
+    assert 1e-4 < np.sqrt(np.mean(wave**2)) < 0.2
 
 
 def test_save_load_round_trip(tmp_path):
@@ -120,7 +147,7 @@ def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
 
 
 def test_custom_layers_serialise():
-    for layer in (Resnet1DBlock(64, 1, "decode"), ConvResBlock(8, 5)):
+    for layer in (Resnet1DBlock(64, 1, "decode"), ResidualUnit(8, 3, 9)):
         clone = layer.__class__.from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
     assert keras.saving.get_registered_object("genrevae>SeedVAE") is SeedVAE
@@ -176,3 +203,5 @@ def test_invalid_settings():
         build_model({"likelihood": "laplace"}, 100)
     with pytest.raises(ValueError, match="strides"):
         build_model({"conv": {"strides": []}}, 100)
+    with pytest.raises(ValueError, match="model.conv.bands"):
+        build_model({"conv": {"bands": 1}}, 100)

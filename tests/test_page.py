@@ -33,6 +33,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 N_SAMPLES = 3001
 RATE = 3000
 GENRES = ["jazz", "r&b"]  # '&' must be escaped in HTML and percent-encoded in links
+N_GENERATED = 2  # per genre: from the learned prior, and the same seeds from N(0, I)
+TEMPERATURE = 0.8
+FIGURES = ("samples_grid.png", "spectrograms.png", "reconstructions.png", "loss_curves.png", "latent_space.png")
+N_AUDIO = 2 * (2 * N_GENERATED + 2 * 2 + 3)  # per genre: generated, 2 reconstruction pairs, 3 interpolation steps
+N_IMAGES = 2 * (len(FIGURES) + 1)  # and samples_evolution.gif
 
 
 class _Links(HTMLParser):
@@ -55,13 +60,70 @@ def _parse(path: Path) -> _Links:
     return parser
 
 
+class _Tables(HTMLParser):
+    """Every <table> as its caption and its rows of cell texts (header row first)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        elif tag == "tr":
+            self.tables[-1]["rows"].append([])
+        elif tag in ("td", "th", "caption"):
+            self.cell = []
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append("".join(self.cell or []))
+        elif tag == "caption":
+            self.tables[-1]["caption"] = "".join(self.cell or [])
+        if tag in ("td", "th", "caption"):
+            self.cell = None
+
+
+def _section(text: str, genre: str) -> str:
+    """The HTML of one genre's section of the page."""
+    start = text.index(f'<section id="genre-{genre}">')
+    return text[start : text.index("</section>", start)]
+
+
+def _row(tables: list[dict], first_cell: str) -> dict[str, str]:
+    """The first table row whose first cell is ``first_cell``, as {column header: cell}."""
+    for table in tables:
+        header, *rows = table["rows"]
+        for row in rows:
+            if row[0] == first_cell:
+                return dict(zip(header, row))
+    raise AssertionError(f"no table row {first_cell!r}")
+
+
 def _write_figures(folder: Path) -> None:
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for name in ("samples_grid.png", "reconstructions.png", "loss_curves.png", "latent_space.png"):
+    for name in FIGURES:
         Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(folder / name)
     frames = [Image.fromarray(np.full((40, 60, 3), v, dtype=np.uint8)) for v in (0, 128, 255)]
     frames[0].save(folder / "samples_evolution.gif", save_all=True, append_images=frames[1:], duration=200, loop=0)
+
+
+class _StubPrior:
+    """Stands in for a learned prior (genrevae.prior.LatentPrior, tested in test_prior.py): the page
+    only needs its clips, and a real GRU's frame-by-frame sampling would add a second of tracing."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def sample(self, n: int, frames: int, seed: int, temperature: float = 1.0) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return (temperature * np.cumsum(rng.standard_normal((n, frames, self.channels)), axis=1) / 4).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +138,40 @@ def results(tmp_path_factory) -> Path:
     for i, genre in enumerate(GENRES):
         keras.utils.set_random_seed(i)
         model = build_model({"preset": "conv", "conv": {"width": 4, "max_width": 8, "strides": [4, 4], "latent_channels": 4}}, N_SAMPLES)
+        prior = _StubPrior(channels=4)
         clips = np.stack([0.5 * np.sin(2 * np.pi * (150 + 50 * j + 300 * i) * t) for j in range(5)]).astype(np.float32)
         split = {"tracks": np.array([f"{genre}.{j:05d}.wav" for j in range(5)], dtype=object),
                  "train": np.array([0, 2]), "test": np.array([1, 3, 4])}  # fmt: skip
-        render = {"n_generated": 3, "n_reconstructions": 2, "n_interpolations": 1, "interpolation_steps": 3}
-        export_genre(model, clips, split, root / genre / "generated", seed=100, sample_rate=RATE, render=render)
+        render = {"n_generated": N_GENERATED, "n_reconstructions": 2, "n_interpolations": 1, "interpolation_steps": 3}
+        export_genre(model, prior, clips, split, root / genre / "generated", seed=100, sample_rate=RATE, render=render,
+                     temperature=TEMPERATURE)  # fmt: skip
         _write_figures(root / genre / "figures")
-        metric = {"n_clips": 3, "elbo_nats": -1234.5, "iwae_nats": -1200.25, "snr_db": 3.5, "kl_per_dim": [0.1, 0.2]}
+        learned = {"elbo_nats": -1111.5, "elbo_bits_per_sample": -0.5343, "kl_nats": 77.25, "iwae_nats": -1100.75}
+        metric = {"n_clips": 3, "elbo_nats": -1234.5, "elbo_bits_per_sample": -0.5937, "iwae_nats": -1200.25,
+                  "kl_nats": 80.5, "snr_db": 3.5, "kl_per_dim": [0.1, 0.2], "learned_prior": learned}  # fmt: skip
         metrics = {"test": metric, "train": {**metric, "n_clips": 2}, "n_samples": N_SAMPLES, "latent_shape": [24, 4], "settings": {"seed": 1}}
         (root / genre / "metrics.json").write_text(json.dumps(metrics))
+        control = {"frechet_test": 20.5, "ratio": 2.05, "segment_frechet_test": 61.5, "segment_ratio": 6.15,
+                   "rms": 0.25, "n_clips": 2}  # fmt: skip
         quality = {"frechet_generated_test": 50.0, "frechet_train_test": 10.0, "ratio": 5.0, "frechet_generated_train": 40.0,
+                   "segment_frechet_generated_test": 33.5, "segment_frechet_train_test": 10.0, "segment_ratio": 3.35,
                    "n_clips": {"generated": 2, "train": 2, "test": 3}, "rms": {"generated": 0.1, "train": 0.3, "test": 0.3},
-                   "feature": "frame-level MFCC"}  # fmt: skip
+                   "feature": "frame-level MFCC", "segment_feature": "3 s segments",
+                   "controls": {"phase_randomised": control, "gaussian_prior": {**control, "ratio": 7.75},
+                                "reconstructions": {**control, "ratio": 1.25, "segment_ratio": float("nan")}}}  # fmt: skip
         (root / genre / "generation_quality.json").write_text(json_text(quality))
+        nll = {"standard_normal": {"nll_per_frame": 5.675, "nll_per_dim": 1.42},
+               "var": {"nll_per_frame": 3.125, "nll_per_dim": 0.78},
+               "learned": {"nll_per_frame": 1.875, "nll_per_dim": 0.47}}  # fmt: skip
+        prior_json = {"report": {s: {"clips": n, "frames": 24, "channels": 4, **nll} for s, n in (("train", 2), ("test", 3))},
+                      "history": [{"step": 1, "loss": 2.0}], "fit_seconds": 12.5, "var_order": 2, "parameters": 321,
+                      "settings": {"hidden": 4}}  # fmt: skip
+        (root / genre / "prior").mkdir()
+        (root / genre / "prior" / "prior.json").write_text(json.dumps(prior_json))
     pd.DataFrame(
-        {"genre": GENRES, "n_generated": [16, 16], "fidelity": [0.75, float("nan")], "test_accuracy": [1.0, 1.0]}
-    ).to_csv(root / "genre_fidelity.csv", index=False)
+        {"genre": GENRES, "n_generated": [16, 16], "fidelity": [0.75, float("nan")], "test_accuracy": [1.0, 1.0],
+         "cv_accuracy": [0.8125, 0.8125], "phase_randomised_fidelity": [0.0625, 0.0]}
+    ).to_csv(root / "genre_fidelity.csv", index=False)  # fmt: skip
     write_listening_page(root, GENRES, root / "index.html", root / "genre_fidelity.csv", root / "listening_report.html")
     return root
 
@@ -120,13 +200,67 @@ def test_page_has_a_player_per_clip_and_every_figure(results: Path) -> None:
         expected = {relative_url(results / genre / "generated" / p, results) for p in manifest["playback_file"]}
         assert expected <= set(audio)
         assert all("/playback/" in a for a in audio)  # players use the 22,050 Hz copies
-    assert len(audio) == 2 * (3 + 2 * 2 + 3)
+    assert len(audio) == N_AUDIO
     assert all(a.get("preload") == "metadata" and "controls" in a for t, a in page.tags if t == "audio")
-    assert len(page.links("img", "src")) == 2 * 5
+    assert len(page.links("img", "src")) == N_IMAGES
     assert not page.links("script", "src") and "<script" not in (results / "index.html").read_text()
     text = (results / "index.html").read_text()
     assert "r&amp;b" in text and "r&b<" not in text
     assert "-1234.5" in text and "0.75" in text and "Frechet distance, train vs test (floor)" in text
+
+
+def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Path) -> None:
+    text = (results / "index.html").read_text()
+    tables = _Tables()
+    tables.feed(text)
+    for genre in ("jazz", "r&amp;b"):
+        section = _section(text, genre)
+        # the learned prior's clips first, then the same seeds from N(0, I)
+        learned = section.index(f"Generated clips (learned prior, temperature {TEMPERATURE})")
+        baseline = section.index("Baseline: the same seeds from N(0, I)")
+        assert learned < baseline < section.index("Reconstructions")
+        audio = re.findall(r'<audio [^>]*src="([^"]+)"', section)
+        kinds = ["gaussian" if "/gaussian_" in a else "sample" if "/sample_" in a else "other" for a in audio]
+        assert kinds[: 2 * N_GENERATED] == ["sample"] * N_GENERATED + ["gaussian"] * N_GENERATED
+        for i in range(N_GENERATED):  # the same seeds
+            assert f"sample {i}, seed {100 + i}" in section and f"N(0, I) {i}, seed {100 + i}" in section
+        # figures in FIGURE_CAPTIONS order, the new spectrograms right after the grid
+        figures = re.findall(r'<img src="[^"]*/figures/([^"]+)"', section)
+        assert figures[:3] == ["samples_grid.png", "spectrograms.png", "samples_evolution.gif"]
+        assert "two from N(0, I), one colour scale" in section and "learned prior (the seed report" in section
+        assert "Learned prior: held-out negative log-likelihood per latent frame (nats, lower is better)" in section
+        assert "Generated (learned prior)".lower() in section and "phase-randomised control" in section
+    # metrics: N(0, I) rows relabelled, learned-prior rows beside them (test, train)
+    assert _row(tables.tables, "ELBO (N(0, I) prior, nats per clip)") == {
+        "metric": "ELBO (N(0, I) prior, nats per clip)", "test clips": "-1234.5", "train clips": "-1234.5"}  # fmt: skip
+    assert _row(tables.tables, "ELBO under the learned prior (bits per sample)")["test clips"] == "-0.5343"
+    assert _row(tables.tables, "IWAE bound under the learned prior (nats per clip)")["train clips"] == "-1100.8"
+    assert _row(tables.tables, "KL(q(z|x) || p(z)) under the learned prior (nats per clip)")["test clips"] == "77.25"
+    assert _row(tables.tables, "KL(q(z|x) || p(z)) (N(0, I) prior, nats per clip)")["test clips"] == "80.5"
+    assert "valid lower bound on log p(x)" in text
+    # the prior's held-out NLL: N(0, I), VAR(p) and the GRU, train and test
+    prior_table = next(t for t in tables.tables if t["caption"].startswith("Learned prior: held-out"))
+    assert prior_table["rows"] == [["prior", "train", "test"], ["N(0, I)", "5.675", "5.675"],
+                                   ["VAR(2) (linear baseline)", "3.125", "3.125"], ["learned (GRU)", "1.875", "1.875"]]  # fmt: skip
+    assert "321 parameters" in text
+    # the controls: one row each plus the generated clips, every numeric key a column
+    generated = _row(tables.tables, "generated (learned prior)")
+    assert generated == {"clip set": "generated (learned prior)", "Frechet distance to test": "50", "ratio (/ floor)": "5",
+                         "segment_frechet_test": "33.5", "segment_ratio": "3.35", "n_clips": "2", "rms": "0.1"}  # fmt: skip
+    controls = next(t for t in tables.tables if t["rows"][0][0] == "clip set")
+    assert [r[0] for r in controls["rows"][1:]] == ["generated (learned prior)"] + [
+        "phase-randomised real train clips (same spectrum, no dynamics)", "decoded from N(0, I) (the old baseline)",
+        "reconstructions of test clips (the ceiling)"]  # fmt: skip
+    assert controls["rows"][0][1:3] == ["Frechet distance to test", "ratio (/ floor)"]
+    phase = _row(tables.tables, "phase-randomised real train clips (same spectrum, no dynamics)")
+    assert phase["ratio (/ floor)"] == "2.05" and phase["segment_ratio"] == "6.15"
+    assert _row(tables.tables, "reconstructions of test clips (the ceiling)")["segment_ratio"] == "n/a"  # NaN in the JSON
+    assert _row(tables.tables, "decoded from N(0, I) (the old baseline)")["ratio (/ floor)"] == "7.75"
+    assert _row(tables.tables, "segment-level ratio generated / floor")["value"] == "3.35"
+    # the fidelity table: new columns, and the note on the classifier
+    fidelity = _row(tables.tables, "jazz")
+    assert fidelity["cv_accuracy"] == "0.8125" and fidelity["phase_randomised_fidelity"] == "0.0625"
+    assert "spectral contrast, chroma" in text and "cross-validated" in text and "must be low" in text
 
 
 def test_report_excerpt_is_self_contained_and_small(results: Path) -> None:
@@ -139,22 +273,41 @@ def test_report_excerpt_is_self_contained_and_small(results: Path) -> None:
     assert report.stat().st_size < 1_400_000
     # a tight budget embeds fewer clips, generated samples of both genres first
     small = results / "small.html"
-    write_listening_page(results, GENRES, results / "index.html", None, small, budget=50_000)
+    write_listening_page(results, GENRES, results / "index.html", results / "genre_fidelity.csv", small, budget=50_000)
     n_small = len(_parse(small).links("audio", "src"))
     assert 2 <= n_small < len(sources) and small.stat().st_size <= 50_000
     assert "(not embedded)" in small.read_text()
+    embedded = re.findall(r"<figcaption>([^<]*)</figcaption><audio", small.read_text())
+    assert "sample 0, seed 100" in embedded and "N(0, I) 0, seed 100" in embedded  # some of each kind
     for budget in (50_000, 100_000, 150_000):  # a pair is embedded whole or not at all
-        write_listening_page(results, GENRES, results / "index.html", None, small, budget=budget)
+        write_listening_page(results, GENRES, results / "index.html", results / "genre_fidelity.csv", small, budget=budget)
         pairs = re.findall(r'<div class="pair">(.*?)</div>', small.read_text())
         assert pairs and all(p.count("<audio") in (0, 2) for p in pairs)
 
 
 def test_collect_genre_tolerates_missing_pieces(tmp_path: Path) -> None:
     g = collect_genre(tmp_path, "blues")
-    assert g.metrics == {} and g.manifest.empty and g.figures == {}
+    assert g.metrics == {} and g.manifest.empty and g.figures == {} and g.prior == {}
     write_listening_page(tmp_path, ["blues"], tmp_path / "index.html", report_html=tmp_path / "report.html")
     assert "No metrics.json" in (tmp_path / "index.html").read_text()
+    assert "No prior/prior.json" in (tmp_path / "index.html").read_text()
     assert "No generated clips" in (tmp_path / "report.html").read_text()
+
+
+def test_collect_genre_reads_the_prior_and_old_results_still_render(results: Path, tmp_path: Path) -> None:
+    assert collect_genre(results, "jazz").prior["var_order"] == 2
+    # results from before the learned prior: no temperature column, no controls, no prior.json
+    old = tmp_path / "jazz"
+    (old / "generated").mkdir(parents=True)
+    manifest = pd.read_csv(results / "jazz" / "generated" / "manifest.csv", keep_default_na=False)
+    manifest = manifest[manifest["kind"] != "gaussian_sample"].drop(columns="temperature")
+    manifest.to_csv(old / "generated" / "manifest.csv", index=False)
+    (old / "generation_quality.json").write_text(json.dumps({"ratio": 5.0, "frechet_generated_test": 50.0}))
+    (old / "metrics.json").write_text(json.dumps({"test": {"elbo_nats": -1.5}}))
+    write_listening_page(tmp_path, ["jazz"], tmp_path / "index.html")
+    text = (tmp_path / "index.html").read_text()
+    assert "<h3>Generated clips</h3>" in text and "Baseline" not in text and "<h4>Controls</h4>" not in text
+    assert "No prior/prior.json" in text and "under the learned prior" not in text
 
 
 # ---------------------------------------------------------------- a real browser
@@ -329,11 +482,16 @@ def _open(tools: DevTools, path: Path) -> None:
 def test_page_loads_in_chromium_with_every_image_and_player(browser: DevTools, results: Path, tmp_path: Path) -> None:
     _open(browser, results / "index.html")
     state = _settled_media(browser)
-    assert len(state["images"]) == 10 and len(state["audio"]) == 20
+    assert len(state["images"]) == N_IMAGES and len(state["audio"]) == N_AUDIO
     assert all(i["width"] > 0 for i in state["images"]), state["images"]
     assert all(a["ready"] >= 1 and a["error"] is None for a in state["audio"]), state["audio"]
     assert all(a["duration"] == pytest.approx(N_SAMPLES / RATE, abs=0.01) for a in state["audio"])
     assert browser.errors() == []
+    shown = browser.evaluate("document.body.innerText")
+    for line in (f"Generated clips (learned prior, temperature {TEMPERATURE})", "Baseline: the same seeds from N(0, I)",
+                 "Learned prior: held-out negative log-likelihood per latent frame", "VAR(2) (linear baseline)",
+                 "ELBO under the learned prior (bits per sample)", "generated (learned prior)", "phase_randomised_fidelity"):
+        assert line in shown, line  # fmt: skip
 
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     screenshot = tmp_path / "index.png"

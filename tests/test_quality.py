@@ -11,17 +11,22 @@ import pandas as pd
 import pytest
 
 from genrevae.quality import (
+    DEFAULT_QUALITY_SETTINGS,
+    NOISE_CLASS,
     clip_features,
-    fit_softmax_regression,
     frechet_distance,
     generation_quality,
     genre_fidelity,
+    genre_fidelity_clips,
     genre_fidelity_files,
     json_text,
+    make_classifier,
     mfcc_frames,
-    predict_proba,
+    phase_randomise,
+    phase_randomised_control,
     quality_genre_files,
     resolve_quality_settings,
+    segment_features,
 )
 
 RATE = 3000
@@ -96,17 +101,17 @@ def test_json_text_writes_non_finite_values_as_null() -> None:
 # ---------------------------------------------------------------- genre fidelity
 
 
-def test_softmax_regression_separates_separable_classes() -> None:
+def test_classifier_is_a_deterministic_sklearn_pipeline() -> None:
     rng = np.random.default_rng(0)
     centres = np.array([[3, 0], [-3, 0], [0, 3]])
     x = np.concatenate([c + rng.standard_normal((30, 2)) * 0.5 for c in centres])
     y = np.repeat(np.arange(3), 30)
-    w, b = fit_softmax_regression(x, y, 3, l2=1e-3, steps=500)
-    probabilities = predict_proba(x, w, b)
+    model = make_classifier({"classifier_c": 1.0}).fit(x, y)
+    probabilities = model.predict_proba(x)
     assert probabilities.sum(axis=1) == pytest.approx(1.0)
-    assert np.mean(np.argmax(probabilities, axis=1) == y) > 0.97
-    w2, b2 = fit_softmax_regression(x, y, 3, l2=1e-3, steps=500)
-    assert np.array_equal(w, w2) and np.array_equal(b, b2)  # deterministic
+    assert np.mean(model.predict(x) == y) > 0.97
+    again = make_classifier({"classifier_c": 1.0}).fit(x, y).predict_proba(x)
+    assert np.array_equal(probabilities, again)  # deterministic
 
 
 def test_fidelity_is_high_for_generators_that_match_their_genre() -> None:
@@ -139,6 +144,153 @@ def test_settings_are_checked() -> None:
         resolve_quality_settings({"mfcc": 3})
     with pytest.raises(ValueError):
         resolve_quality_settings({"n_generated": 0})
+    for bad in ({"classifier_c": 0}, {"cv_folds": 1}, {"segment_seconds": 0}, {"onset_hop_length": 0},
+                {"classifier_noise_class": "yes"}):  # fmt: skip
+        with pytest.raises(ValueError, match=f"quality.{next(iter(bad))}"):
+            resolve_quality_settings(bad)
+    assert not {"classifier_l2", "classifier_steps", "classifier_learning_rate"} & set(DEFAULT_QUALITY_SETTINGS)
+
+
+# ---------------------------------------------------------------- controls on toy music
+
+TOY_GENRES = ("classical", "disco", "jazz", "rock")
+TOY_CLIPS, TOY_TRAIN, TOY_SECONDS = 8, 5, 9.0
+
+
+@pytest.fixture(scope="module")
+def toy_clips() -> dict[str, np.ndarray]:
+    """4 toy genres x 8 clips x 9 s, synthesised at 22,050 Hz and resampled to 3 kHz like the data pipeline."""
+    import soxr
+
+    from genrevae.toy import synthesize_clip
+
+    n = int(TOY_SECONDS * RATE)
+    out = {}
+    for genre in TOY_GENRES:
+        rows = []
+        for i in range(TOY_CLIPS):
+            x = soxr.resample(synthesize_clip(genre, i, 0, 22050, TOY_SECONDS), 22050, RATE, quality="HQ")
+            rows.append(np.asarray(x[:n], np.float32))
+        out[genre] = np.stack(rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def toy_fidelity(toy_clips) -> pd.DataFrame:
+    train = {g: c[:TOY_TRAIN] for g, c in toy_clips.items()}
+    test = {g: c[TOY_TRAIN:] for g, c in toy_clips.items()}
+    return genre_fidelity_clips(train, test, test, RATE, seed=0)
+
+
+def _envelope_cv(x: np.ndarray, frame: int = RATE // 10) -> float:
+    frames = np.asarray(x[: len(x) // frame * frame], np.float64).reshape(-1, frame)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    return float(rms.std() / rms.mean())
+
+
+def test_phase_randomise_keeps_the_power_spectrum_and_removes_the_dynamics(toy_clips) -> None:
+    clips = toy_clips["disco"][:3]
+    noise = phase_randomise(clips, 7)
+    assert noise.shape == clips.shape and noise.dtype == np.float32
+    for x, y in zip(clips, noise):
+        px, py = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2, np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
+        np.testing.assert_allclose(py, px, rtol=1e-3, atol=1e-6 * px.max())
+        assert float(y.mean()) == pytest.approx(float(x.mean()), abs=1e-6)  # DC kept
+        assert not np.allclose(y, x, atol=1e-3)
+        assert _envelope_cv(y) < 0.85 * _envelope_cv(x)  # the toy mix is dense at 3 kHz: a modest drop
+    # a strongly rhythmic clip (noise bursts decaying in 1/20 s, twice a second) has a jumpy 0.1 s RMS
+    # envelope; its control's is nearly flat
+    seconds = np.arange(clips.shape[1]) / RATE
+    bursts = (np.random.default_rng(0).standard_normal(len(seconds)) * np.exp(-20 * ((2 * seconds) % 1)))[None]
+    assert _envelope_cv(bursts[0]) > 1.0 and _envelope_cv(phase_randomise(bursts, 0)[0]) < 0.1
+    # odd length: same length back, same spectrum
+    odd = phase_randomise(clips[:, :-1], 7)
+    assert odd.shape == (3, clips.shape[1] - 1)
+    spectrum = np.abs(np.fft.rfft(clips[0, :-1].astype(np.float64)))
+    np.testing.assert_allclose(np.abs(np.fft.rfft(odd[0].astype(np.float64))), spectrum, rtol=1e-3, atol=1e-3 * spectrum.max())
+    # deterministic per (seed, row), different for another seed
+    assert np.array_equal(noise, phase_randomise(clips, 7))
+    assert np.array_equal(noise[1], phase_randomise(clips[:2], 7)[1])
+    assert not np.allclose(noise, phase_randomise(clips, 8), atol=1e-3)
+    assert np.array_equal(phase_randomised_control(clips, 7)["phase_randomised"], noise)
+
+
+def test_features_fit_the_3_khz_rate(toy_clips) -> None:
+    clips = toy_clips["jazz"][:2]
+    f = clip_features(clips, RATE)
+    assert f.shape == (2, 133) and np.isfinite(f).all()  # 4 x 20 MFCC/delta + 2 x 5 contrast + 2 x 12 chroma + 7 + 2 x 6
+    g = segment_features(clips, RATE)
+    assert g.shape == (2 * 3, 20 + 13) and np.isfinite(g).all()  # three 3 s segments per 9 s clip
+    assert segment_features(clips[:, : RATE], RATE).shape == (2, 33)  # shorter than a segment: one segment
+
+
+def test_classifier_tells_toy_genres_apart(toy_fidelity) -> None:
+    table = toy_fidelity
+    assert table["genre"].tolist() == list(TOY_GENRES)
+    assert (table["cv_folds"] == 5).all()  # min(5, 8 real clips per genre)
+    assert table["cv_accuracy"].iloc[0] >= 0.8
+    assert table["test_accuracy"].iloc[0] >= 0.8
+    assert (table["fidelity"] >= 0.6).all()  # "generated" = the real test clips
+    shares = table[[f"predicted_{c}" for c in (*TOY_GENRES, NOISE_CLASS)]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx(1.0)
+
+
+def test_phase_randomised_controls_are_not_called_a_genre(toy_fidelity) -> None:
+    table = toy_fidelity.set_index("genre")
+    # stationary noise with a genre's exact long-term spectrum is not that genre ...
+    assert (table["phase_randomised_fidelity"] <= 0.5).all()
+    assert table["phase_randomised_fidelity"].mean() <= 0.25
+    assert (table["phase_randomised_as_noise"] >= 0.5).all()
+    # ... while the real held-out clips of the genre are
+    assert table["test_recall"].mean() >= 0.8
+
+
+def test_fidelity_controls_and_noise_class_from_features(toy_clips) -> None:
+    genres = ("disco", "rock")
+    f = {g: clip_features(toy_clips[g][:4], RATE) for g in genres}
+    train = {g: v[:3] for g, v in f.items()}
+    test = {g: v[3:] for g, v in f.items()}
+    control = {"copies": {"disco": f["disco"][3:]}}
+    closed = genre_fidelity(train, test, test, None, control)
+    assert "predicted_noise" not in closed and "copies_as_noise" not in closed
+    assert closed.set_index("genre").loc["disco", "copies_fidelity"] == closed.set_index("genre").loc["disco", "test_recall"]
+    assert math.isnan(closed.set_index("genre").loc["rock", "copies_fidelity"])  # no control clips for rock
+    noise = clip_features(phase_randomise(toy_clips["disco"][:2], 0), RATE)
+    opened = genre_fidelity(train, test, test, None, control, noise)
+    assert {"predicted_noise", "copies_as_noise"} <= set(opened)
+    with pytest.raises(ValueError, match="noise"):
+        genre_fidelity({NOISE_CLASS: f["disco"], "rock": f["rock"]}, {}, {})
+
+
+def test_generation_quality_controls_show_stationary_noise_is_not_music(toy_clips) -> None:
+    for genre in ("disco", "rock"):  # rhythmic genres
+        clips = toy_clips[genre]
+        train, test = clips[:TOY_TRAIN], clips[TOY_TRAIN:]
+        controls = {**phase_randomised_control(train, 0), "copies": test}
+        result = generation_quality(test, train, test, RATE, None, controls)
+        assert result["segment_frechet_generated_test"] == pytest.approx(0.0, abs=1e-6)
+        assert result["segment_frechet_train_test"] > 0 and result["n_segments"] == {"generated": 9, "train": 15, "test": 9}
+        pr = result["controls"]["phase_randomised"]
+        assert set(pr) == {"frechet_test", "ratio", "segment_frechet_test", "segment_ratio", "rms", "n_clips"}
+        assert pr["n_clips"] == TOY_TRAIN and pr["rms"] == pytest.approx(result["rms"]["train"], rel=1e-4)
+        # stationary noise with the real spectrum is clearly worse than the floor, more so on segment features
+        assert pr["ratio"] > 1.5, (genre, pr)
+        assert pr["segment_ratio"] > 2.5, (genre, pr)
+        assert pr["segment_frechet_test"] == pytest.approx(pr["segment_ratio"] * result["segment_frechet_train_test"])
+        copies = result["controls"]["copies"]  # computed exactly like the generated clips
+        assert copies["frechet_test"] == result["frechet_generated_test"] and copies["ratio"] == result["ratio"]
+        assert copies["segment_ratio"] == result["segment_ratio"]
+        json.loads(json_text(result))
+
+
+def test_measures_are_deterministic(toy_clips, toy_fidelity) -> None:
+    train = {g: c[:TOY_TRAIN] for g, c in toy_clips.items()}
+    test = {g: c[TOY_TRAIN:] for g, c in toy_clips.items()}
+    pd.testing.assert_frame_equal(genre_fidelity_clips(train, test, test, RATE, seed=0), toy_fidelity)
+    clips = toy_clips["jazz"]
+    first = generation_quality(clips[:2], clips[2:5], clips[5:], RATE, None, phase_randomised_control(clips[2:5], 3))
+    again = generation_quality(clips[:2], clips[2:5], clips[5:], RATE, None, phase_randomised_control(clips[2:5], 3))
+    assert json_text(first) == json_text(again)
 
 
 # ---------------------------------------------------------------- from files, with a tiny model

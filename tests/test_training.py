@@ -1,4 +1,4 @@
-"""Training end to end on a tiny synthetic shard: outputs, determinism, resume after SIGKILL, NaN."""
+"""Training end to end on a tiny synthetic shard: windows, outputs, determinism, resume after SIGKILL, NaN."""
 
 from __future__ import annotations
 
@@ -19,18 +19,22 @@ import pytest
 
 from conftest import tensorflow_threads
 from genrevae import training
-from genrevae.training import envelope, epoch_batches, kl_weight_for_epoch, train_genre
+from genrevae.training import envelope, kl_weight_for_step, read_windows, train_genre, window_batch
 
 N_SAMPLES = 2500
 TINY = {
     "seed": 7,
     "model": {
         "preset": "conv",
-        "conv": {"width": 4, "max_width": 8, "strides": [32], "kernel_size": 5, "res_blocks": 1, "latent_channels": 2},
+        "conv": {"bands": 4, "width": 4, "max_width": 8, "strides": [8], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 2},
     },
-    "train": {"epochs": 4, "batch_size": 3, "steps_per_epoch": 8, "kl_warmup_epochs": 2, "kl_beta": 0.5},
+    "train": {
+        "steps": 12, "checkpoint_every": 3, "batch_size": 3, "window_samples": 512, "kl_warmup_steps": 6,
+        "kl_beta": 0.5, "stft_sizes": [64, 128], "tensorboard_audio": 1,
+    },
 }
-EPOCHS = TINY["train"]["epochs"]
+STEPS, EVERY = TINY["train"]["steps"], TINY["train"]["checkpoint_every"]
+CHECKPOINTS = STEPS // EVERY
 
 
 THREADS = tensorflow_threads()
@@ -74,25 +78,29 @@ def reference(data, tmp_path_factory):
 
 def test_outputs(reference):
     assert sorted(p.name for p in reference.iterdir()) == [
-        "checkpoints", "config.json", "epoch_samples.npy", "history.csv", "model.keras"
+        "checkpoints", "config.json", "epoch_samples.npy", "history.csv", "model.keras", "tensorboard"
     ]
     hist = pd.read_csv(reference / "history.csv")
-    assert list(hist.columns) == ["epoch", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
-    assert hist["epoch"].tolist() == [1, 2, 3, 4]
-    assert hist["kl_weight"].tolist() == pytest.approx([0.0, 0.25, 0.5, 0.5])  # warm-up over 2 epochs to kl_beta 0.5
-    assert np.all(np.isfinite(hist.drop(columns="epoch").to_numpy()))
+    assert list(hist.columns) == ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
+    assert hist["step"].tolist() == [3, 6, 9, 12]
+    # KL weight of each row's last step: warm-up over 6 steps to kl_beta 0.5
+    assert hist["kl_weight"].tolist() == pytest.approx([0.5 * 2 / 6, 0.5 * 5 / 6, 0.5, 0.5])
+    assert np.all(np.isfinite(hist.drop(columns="step").to_numpy()))
     np.testing.assert_allclose(hist["test_elbo"], hist["test_recon"] - hist["test_kl"], rtol=1e-6)
     samples = np.load(reference / "epoch_samples.npy")
-    assert samples.shape == (EPOCHS + 1, 16, 4096) and samples.dtype == np.float32
+    assert samples.shape == (CHECKPOINTS + 1, 16, 4096) and samples.dtype == np.float32
     assert np.abs(samples).max() <= 1.0
     assert not np.array_equal(samples[0], samples[-1])  # the decoder changed
     config = json.loads((reference / "config.json").read_text())
     assert config["n_samples"] == N_SAMPLES and config["n_train"] == 7 and config["n_test"] == 3
-    assert config["settings"]["train"]["batch_size"] == 3 and config["settings"]["evaluate"]["iw_samples"] == 64
-    assert len(config["data_fingerprint"]) == 64
-    assert [p.name for p in (reference / "checkpoints").iterdir()] == ["epoch-0004"]
+    assert config["settings"]["train"]["batch_size"] == 3 and config["window_samples"] == 512
+    assert config["steps_done"] == STEPS and len(config["data_fingerprint"]) == 64
+    assert [p.name for p in (reference / "checkpoints").iterdir()] == [f"step-{STEPS:07d}"]
     model = keras.models.load_model(reference / "model.keras")
     assert model.n_samples == N_SAMPLES and model.latent_shape == (-(-N_SAMPLES // 32), 2)
+    # TensorBoard: an event file with the scalars and audio of every checkpoint
+    events = list((reference / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 1000
 
 
 def test_same_settings_give_identical_weights(data, reference, tmp_path):
@@ -116,7 +124,7 @@ def test_resume_after_sigkill(data, reference, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
-        while not list((out / "checkpoints").glob("epoch-0001")):
+        while not list((out / "checkpoints").glob(f"step-{EVERY:07d}")):
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.01)
@@ -126,8 +134,8 @@ def test_resume_after_sigkill(data, reference, tmp_path):
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "model.keras").exists(), "the run finished before it could be killed"
-    done = sorted(p.name for p in (out / "checkpoints").glob("epoch-*"))
-    assert done and done[-1] < f"epoch-{EPOCHS:04d}"
+    done = sorted(p.name for p in (out / "checkpoints").glob("step-*"))
+    assert done and done[-1] < f"step-{STEPS:07d}"
 
     records = []
 
@@ -141,8 +149,8 @@ def test_resume_after_sigkill(data, reference, tmp_path):
     train_genre(data[0], data[1], out, TINY, THREADS, log)
     assert any(m.startswith("resuming from checkpoint") for m in records), records
     hist = pd.read_csv(out / "history.csv")
-    assert hist["epoch"].tolist() == list(range(1, EPOCHS + 1))
-    assert np.load(out / "epoch_samples.npy").shape[0] == EPOCHS + 1
+    assert hist["step"].tolist() == list(range(EVERY, STEPS + 1, EVERY))
+    assert np.load(out / "epoch_samples.npy").shape[0] == CHECKPOINTS + 1
     # a resumed run ends exactly where an uninterrupted one does
     for a, b in zip(_weights(reference), _weights(out)):
         np.testing.assert_array_equal(a, b)
@@ -155,16 +163,16 @@ def test_extend_a_finished_run(data, reference, tmp_path, caplog):
     out = tmp_path / "extended"
     shutil.copytree(reference, out)
     more = json.loads(json.dumps(TINY))
-    more["train"]["epochs"] = EPOCHS + 1  # epochs are not in the fingerprint: continue from the last one
+    more["train"]["steps"] = STEPS + 2  # steps are not in the fingerprint: continue from the last checkpoint
     with caplog.at_level(logging.INFO, logger="test.training"):
         train_genre(data[0], data[1], out, more, THREADS, _log())
     assert "removing the previous run's" in caplog.text  # the old model.keras is stale
-    assert "resuming from checkpoint" in caplog.text and f"epoch {EPOCHS} of {EPOCHS + 1}" in caplog.text
+    assert "resuming from checkpoint" in caplog.text and f"step {STEPS} of {STEPS + 2}" in caplog.text
     assert (out / "model.keras").exists()
     hist = pd.read_csv(out / "history.csv")
-    assert hist["epoch"].tolist() == list(range(1, EPOCHS + 2))
+    assert hist["step"].tolist() == [3, 6, 9, 12, 14]  # the last interval is cut short at the total
     pd.testing.assert_frame_equal(
-        hist.iloc[:EPOCHS].drop(columns="seconds"), pd.read_csv(reference / "history.csv").drop(columns="seconds")
+        hist.iloc[:CHECKPOINTS].drop(columns="seconds"), pd.read_csv(reference / "history.csv").drop(columns="seconds")
     )
 
 
@@ -172,45 +180,52 @@ def test_xla_stft_and_a_fingerprint_mismatch_starts_fresh(data, reference, tmp_p
     out = tmp_path / "other"
     shutil.copytree(reference, out)
     settings = json.loads(json.dumps(TINY))
-    settings["model"]["conv"].update(res_blocks=0)  # XLA compiles slowly on CPU: keep it tiny
-    settings["train"].update(epochs=1, xla=True, steps_per_epoch=2, stft_weight=0.1)
+    settings["model"]["conv"].update(dilations=[1])  # XLA compiles slowly on CPU: keep it tiny
+    settings["train"].update(steps=2, checkpoint_every=2, xla=True, stft_weight=0.1, window_samples=None)
     with caplog.at_level(logging.INFO, logger="test.training"):
         train_genre(data[0], data[1], out, settings, THREADS, _log())
     assert "different settings/data/threads fingerprint; starting fresh" in caplog.text
-    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [1]
+    assert pd.read_csv(out / "history.csv")["step"].tolist() == [2]
     assert np.load(out / "epoch_samples.npy").shape[0] == 2
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000002"]
+    assert json.loads((out / "config.json").read_text())["window_samples"] == N_SAMPLES  # null = whole clips
 
 
 def test_nan_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path):
     shard, split = _write_data(tmp_path / "data", n_clips=8, n_test=2)
     settings = json.loads(json.dumps(TINY))
-    settings["train"].update(batch_size=1, steps_per_epoch=1, epochs=3)
+    settings["train"].update(batch_size=1, steps=3, checkpoint_every=1, window_samples=None)
     train_idx = np.arange(6)
-    seed = next(s for s in range(100) if epoch_batches(s, 1, train_idx, 1, 1)[0][0] != epoch_batches(s, 2, train_idx, 1, 1)[0][0])
+    window = N_SAMPLES
+
+    def clip_of(seed, step):
+        return int(window_batch(seed, step, train_idx, 1, N_SAMPLES, window)[0][0])
+
+    seed = next(s for s in range(100) if clip_of(s, 0) != clip_of(s, 1))
     settings["seed"] = seed
-    poisoned = int(epoch_batches(seed, 2, train_idx, 1, 1)[0][0])  # the one clip epoch 2 trains on
     clips = np.load(shard)
-    clips[poisoned, 100] = np.nan
+    clips[clip_of(seed, 1), 100] = np.nan  # the one clip step 2 trains on
     np.save(shard, clips)
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError, match=r"training loss became nan at epoch 2, step 1/1.*epoch-0001 is kept"):
+    with pytest.raises(RuntimeError, match=r"training loss became nan at step 2/3.*step-0000001 is kept"):
         train_genre(shard, split, out, settings, THREADS, _log())
     assert not (out / "model.keras").exists() and not (out / "history.csv").exists()
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]
-    state = json.loads((out / "checkpoints" / "epoch-0001" / "state.json").read_text())
-    assert state["epoch"] == 1 and np.isfinite(state["history"][0]["train_loss"])
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000001"]
+    state = json.loads((out / "checkpoints" / "step-0000001" / "state.json").read_text())
+    assert state["step"] == 1 and np.isfinite(state["history"][0]["train_loss"])
 
 
 def test_seed_preset_bernoulli_trains(data, tmp_path):
     settings = {
         "seed": 3,
         "model": {"preset": "seed", "likelihood": "bernoulli", "latent_dim": 2},
-        "train": {"epochs": 1, "batch_size": 4},  # 7 train clips: batches of 4 and 3
+        "train": {"steps": 2, "checkpoint_every": 2, "batch_size": 4, "stft_weight": 0.0},
     }
     train_genre(data[0], data[1], tmp_path, settings, THREADS, _log())
     hist = pd.read_csv(tmp_path / "history.csv")
     assert len(hist) == 1 and np.isfinite(hist["test_elbo"][0])
+    # the seed preset takes one fixed length: it trains on whole clips, whatever window_samples says
+    assert json.loads((tmp_path / "config.json").read_text())["window_samples"] == N_SAMPLES
     assert np.load(tmp_path / "epoch_samples.npy").shape == (2, 16, 4096)
     assert type(keras.models.load_model(tmp_path / "model.keras")).__name__ == "SeedVAE"
 
@@ -242,17 +257,42 @@ def test_envelope_keeps_the_largest_magnitude():
     assert eo.shape == (2, 3, 4096) and np.abs(eo).max() == np.abs(odd).max()
 
 
-def test_epoch_batches_and_kl_schedule():
+def test_windows_and_kl_schedule():
     idx = np.arange(10, 17)
-    one_pass = epoch_batches(5, 1, idx, 3, None)
-    assert [len(b) for b in one_pass] == [3, 3, 1] and sorted(np.concatenate(one_pass)) == list(idx)
-    assert not np.array_equal(np.concatenate(one_pass), np.concatenate(epoch_batches(5, 2, idx, 3, None)))
-    np.testing.assert_array_equal(np.concatenate(one_pass), np.concatenate(epoch_batches(5, 1, idx, 3, None)))
-    fixed = epoch_batches(5, 1, idx, 4, 5)
-    assert [len(b) for b in fixed] == [4] * 5
-    train = {"kl_beta": 2.0, "kl_warmup_epochs": 4}
-    assert [kl_weight_for_epoch(e, train) for e in range(1, 7)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
-    assert kl_weight_for_epoch(1, {"kl_beta": 2.0, "kl_warmup_epochs": 0}) == 2.0
+    rows, offsets = window_batch(5, 0, idx, 64, 1000, 100)
+    assert rows.shape == offsets.shape == (64,)
+    assert set(rows) <= set(idx) and len(set(rows)) > 3  # with replacement, from the train clips only
+    assert offsets.min() >= 0 and offsets.max() <= 900 and len(set(offsets)) > 30
+    again = window_batch(5, 0, idx, 64, 1000, 100)
+    np.testing.assert_array_equal(rows, again[0])
+    np.testing.assert_array_equal(offsets, again[1])
+    assert not np.array_equal(offsets, window_batch(5, 1, idx, 64, 1000, 100)[1])  # every step its own draw
+    clips = np.arange(20 * 1000, dtype=np.float32).reshape(20, 1000)
+    x = read_windows(clips, np.array([12, 3]), np.array([7, 900]), 100)
+    assert x.shape == (2, 100) and x[0, 0] == 12 * 1000 + 7 and x[1, -1] == 3 * 1000 + 999
+    assert window_batch(5, 0, idx, 4, 100, 100)[1].tolist() == [0, 0, 0, 0]  # a window as long as the clip
+    train = {"kl_beta": 2.0, "kl_warmup_steps": 4}
+    assert [kl_weight_for_step(t, train) for t in range(6)] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0]
+    assert kl_weight_for_step(0, {"kl_beta": 2.0, "kl_warmup_steps": 0}) == 2.0
+
+
+def test_loss_is_per_sample_so_the_spectral_term_counts():
+    """The objective is the negative ELBO per sample plus the STFT distance: doubling the window
+    leaves it about the same (it would double if summed over samples)."""
+    import tensorflow as tf
+
+    from genrevae.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(TINY["model"], 4096)
+    rng = np.random.default_rng(0)
+    x = (0.2 * rng.standard_normal((2, 4096))).astype(np.float32)
+    short, _ = training.training_loss(model, tf.constant(x[:, :2048]), tf.constant([1, 0]), 1.0, 0.0, [64])
+    long, terms = training.training_loss(model, tf.constant(x), tf.constant([1, 0]), 1.0, 0.0, [64])
+    assert float(long) == pytest.approx(float(short), rel=0.2)  # summed over samples it would be 2x
+    assert float(long) == pytest.approx(float(tf.reduce_mean(-terms["elbo"])) / 4096, rel=1e-5)
+    with_stft, _ = training.training_loss(model, tf.constant(x), tf.constant([1, 0]), 1.0, 1.0, [64, 128])
+    assert float(with_stft) - float(long) > 0.1  # the spectral term is of order 1, not 1e-5
 
 
 def test_bad_split_is_rejected(tmp_path):
@@ -273,11 +313,11 @@ def test_bad_split_is_rejected(tmp_path):
     assert train.tolist() == [2, 3] and test.tolist() == [1]
 
 
-def test_wall_clock_budget_stops_after_the_epoch_that_spends_it(data, tmp_path):
+def test_wall_clock_budget_stops_at_the_checkpoint_that_spends_it(data, tmp_path):
     shard, split = data
     settings = {**TINY, "train": {**TINY["train"], "max_seconds": 1e-6}}
     train_genre(shard, split, tmp_path, settings, THREADS, _log())
     history = pd.read_csv(tmp_path / "history.csv")
-    assert list(history["epoch"]) == [1]  # one epoch runs, then the budget is spent
+    assert list(history["step"]) == [EVERY]  # one interval runs, then the budget is spent
     assert np.load(tmp_path / "epoch_samples.npy").shape[0] == 2
     assert (tmp_path / "model.keras").exists()

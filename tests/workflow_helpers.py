@@ -15,11 +15,12 @@ from conftest import REPO_ROOT
 TINY = {
     "toy": {"genres": ["jazz", "rock"], "clips_per_genre": 4, "duration": 4.0},
     "clip_seconds": 3.0,
-    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4}},
-    "train": {"epochs": 2, "batch_size": 2},
+    "model": {"conv": {"width": 4, "max_width": 8, "dilations": [1, 3], "latent_channels": 4}},
+    "train": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "window_samples": 2048, "tensorboard_audio": 1},
+    "prior": {"hidden": 8, "steps": 20, "batch_size": 4, "segment_frames": 16},
     "evaluate": {"iw_samples": 4},
     "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
-    "quality": {"fidelity_n_generated": 2, "classifier_steps": 200},
+    "quality": {"fidelity_n_generated": 2, "cv_folds": 2},
     "resources": {"train_threads": 1},
 }
 

@@ -118,12 +118,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     train_genre(args.shard, args.split, args.out_dir, args.settings, args.threads, log)
 
 
+def cmd_prior(args: argparse.Namespace) -> None:
+    from genrevae.prior import fit_prior_files
+
+    _start_tensorflow(args.threads)
+    result = fit_prior_files(args.model, args.shard, args.split, args.out_dir, args.settings, log)
+    test = result["report"]["test"]
+    log.info(
+        "prior fitted in %.1f s; test NLL per latent frame: N(0, I) %.2f, VAR(%d) %.2f, learned %.2f nats",
+        result["fit_seconds"], test["standard_normal"]["nll_per_frame"], result["var_order"],
+        test["var"]["nll_per_frame"], test["learned"]["nll_per_frame"],
+    )  # fmt: skip
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genrevae.files import write_text
     from genrevae.evaluation import evaluate_genre
 
     _start_tensorflow(args.threads)
-    metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads)
+    metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads, args.prior)
     write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", args.out)
     test = metrics["test"]
     log.info(
@@ -137,7 +150,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
     _start_tensorflow(args.threads)
     paths = make_figures(
-        args.model, args.history, args.epoch_samples, args.shard, args.split, args.out_dir, args.genre, args.settings
+        args.model, args.prior, args.history, args.epoch_samples, args.shard, args.split, args.out_dir, args.genre, args.settings
     )
     log.info("genre %s: wrote %s", args.genre, ", ".join(str(p) for p in paths.values()))
 
@@ -147,7 +160,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
     from genrevae.quality import json_text, quality_genre_files
 
     _start_tensorflow(args.threads)
-    result = {"genre": args.genre, **quality_genre_files(args.model, args.shard, args.split, args.settings)}
+    result = {"genre": args.genre, **quality_genre_files(args.model, args.prior, args.shard, args.split, args.settings)}
     write_text(json_text(result), args.out)
     log.info(
         "genre %s: Frechet MFCC distance generated-test %.4g, train-test (floor) %.4g, ratio %.3g",
@@ -159,7 +172,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from genrevae.export import export_genre_files
 
     _start_tensorflow(args.threads)
-    manifest = export_genre_files(args.model, args.shard, args.split, args.out_dir, args.settings)
+    manifest = export_genre_files(args.model, args.prior, args.shard, args.split, args.out_dir, args.settings)
     counts = manifest["kind"].value_counts().to_dict()
     log.info(
         "wrote %d WAVs (%s) and their playback copies under %s",
@@ -171,10 +184,10 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     from genrevae.files import write_csv
     from genrevae.quality import genre_fidelity_files
 
-    if not len(args.genre) == len(args.model) == len(args.shard) == len(args.split):
-        raise ConfigError("fidelity: give one --model, --shard and --split per --genre, in the same order")
+    if not len(args.genre) == len(args.model) == len(args.prior) == len(args.shard) == len(args.split):
+        raise ConfigError("fidelity: give one --model, --prior, --shard and --split per --genre, in the same order")
     _start_tensorflow(args.threads)
-    table = genre_fidelity_files(args.genre, args.model, args.shard, args.split, args.settings)
+    table = genre_fidelity_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
     write_csv(table, args.out)
     for row in table.itertuples(index=False):
         log.info(
@@ -190,10 +203,13 @@ def cmd_page(args: argparse.Namespace) -> None:
     log.info("wrote %s (%d genres)%s", args.out, len(args.genre), f" and {args.out_report}" if args.out_report else "")
 
 
-def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str) -> None:
-    """The arguments of every job that loads one genre's trained model: the model, the genre's
-    shard and split, the settings (JSON) and the thread count."""
+def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, prior: str = "none") -> None:
+    """The arguments of every job that loads one genre's trained model: the model, its learned
+    prior (``prior``: "required", "optional" or "none"), the genre's shard and split, the
+    settings (JSON) and the thread count."""
     command.add_argument("--model", type=Path, required=True)
+    if prior != "none":
+        command.add_argument("--prior", type=Path, required=prior == "required", help="the genre's prior.keras")
     command.add_argument("--shard", type=Path, required=True)
     command.add_argument("--split", type=Path, required=True)
     command.add_argument("--settings", type=_json_arg, required=True, help=settings_help)
@@ -251,14 +267,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=1)
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics")
-    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate")
+    prior = commands.add_parser("prior", help="fit the genre's learned prior over latent sequences")
+    _add_model_job_arguments(prior, "JSON: seed, prior")
+    prior.add_argument("--out-dir", type=Path, required=True)
+    prior.set_defaults(func=cmd_prior)
+
+    evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics (under N(0, I) and the learned prior)")
+    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate", prior="optional")
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.set_defaults(func=cmd_evaluate)
 
     figures = commands.add_parser("figures", help="samples grid and GIF, reconstructions, loss curves, latent space")
     figures.add_argument("--genre", required=True)
-    _add_model_job_arguments(figures, "JSON: seed, sample_rate, render")
+    _add_model_job_arguments(figures, "JSON: seed, sample_rate, render, prior", prior="required")
     figures.add_argument("--history", type=Path, required=True)
     figures.add_argument("--epoch-samples", type=Path, required=True)
     figures.add_argument("--out-dir", type=Path, required=True)
@@ -266,21 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     quality = commands.add_parser("quality", help="Frechet MFCC distance of generated vs real clips")
     quality.add_argument("--genre", required=True)
-    _add_model_job_arguments(quality, "JSON: seed, sample_rate, quality")
+    _add_model_job_arguments(quality, "JSON: seed, sample_rate, quality, prior", prior="required")
     quality.add_argument("--out", type=Path, required=True)
     quality.set_defaults(func=cmd_quality)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
-    _add_model_job_arguments(export, "JSON: seed, sample_rate, render")
+    _add_model_job_arguments(export, "JSON: seed, sample_rate, render, prior", prior="optional")
     export.add_argument("--out-dir", type=Path, required=True)
     export.set_defaults(func=cmd_export)
 
     fidelity = commands.add_parser("fidelity", help="genre classifier on real clips applied to generated clips")
     fidelity.add_argument("--genre", nargs="+", required=True)
     fidelity.add_argument("--model", type=Path, nargs="+", required=True, help="one per genre, same order")
+    fidelity.add_argument("--prior", type=Path, nargs="+", required=True, help="one prior.keras per genre, same order")
     fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
-    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality")
+    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality, prior")
     fidelity.add_argument("--threads", type=int, default=1)
     fidelity.add_argument("--out", type=Path, required=True)
     fidelity.set_defaults(func=cmd_fidelity)

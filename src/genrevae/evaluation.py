@@ -33,6 +33,13 @@ waveforms in [-1, 1], in nats):
     of the reconstruction decoded from the posterior mean, against the clip
     (:func:`genrevae.losses.snr_db`, :func:`genrevae.losses.multi_resolution_stft_distance`).
 
+``learned_prior``
+    when the genre's learned prior is given: ``elbo_nats``, ``elbo_bits_per_sample``,
+    ``kl_nats`` and ``iwae_nats`` with ``p(z)`` the learned prior instead of N(0, I),
+    computed from the *same* draws ``z_i ~ q(z|x)`` (so the two columns differ only by the
+    prior): ``log w_i = log p(x|z_i) + log p_prior(z_i) - log q(z_i|x)``.  Both are valid
+    lower bounds on ``log p(x)`` of their model.
+
 plus ``n_samples``, ``latent_shape``, ``latent_dims``, ``iw_samples`` and an echo of the
 resolved ``settings``.  Clips are processed ``evaluate.batch_size`` at a time and the
 ``k`` draws one after the other, so memory does not grow with the number of clips or
@@ -65,7 +72,7 @@ def _steps(model):
     @tf.function(reduce_retracing=True)
     def posterior(x):
         mean, logvar = model.encode(x, training=False)
-        out = model.decode(mean, training=False)
+        out = model.decode(mean, training=False, length=tf.shape(x)[1])
         y = model.waveform(out)
         return (
             mean,
@@ -78,25 +85,29 @@ def _steps(model):
     @tf.function(reduce_retracing=True)
     def importance_sample(x, mean, logvar, seed):
         z = model.reparameterize(mean, logvar, seed)
-        recon = model.log_likelihood(x, model.decode(z, training=False))
-        log_w = recon + losses.log_normal_pdf(z, 0.0, 0.0) - losses.log_normal_pdf(z, mean, logvar)
-        return log_w, recon
+        recon = model.log_likelihood(x, model.decode(z, training=False, length=tf.shape(x)[1]))
+        log_q = losses.log_normal_pdf(z, mean, logvar)
+        log_w = recon + losses.log_normal_pdf(z, 0.0, 0.0) - log_q
+        return log_w, recon, log_q, z
 
     return posterior, importance_sample
 
 
-def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, batch_size: int, seed: tuple[int, int]) -> dict:
-    """Metrics of ``model`` on ``clips[idx]`` (see the module docstring); ``seed`` = (stream, base)."""
+def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, batch_size: int, seed: tuple[int, int], prior=None) -> dict:
+    """Metrics of ``model`` on ``clips[idx]`` (see the module docstring); ``seed`` = (stream, base);
+    ``prior`` the genre's learned prior (adds ``learned_prior``) or None."""
     import tensorflow as tf
 
     from genrevae import losses
+
+    from genrevae.prior import as_sequence
 
     posterior, importance_sample = _steps(model)
     k = int(iw_samples)
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) == 0:
         raise ValueError("no clips to evaluate")
-    sums = dict(elbo=0.0, recon=0.0, kl_analytic=0.0, iwae=0.0, snr=0.0, stft=0.0)
+    sums = dict(elbo=0.0, recon=0.0, kl_analytic=0.0, iwae=0.0, snr=0.0, stft=0.0, elbo_learned=0.0, iwae_learned=0.0)
     kl_per_dim = np.zeros(model.latent_shape[-1], dtype=np.float64)
     post_means = []
     stream, base = int(seed[0]), int(seed[1])
@@ -107,12 +118,19 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
         kl = kl_dims.reshape(len(kl_dims), -1).sum(axis=1)
         kl_per_dim += kl_dims.reshape(len(kl_dims), -1, kl_dims.shape[-1]).sum(axis=(0, 1))
         post_means.append(mean.numpy().reshape(len(kl_dims), -1))
-        log_ws, recons = [], []
+        log_ws, recons, log_ws_learned = [], [], []
         for j in range(k):
-            log_w, recon = importance_sample(x, mean, logvar, tf.constant([stream, base + b * k + j], tf.int32))
+            log_w, recon, log_q, z = importance_sample(x, mean, logvar, tf.constant([stream, base + b * k + j], tf.int32))
             log_ws.append(log_w.numpy().astype(np.float64))
             recons.append(recon.numpy().astype(np.float64))
+            if prior is not None:
+                log_p = prior.log_prob(as_sequence(z.numpy())).numpy().astype(np.float64)
+                log_ws_learned.append(recon.numpy().astype(np.float64) + log_p - log_q.numpy().astype(np.float64))
         log_ws = np.stack(log_ws)  # (k, batch)
+        if prior is not None:
+            learned = np.stack(log_ws_learned)
+            sums["elbo_learned"] += learned.mean(axis=0).sum()
+            sums["iwae_learned"] += losses.iwae_bound(tf.constant(learned)).numpy().sum()
         recon = np.mean(recons, axis=0)
         iwae = losses.iwae_bound(tf.constant(log_ws)).numpy()
         sums["recon"] += recon.sum()
@@ -125,6 +143,15 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
     means = np.concatenate(post_means).astype(np.float64)
     active = int(np.sum(np.var(means, axis=0) > ACTIVE_UNIT_THRESHOLD))
     elbo = sums["elbo"] / n
+    extra = {}
+    if prior is not None:
+        elbo_learned = sums["elbo_learned"] / n
+        extra["learned_prior"] = {
+            "elbo_nats": float(elbo_learned),
+            "elbo_bits_per_sample": float(losses.nats_to_bits_per_sample(elbo_learned, model.n_samples)),
+            "kl_nats": float((sums["recon"] - sums["elbo_learned"]) / n),
+            "iwae_nats": float(sums["iwae_learned"] / n),
+        }
     return {
         "n_clips": int(n),
         "elbo_nats": float(elbo),
@@ -137,10 +164,11 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
         "active_units": active,
         "snr_db": float(sums["snr"] / n),
         "stft_distance": float(sums["stft"] / n),
+        **extra,
     }
 
 
-def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, threads: int) -> dict:
+def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, threads: int, prior_path: Path | None = None) -> dict:
     """Evaluate ``model_path`` on the ``test`` and ``train`` clips of ``shard``/``split``.
 
     Returns a JSON-serialisable dict ``{"test": {...}, "train": {...}, "n_samples",
@@ -150,14 +178,16 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
     configure_threads(threads)
     import keras
 
-    import genrevae.model  # noqa: F401  (registers the custom classes)
+    from genrevae.model import load_model
+    from genrevae.prior import load_prior
 
     given = sorted(settings)
     settings = resolve_settings(settings)
     seed = int(settings["seed"]) % (2**31 - 2**10)  # TF's stateless seeds are int32 pairs
     ev = settings["evaluate"]
     keras.utils.set_random_seed(seed)
-    model = keras.models.load_model(Path(model_path), compile=False)
+    model = load_model(model_path)
+    prior = None if prior_path is None else load_prior(prior_path)
     clips = open_shard(shard)
     if clips.shape[1] != model.n_samples:
         raise ValueError(f"{shard} has clips of {clips.shape[1]} samples but {model_path} expects {model.n_samples}")
@@ -165,7 +195,7 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
     result = {}
     for name, idx in (("test", test_idx), ("train", train_idx)):
         result[name] = evaluate_clips(
-            model, clips, idx, int(ev["iw_samples"]), int(ev["batch_size"]), (seed + _SUBSET_STREAM[name], 0)
+            model, clips, idx, int(ev["iw_samples"]), int(ev["batch_size"]), (seed + _SUBSET_STREAM[name], 0), prior
         )
     result.update(
         n_samples=int(model.n_samples),

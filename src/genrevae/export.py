@@ -3,7 +3,8 @@
 :func:`export_genre` writes one folder (Snakemake's ``directory()`` output
 ``results/<genre>/generated``)::
 
-    sample_00_seed123.wav ...          decoded prior draws z ~ N(0, I), one seed per clip
+    sample_00_seed123.wav ...          decoded draws from the genre's learned prior, one seed per clip
+    gaussian_00_seed123.wav ...        the same seeds drawn from N(0, I) instead (the baseline)
     original_<track>.wav               a test clip, cropped/padded exactly as the model sees it
     recon_<track>.wav                  its reconstruction, decoded from the posterior mean
     interp_00_step_00.wav ...          decoded points on a path between two test clips' posterior means
@@ -18,10 +19,10 @@ offset is removed and, if its peak exceeds ``peak_dbfs``, it is scaled down (nev
 Related clips share one gain (an original and its reconstruction; the steps of one
 interpolation) so their loudness stays comparable; the gain is recorded in the manifest.
 
-Sample ``i`` uses the seed ``seed + i`` and its latent is
-``tf.random.stateless_normal((1, *latent_shape), seed=[seed + i, 0])`` -- exactly what
-``model.sample(1, seed + i)`` decodes -- so any single clip can be regenerated from the
-manifest alone, whatever the number of clips.
+Sample ``i`` uses the seed ``seed + i`` (:func:`genrevae.generation.generate_latents`: the
+learned prior's ancestral sampling at ``prior.temperature``, or the stateless N(0, I) draw that
+``model.sample(1, seed + i)`` decodes), so any single clip can be regenerated from the manifest
+alone, whatever the number of clips.
 """
 
 from __future__ import annotations
@@ -39,15 +40,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from genrevae.generation import decode_latents, generate_latents, posterior_means
+
 __all__ = [
     "DEFAULT_RENDER_SETTINGS",
     "MANIFEST_COLUMNS",
     "resolve_render_settings",
-    "load_model",
     "read_split",
-    "prior_latents",
-    "decode_latents",
-    "posterior_means",
     "slerp",
     "interpolation_path",
     "interpolation_pairs",
@@ -83,11 +82,12 @@ INTERPOLATIONS = ("slerp", "linear")
 MANIFEST_COLUMNS = [
     "file",  # path of the WAV at the model rate, relative to the folder
     "playback_file",  # the same clip at playback_rate
-    "kind",  # sample | original | reconstruction | interpolation
+    "kind",  # sample (learned prior) | gaussian_sample (N(0, I)) | original | reconstruction | interpolation
     "group",  # clips that belong together: sample_03, pair_jazz.00004, interp_00
     "source_clips",  # shard row(s) the clip comes from, ';'-separated (empty for samples)
     "source_tracks",  # their file names, ';'-separated
     "seed",  # prior-draw seed (samples only)
+    "temperature",  # sampling temperature of the learned prior (its samples only)
     "step",  # interpolation step (0 .. steps-1)
     "t",  # interpolation position in [0, 1]
     "latent_file",  # .npy holding z (decoded kinds only)
@@ -129,15 +129,6 @@ def resolve_render_settings(render: dict | None) -> dict:
 # ---------------------------------------------------------------------------
 # Model and data access
 # ---------------------------------------------------------------------------
-def load_model(path: Path):
-    """Load a saved genre VAE (``model.keras``) without compiling it."""
-    import keras
-
-    import genrevae.model  # noqa: F401  (registers the custom classes with Keras)
-
-    return keras.models.load_model(Path(path), compile=False)
-
-
 def read_split(split: Path, n_clips: int | None = None) -> dict[str, np.ndarray]:
     """Sorted shard-row indices per subset of ``split.csv`` (``train``, ``test``, ``unused``, ...).
 
@@ -164,46 +155,6 @@ def read_split(split: Path, n_clips: int | None = None) -> dict[str, np.ndarray]
     out.setdefault("train", np.zeros(0, dtype=np.int64))
     out.setdefault("test", np.zeros(0, dtype=np.int64))
     return out
-
-
-def prior_latents(latent_shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
-    """``z ~ N(0, I)`` of shape ``(len(seeds), *latent_shape)``, one stateless draw per seed.
-
-    Row ``i`` equals the latent ``model.sample(1, seeds[i])`` decodes.
-    """
-    import tensorflow as tf
-
-    from genrevae.model import seed_pair
-
-    shape = (1,) + tuple(int(v) for v in latent_shape)
-    rows = [np.asarray(tf.random.stateless_normal(shape, seed=seed_pair(int(s))), dtype=np.float32) for s in seeds]
-    if not rows:
-        return np.zeros((0,) + shape[1:], dtype=np.float32)
-    return np.concatenate(rows, axis=0)
-
-
-def decode_latents(model, z: np.ndarray, batch_size: int = 4) -> np.ndarray:
-    """Decode latents ``(n, *latent_shape)`` to waveforms float32 ``(n, n_samples)`` in [-1, 1]."""
-    z = np.asarray(z, dtype=np.float32)
-    chunks = []
-    for start in range(0, len(z), int(batch_size)):
-        out = model.decode(z[start : start + int(batch_size)], training=False)
-        chunks.append(np.asarray(model.waveform(out), dtype=np.float32))
-    if not chunks:
-        return np.zeros((0, int(model.n_samples)), dtype=np.float32)
-    return np.concatenate(chunks, axis=0)
-
-
-def posterior_means(model, clips: np.ndarray, batch_size: int = 4) -> np.ndarray:
-    """Posterior means ``E_q[z|x]`` of waveforms ``(n, n_samples)``: float32 ``(n, *latent_shape)``."""
-    chunks = []
-    for start in range(0, len(clips), int(batch_size)):
-        x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
-        mean, _ = model.encode(x, training=False)
-        chunks.append(np.asarray(mean, dtype=np.float32))
-    if not chunks:
-        return np.zeros((0,) + tuple(model.latent_shape), dtype=np.float32)
-    return np.concatenate(chunks, axis=0)
 
 
 # ---------------------------------------------------------------------------
@@ -360,6 +311,7 @@ class _Clip:
     seed: int | None = None
     step: int | None = None
     t: float | None = None
+    temperature: float | None = None
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -400,6 +352,7 @@ def _write_folder(clips: list[_Clip], folder: Path, sample_rate: int, playback_r
                 "source_clips": ";".join(str(c) for c in clip.source_clips),
                 "source_tracks": ";".join(clip.source_tracks),
                 "seed": clip.seed,
+                "temperature": clip.temperature,
                 "step": clip.step,
                 "t": clip.t,
                 "latent_file": latent_file,
@@ -423,16 +376,19 @@ def _write_folder(clips: list[_Clip], folder: Path, sample_rate: int, playback_r
 
 def export_genre(
     model,
+    prior,
     clips: np.ndarray,
     split: dict[str, np.ndarray],
     out_dir: Path,
     seed: int,
     sample_rate: int,
     render: dict | None = None,
+    temperature: float = 1.0,
 ) -> pd.DataFrame:
     """Write the generated/reconstructed/interpolated WAVs of one genre into ``out_dir``.
 
-    ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``clips`` the shard
+    ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``prior`` its
+    :class:`genrevae.prior.LatentPrior` (None: only N(0, I) samples), ``clips`` the shard
     ``(n_clips, n_samples)`` (memory-mapped is fine), ``split`` as returned by
     :func:`read_split`, ``render`` the ``render`` settings (see
     :data:`DEFAULT_RENDER_SETTINGS`).  The folder is assembled under a temporary name
@@ -448,14 +404,18 @@ def export_genre(
     taken: set[str] = set()
     items: list[_Clip] = []
 
-    # 1. prior samples, one seed each
-    seeds = [int(seed) + i for i in range(int(s["n_generated"]))]
-    z = prior_latents(model.latent_shape, seeds)
-    waves = decode_latents(model, z, batch)
-    for i, (sd, zi, w) in enumerate(zip(seeds, z, waves)):
-        signal, gain = peak_safe(w, peak_dbfs)
-        name = _unique(f"sample_{i:02d}_seed{sd}", taken) + ".wav"
-        items.append(_Clip(name, "sample", f"sample_{i:02d}", signal, gain, z=zi, seed=sd))
+    # 1. prior samples, one seed each: the learned prior's, then N(0, I)'s with the same seeds
+    n_generated = int(s["n_generated"])
+    seeds = [int(seed) + i for i in range(n_generated)]
+    kinds = (("learned", "sample", "sample"), ("gaussian", "gaussian_sample", "gaussian"))
+    for prior_kind, kind, prefix in kinds if prior is not None else kinds[1:]:
+        z = generate_latents(model, prior, n_generated, seed, prior_kind, temperature)
+        waves = decode_latents(model, z, batch)
+        for i, (sd, zi, w) in enumerate(zip(seeds, z, waves)):
+            signal, gain = peak_safe(w, peak_dbfs)
+            name = _unique(f"{prefix}_{i:02d}_seed{sd}", taken) + ".wav"
+            temp = float(temperature) if prior_kind == "learned" else None
+            items.append(_Clip(name, kind, f"{prefix}_{i:02d}", signal, gain, z=zi, seed=sd, temperature=temp))
 
     # 2. reconstructions of test clips (posterior mean), each beside its original
     recon_idx = [int(c) for c in split["test"][: int(s["n_reconstructions"])]]
@@ -500,11 +460,18 @@ def export_genre(
     return manifest
 
 
-def export_genre_files(model_path: Path, shard: Path, split: Path, out_dir: Path, settings: dict) -> pd.DataFrame:
-    """:func:`export_genre` from files: ``settings`` holds ``seed``, ``sample_rate`` and ``render``."""
+def export_genre_files(model_path: Path, prior_path: Path | None, shard: Path, split: Path, out_dir: Path, settings: dict) -> pd.DataFrame:
+    """:func:`export_genre` from files: ``settings`` holds ``seed``, ``sample_rate``, ``render``
+    and ``prior`` (its ``temperature``)."""
+    from genrevae.model import load_model
+    from genrevae.prior import load_prior
+
     model = load_model(model_path)
+    prior = None if prior_path is None else load_prior(prior_path)
     clips = np.load(Path(shard), mmap_mode="r")
     table = read_split(split, clips.shape[0])
+    temperature = float(settings["prior"]["temperature"]) if prior is not None else 1.0
     return export_genre(
-        model, clips, table, out_dir, int(settings["seed"]), int(settings["sample_rate"]), settings.get("render")
-    )
+        model, prior, clips, table, out_dir, int(settings["seed"]), int(settings["sample_rate"]), settings.get("render"),
+        temperature,
+    )  # fmt: skip

@@ -215,7 +215,7 @@ def elbo_terms(model, x, seed, training: bool = False) -> dict[str, tf.Tensor]:
     """
     mean, logvar = model.encode(x, training=training)
     z = model.reparameterize(mean, logvar, seed)
-    out = model.decode(z, training=training)
+    out = model.decode(z, training=training, length=tf.shape(x)[1])
     recon = model.log_likelihood(x, out)
     kl = gaussian_kl(mean, logvar)
     return {"recon": recon, "kl": kl, "elbo": recon - kl, "output": out, "mean": mean, "logvar": logvar}

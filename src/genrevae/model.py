@@ -48,16 +48,18 @@ import tensorflow as tf
 from keras import layers
 
 from genrevae import losses
+from genrevae.pqmf import PQMF
 
 __all__ = [
     "DEFAULT_MODEL_SETTINGS",
     "resolve_model_settings",
     "Resnet1DBlock",
-    "ConvResBlock",
+    "ResidualUnit",
     "WaveVAE",
     "SeedVAE",
     "ConvVAE",
     "build_model",
+    "load_model",
     "seed_pair",
 ]
 
@@ -66,11 +68,12 @@ DEFAULT_MODEL_SETTINGS: dict[str, Any] = {
     "likelihood": "gaussian",
     "latent_dim": 2,
     "conv": {
-        "width": 16,
-        "max_width": 64,
-        "strides": [4, 4, 4, 2],
-        "kernel_size": 9,
-        "res_blocks": 1,
+        "bands": 8,
+        "width": 32,
+        "max_width": 128,
+        "strides": [2, 2, 4],
+        "kernel_size": 7,
+        "dilations": [1, 3, 9],
         "latent_channels": 16,
     },
 }
@@ -111,8 +114,10 @@ def resolve_model_settings(model_settings: dict | None) -> dict:
     for key in ("width", "max_width", "kernel_size", "latent_channels"):
         if int(c[key]) < 1:
             raise ValueError(f"model.conv.{key} must be >= 1, got {c[key]!r}")
-    if int(c["res_blocks"]) < 0:
-        raise ValueError("model.conv.res_blocks must be >= 0")
+    if int(c["bands"]) < 2:
+        raise ValueError(f"model.conv.bands must be >= 2, got {c['bands']!r}")
+    if any(int(v) < 1 for v in c["dilations"]):
+        raise ValueError(f"model.conv.dilations must be positive ints, got {c['dilations']!r}")
     return s
 
 
@@ -187,36 +192,34 @@ class Resnet1DBlock(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="genrevae")
-class ConvResBlock(layers.Layer):
-    """Pre-activation residual block over time for the ``conv`` preset.
+class ResidualUnit(layers.Layer):
+    """Dilated residual unit over time, without normalisation (as in RAVE's ``blocks.py``).
 
-    ``x + Conv1D(InstNorm -> LeakyReLU -> Conv1D(InstNorm -> LeakyReLU -> x))`` with
-    ``filters`` channels (must equal the input's), ``kernel_size`` taps and "same"
-    padding, so the length is unchanged.  Instance norm = ``GroupNormalization(groups=-1)``.
+    ``x + Conv1D(c, 1)(LeakyReLU(Conv1D(c, kernel_size, dilation)(LeakyReLU(x))))``: "same"
+    padding keeps the length, the dilation widens the receptive field without pooling.  No
+    normalisation over time: instance norm would divide out each window's level, which on
+    short training windows makes the decoder depend on the window it happens to see.
     """
 
-    def __init__(self, filters: int, kernel_size: int, negative_slope: float = 0.2, **kwargs):
+    def __init__(self, filters: int, kernel_size: int = 3, dilation: int = 1, negative_slope: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
+        self.dilation = int(dilation)
         self.negative_slope = float(negative_slope)
-        self.norm1 = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm1")
-        self.conv1 = layers.Conv1D(self.filters, self.kernel_size, padding="same", name="conv1")
-        self.norm2 = layers.GroupNormalization(groups=-1, epsilon=1e-3, name="norm2")
-        self.conv2 = layers.Conv1D(self.filters, self.kernel_size, padding="same", name="conv2")
+        self.conv1 = layers.Conv1D(self.filters, self.kernel_size, dilation_rate=self.dilation, padding="same", name="dilated")
+        self.conv2 = layers.Conv1D(self.filters, 1, name="mix")
         self.act = layers.LeakyReLU(negative_slope=self.negative_slope)
 
     def call(self, inputs):
-        h = self.conv1(self.act(self.norm1(inputs)))
-        h = self.conv2(self.act(self.norm2(h)))
-        return inputs + h
+        return inputs + self.conv2(self.act(self.conv1(self.act(inputs))))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, negative_slope=self.negative_slope)
+        config.update(filters=self.filters, kernel_size=self.kernel_size, dilation=self.dilation, negative_slope=self.negative_slope)
         return config
 
 
@@ -284,13 +287,22 @@ class WaveVAE(keras.Model):
         eps = tf.random.stateless_normal(tf.shape(mean), seed=seed_pair(seed), dtype=mean.dtype)
         return mean + tf.exp(0.5 * logvar) * eps
 
-    def decode(self, z, training=False):
+    def decode(self, z, training=False, length=None):
         """``z (batch, *latent_shape) ->`` decoder output ``(batch, n_samples)``.
+
+        ``length`` only matters for fully convolutional presets (``conv``), whose output
+        length follows the latent's frame count; the ``seed`` preset always gives ``n_samples``.
 
         The Gaussian mean for ``likelihood="gaussian"``, the continuous-Bernoulli
         logits for ``"bernoulli"``; use :meth:`waveform` to get audio.
         """
         return self.decoder(z, training=training)
+
+    def latent_frames(self, n_samples: int) -> int:
+        """Latent frames for a waveform of ``n_samples`` (fixed-length presets: the one shape)."""
+        if int(n_samples) != self.n_samples:
+            raise ValueError(f"the {self.preset} preset takes exactly {self.n_samples} samples, not {n_samples}")
+        return int(self.latent_shape[0])
 
     def log_likelihood(self, x, output):
         """``log p(x | z)`` per example (nats) given the decoder output for ``z``."""
@@ -308,19 +320,22 @@ class WaveVAE(keras.Model):
             return tf.clip_by_value(output, -1.0, 1.0)
         return 2.0 * losses.continuous_bernoulli_mean(output) - 1.0
 
-    def sample(self, n: int, seed, batch_size: int = 16) -> np.ndarray:
+    def sample(self, n: int, seed, batch_size: int = 16, n_samples: int | None = None) -> np.ndarray:
         """Decode ``n`` draws ``z ~ N(0, I)``; returns float32 ``(n, n_samples)`` in [-1, 1].
 
         The same ``seed`` gives the same ``z`` (and, for fixed weights, the same audio).
         The waveform is the decoder's expected value, without observation noise.
+        ``n_samples`` (default: the clip length) picks any length for ``conv``.
         """
-        z = tf.random.stateless_normal((int(n),) + tuple(self.latent_shape), seed=seed_pair(seed))
+        length = self.n_samples if n_samples is None else int(n_samples)
+        shape = self.latent_shape if length == self.n_samples else (self.latent_frames(length),) + tuple(self.latent_shape[1:])
+        z = tf.random.stateless_normal((int(n),) + tuple(shape), seed=seed_pair(seed))
         chunks = []
         for start in range(0, int(n), int(batch_size)):
-            out = self.decode(z[start : start + int(batch_size)], training=False)
+            out = self.decode(z[start : start + int(batch_size)], training=False, length=length)
             chunks.append(self.waveform(out).numpy().astype(np.float32))
         if not chunks:
-            return np.zeros((0, self.n_samples), dtype=np.float32)
+            return np.zeros((0, length), dtype=np.float32)
         return np.concatenate(chunks, axis=0)
 
     def call(self, inputs, training=False):
@@ -405,23 +420,30 @@ class SeedVAE(WaveVAE):
 
 @keras.saving.register_keras_serializable(package="genrevae")
 class ConvVAE(WaveVAE):
-    """Convolutional VAE over time (``preset: conv``).
+    """Multiband convolutional VAE over time (``preset: conv``), fully convolutional.
 
-    With ``P = prod(strides)`` and stage channels ``c_i = min(width * 2**i, max_width)``:
+    In the manner of RAVE (Caillon & Esling 2021), scaled to 3 kHz and a CPU:
 
-    Encoder: ``x (n) -> (n, 1) -> zero-pad to ceil(n / P) * P`` then for each stage
-    ``i``: ``[InstNorm -> LeakyReLU (not before the first)] -> Conv1D(c_i, 2 s_i,
-    strides=s_i) -> res_blocks x ConvResBlock(c_i, kernel_size)``; then
-    ``InstNorm -> LeakyReLU -> Conv1D(2 * latent_channels, 1)`` -> mean and logvar of
-    shape ``(frames, latent_channels)``, ``frames = ceil(n / P)``.
+    * **Sub-bands.** A fixed PQMF bank (:mod:`genrevae.pqmf`) turns the waveform into
+      ``bands`` critically sampled band signals, so the network runs ``bands`` times
+      fewer time steps.
+    * **Encoder.** ``Conv1D(width, kernel_size)`` over the bands, then per stage ``i``:
+      ``len(dilations)`` dilated :class:`ResidualUnit` s at ``c_i = min(width 2^i,
+      max_width)`` channels, ``LeakyReLU -> Conv1D(c_{i+1}, 2 s_i, strides=s_i)``; finally
+      ``LeakyReLU -> Conv1D(2 latent_channels, 3)`` -> mean and log-variance of a latent
+      *sequence* ``(frames, latent_channels)``, one frame per ``hop = bands * prod(strides)``
+      samples (128 by default: 23.4 frames per second at 3 kHz).
+    * **Decoder** (mirror): ``Conv1D(c_last, kernel_size)``, per stage from the last:
+      ``LeakyReLU -> Conv1DTranspose(c_i, 2 s_i, strides=s_i)`` and the residual units;
+      then two heads per band: a waveform ``tanh(w)`` and an amplitude ``sigmoid(a)``
+      (amplitude modulation: loudness contours are learned separately from the carrier,
+      which makes quiet passages easy), multiplied and put back together by PQMF synthesis.
+    * **No normalisation over time** anywhere (see :class:`ResidualUnit`).
 
-    Decoder (mirror): ``z -> Conv1D(c_last, kernel_size)`` then for each stage from the
-    last: ``res_blocks x ConvResBlock(c_i) -> InstNorm -> LeakyReLU ->
-    Conv1DTranspose(c_{i-1}, 2 s_i, strides=s_i)`` (``c_{-1} = width``), then
-    ``InstNorm -> LeakyReLU -> Conv1D(1, kernel_size)``, crop to ``n``.  Kernels of
-    ``2 s`` with stride ``s`` overlap every output exactly twice (no checkerboard gaps).
-    The last layer starts small (variance-scaling 0.01) so an untrained decoder outputs
-    audio-scale values.
+    Every layer is a convolution, so the model takes any length: ``encode`` zero-pads the
+    input to a multiple of ``hop``, ``decode`` returns ``frames * hop`` samples cropped to
+    the requested length.  Training runs on short windows, evaluation and generation on
+    whole clips or any duration.
     """
 
     preset = "conv"
@@ -430,85 +452,100 @@ class ConvVAE(WaveVAE):
         self,
         n_samples: int,
         likelihood: str = "gaussian",
-        width: int = 16,
-        max_width: int = 64,
-        strides=(4, 4, 4, 2),
-        kernel_size: int = 9,
-        res_blocks: int = 1,
+        bands: int = 8,
+        width: int = 32,
+        max_width: int = 128,
+        strides=(2, 2, 4),
+        kernel_size: int = 7,
+        dilations=(1, 3, 9),
         latent_channels: int = 16,
         **kwargs,
     ):
+        self.bands = int(bands)
         self.width = int(width)
         self.max_width = int(max_width)
-        self.strides = [int(s) for s in strides]
+        self.strides = [int(v) for v in strides]
         self.kernel_size = int(kernel_size)
-        self.res_blocks = int(res_blocks)
+        self.dilations = [int(v) for v in dilations]
         self.latent_channels = int(latent_channels)
-        self.hop = int(np.prod(self.strides))
-        self.frames = -(-int(n_samples) // self.hop)
-        self.padded_samples = self.frames * self.hop
+        self.hop = self.bands * int(np.prod(self.strides))
         super().__init__(n_samples=n_samples, likelihood=likelihood, **kwargs)
+
+    def latent_frames(self, n_samples: int) -> int:
+        return -(-int(n_samples) // self.hop)
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
-        return (self.frames, self.latent_channels)
+        return (self.latent_frames(self.n_samples), self.latent_channels)
 
     def stage_channels(self) -> list[int]:
-        return [min(self.width * 2**i, self.max_width) for i in range(len(self.strides))]
+        """Channels at each resolution, from the band rate (``width``) to the latent rate."""
+        return [min(self.width * 2**i, self.max_width) for i in range(len(self.strides) + 1)]
 
-    def _norm_act(self, h):
-        h = layers.GroupNormalization(groups=-1, epsilon=1e-3)(h)
-        return layers.LeakyReLU(negative_slope=0.2)(h)
+    def _residual_units(self, h, channels: int, where: str):
+        for d in self.dilations:
+            h = ResidualUnit(channels, 3, d, name=f"{where}_res_d{d}")(h)
+        return h
 
     def _build_encoder(self) -> keras.Model:
-        n, pad = self.n_samples, self.padded_samples - self.n_samples
-        inputs = keras.Input(shape=(n,), name="waveform")
-        h = layers.Reshape((n, 1))(inputs)
-        if pad:
-            h = layers.ZeroPadding1D((0, pad))(h)
-        for i, (stride, channels) in enumerate(zip(self.strides, self.stage_channels())):
-            if i > 0:
-                h = self._norm_act(h)
-            h = layers.Conv1D(channels, 2 * stride, strides=stride, padding="same", name=f"down{i}")(h)
-            for _ in range(self.res_blocks):
-                h = ConvResBlock(channels, self.kernel_size)(h)
-        h = self._norm_act(h)
-        h = layers.Conv1D(2 * self.latent_channels, 1, name="to_latent")(h)
+        channels = self.stage_channels()
+        inputs = keras.Input(shape=(None,), name="waveform")
+        h = PQMF(self.bands, "analysis", name="pqmf_analysis")(inputs)
+        h = layers.Conv1D(channels[0], self.kernel_size, padding="same", name="from_bands")(h)
+        for i, stride in enumerate(self.strides):
+            h = self._residual_units(h, channels[i], f"enc{i}")
+            h = layers.LeakyReLU(negative_slope=0.2)(h)
+            h = layers.Conv1D(channels[i + 1], 2 * stride, strides=stride, padding="same", name=f"down{i}")(h)
+        h = layers.LeakyReLU(negative_slope=0.2)(h)
+        h = layers.Conv1D(2 * self.latent_channels, 3, padding="same", name="to_latent")(h)
         return keras.Model(inputs, h, name="encoder")
 
     def _build_decoder(self) -> keras.Model:
-        n, pad = self.n_samples, self.padded_samples - self.n_samples
         channels = self.stage_channels()
-        inputs = keras.Input(shape=self.latent_shape, name="z")
+        inputs = keras.Input(shape=(None, self.latent_channels), name="z")
         h = layers.Conv1D(channels[-1], self.kernel_size, padding="same", name="from_latent")(inputs)
         for i in reversed(range(len(self.strides))):
-            for _ in range(self.res_blocks):
-                h = ConvResBlock(channels[i], self.kernel_size)(h)
-            h = self._norm_act(h)
-            out_channels = channels[i - 1] if i > 0 else self.width
             stride = self.strides[i]
-            h = layers.Conv1DTranspose(out_channels, 2 * stride, strides=stride, padding="same", name=f"up{i}")(h)
-        h = self._norm_act(h)
-        h = layers.Conv1D(
-            1,
-            self.kernel_size,
-            padding="same",
-            kernel_initializer=keras.initializers.VarianceScaling(0.01, mode="fan_avg", distribution="uniform"),
-            name="to_waveform",
-        )(h)
-        if pad:
-            h = layers.Cropping1D((0, pad))(h)
-        h = layers.Reshape((n,))(h)
-        return keras.Model(inputs, h, name="decoder")
+            h = layers.LeakyReLU(negative_slope=0.2)(h)
+            h = layers.Conv1DTranspose(channels[i], 2 * stride, strides=stride, padding="same", name=f"up{i}")(h)
+            h = self._residual_units(h, channels[i], f"dec{i}")
+        h = layers.LeakyReLU(negative_slope=0.2)(h)
+        wave = layers.Conv1D(self.bands, self.kernel_size, padding="same", activation="tanh", name="band_waveform")(h)
+        # Starts near -3 (amplitude ~0.05, the level of quiet music) so an untrained decoder is audio-scale.
+        amp = layers.Conv1D(
+            self.bands, self.kernel_size, padding="same", activation="sigmoid",
+            bias_initializer=keras.initializers.Constant(-3.0), name="band_amplitude",
+        )(h)  # fmt: skip
+        bands = layers.Multiply(name="amplitude_modulation")([wave, amp])
+        out = PQMF(self.bands, "synthesis", name="pqmf_synthesis")(bands)
+        return keras.Model(inputs, out, name="decoder")
+
+    def encode(self, x, training=False):
+        x = tf.convert_to_tensor(x, tf.float32)
+        n = tf.shape(x)[1]
+        pad = (-n) % self.hop
+        h = self.encoder(tf.pad(x, [[0, 0], [0, pad]]), training=training)
+        mean, logvar = tf.split(h, num_or_size_splits=2, axis=-1)
+        return mean, logvar
+
+    def decode(self, z, training=False, length=None):
+        """``z (batch, frames, latent_channels) ->`` ``(batch, length)``; ``length`` defaults to
+        ``n_samples`` when ``frames`` is the clip's frame count, else ``frames * hop``."""
+        out = self.decoder(z, training=training)
+        if length is None:
+            frames = z.shape[1]
+            length = self.n_samples if frames == self.latent_frames(self.n_samples) else None
+        return out if length is None else out[:, :length]
 
     def get_config(self):
         config = super().get_config()
         config.update(
+            bands=self.bands,
             width=self.width,
             max_width=self.max_width,
             strides=list(self.strides),
             kernel_size=self.kernel_size,
-            res_blocks=self.res_blocks,
+            dilations=list(self.dilations),
             latent_channels=self.latent_channels,
         )
         return config
@@ -527,10 +564,18 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
     return ConvVAE(
         n_samples=n_samples,
         likelihood=s["likelihood"],
+        bands=int(c["bands"]),
         width=int(c["width"]),
         max_width=int(c["max_width"]),
         strides=[int(v) for v in c["strides"]],
         kernel_size=int(c["kernel_size"]),
-        res_blocks=int(c["res_blocks"]),
+        dilations=[int(v) for v in c["dilations"]],
         latent_channels=int(c["latent_channels"]),
     )
+
+
+def load_model(path) -> WaveVAE:
+    """Load a saved genre VAE (``model.keras``) without compiling it."""
+    from pathlib import Path
+
+    return keras.models.load_model(Path(path), compile=False)

@@ -3,19 +3,23 @@
 :func:`write_listening_page` writes two files from the per-genre results:
 
 ``results/index.html``
-    The full page.  Per genre: the evaluation metrics, the generation-quality numbers,
-    ``<audio>`` players for the generated clips, the reconstructions next to their
-    originals and the interpolations (all from the 22,050 Hz ``playback/`` copies, with a
-    link to each model-rate file), and the figures; on top, the cross-genre fidelity
-    table.  Everything is referenced by *relative* links, so the page works from disk
-    (``file://``), from any static web server and inside a copied ``results/`` folder,
-    with no network and no script.
+    The full page.  Per genre: the evaluation metrics (ELBO and IWAE under N(0, I) and under
+    the learned prior), the learned prior's held-out likelihood next to N(0, I) and a VAR
+    baseline (``prior/prior.json``), the generation-quality numbers with their controls,
+    ``<audio>`` players for the clips generated from the learned prior, the same seeds
+    decoded from N(0, I) (the baseline), the reconstructions next to their originals and the
+    interpolations (all from the 22,050 Hz ``playback/`` copies, with a link to each
+    model-rate file), and the figures; on top, the cross-genre fidelity table.  Everything
+    is referenced by *relative* links, so the page works from disk (``file://``), from any
+    static web server and inside a copied ``results/`` folder, with no network and no script.
 ``results/listening_report.html`` (optional)
     A self-contained variant for ``snakemake --report report.html``: the report shows an
     HTML result inside an iframe whose source is a ``data:`` URL, and Chromium refuses
     ``data:`` URLs over 2 MB in frames (measured: the frame stays blank).  So this variant
     embeds as many generated clips (model-rate WAVs, smaller) as fit under
-    :data:`REPORT_PAGE_BUDGET` bytes and the tables; figures are in the report anyway.
+    :data:`REPORT_PAGE_BUDGET` bytes -- learned-prior and N(0, I) clips of the same seed
+    side by side, so the excerpt always has some of each -- and the tables; figures are in
+    the report anyway.
 """
 
 from __future__ import annotations
@@ -50,23 +54,49 @@ REPORT_PAGE_BUDGET = 1_400_000
 BROWSER_MIN_RATE = 3000
 
 FIGURE_CAPTIONS = {
-    "samples_grid.png": "16 clips decoded from the prior after the last epoch (the seed report's picture).",
-    "samples_evolution.gif": "The same 16 prior draws decoded before training and after every epoch.",
+    "samples_grid.png": "16 clips generated from the genre's learned prior (the seed report's picture).",
+    "spectrograms.png": (
+        "Log-mel spectrograms of two real test clips, two clips from the learned prior and two from N(0, I), "
+        "one colour scale: notes are horizontal lines, onsets vertical ones, noise a flat smear."
+    ),
+    "samples_evolution.gif": "16 fixed N(0, I) draws decoded before training and at every checkpoint.",
     "reconstructions.png": "Test clips (grey) and their reconstructions (blue): waveforms and log-mel spectrograms.",
-    "loss_curves.png": "Training loss, test ELBO, KL and reconstruction term per epoch (nats per clip).",
+    "loss_curves.png": "Training loss per sample, test ELBO, KL and reconstruction term over training steps.",
     "latent_space.png": "Posterior means of the train and test clips in latent space.",
 }
 
+#: Row labels of the metrics table, in display order.  A nested block of a subset (e.g.
+#: ``learned_prior``) appears as ``<block>.<key>``; its rows sit next to the N(0, I) ones.
 METRIC_LABELS = {
     "n_clips": "clips",
-    "elbo_nats": "ELBO (nats per clip)",
-    "elbo_bits_per_sample": "ELBO (bits per sample)",
-    "iwae_nats": "IWAE bound (nats per clip)",
+    "elbo_nats": "ELBO (N(0, I) prior, nats per clip)",
+    "learned_prior.elbo_nats": "ELBO under the learned prior (nats per clip)",
+    "elbo_bits_per_sample": "ELBO (N(0, I) prior, bits per sample)",
+    "learned_prior.elbo_bits_per_sample": "ELBO under the learned prior (bits per sample)",
+    "iwae_nats": "IWAE bound (N(0, I) prior, nats per clip)",
+    "learned_prior.iwae_nats": "IWAE bound under the learned prior (nats per clip)",
     "recon_nats": "reconstruction term E_q[log p(x|z)] (nats per clip)",
-    "kl_nats": "KL(q(z|x) || p(z)) (nats per clip)",
+    "kl_nats": "KL(q(z|x) || p(z)) (N(0, I) prior, nats per clip)",
+    "learned_prior.kl_nats": "KL(q(z|x) || p(z)) under the learned prior (nats per clip)",
+    "kl_analytic_nats": "KL(q(z|x) || N(0, I)) in closed form (nats per clip)",
     "active_units": "active latent units",
     "snr_db": "reconstruction SNR (dB)",
     "stft_distance": "multi-resolution STFT distance of reconstructions",
+}
+
+#: Rows of the learned-prior table: key in ``prior.json``'s report and its label
+#: (``{order}`` is the VAR order).
+PRIOR_ROWS = (
+    ("standard_normal", "N(0, I)"),
+    ("var", "VAR({order}) (linear baseline)"),
+    ("learned", "learned (GRU)"),
+)
+
+#: Names of the generation-quality controls, in display order (others follow as they are called).
+CONTROL_LABELS = {
+    "phase_randomised": "phase-randomised real train clips (same spectrum, no dynamics)",
+    "gaussian_prior": "decoded from N(0, I) (the old baseline)",
+    "reconstructions": "reconstructions of test clips (the ceiling)",
 }
 
 _STYLE = """
@@ -77,6 +107,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f0f0f0; }
+caption { text-align: left; white-space: nowrap; padding-bottom: 0.3em; }
 .players { display: flex; flex-wrap: wrap; gap: 0.8em; }
 .players figure, .pair figure { margin: 0; padding: 0.4em; border: 1px solid #ddd; border-radius: 4px; }
 figcaption { font-size: 0.85em; color: #555; }
@@ -98,6 +129,7 @@ class GenreResults:
     manifest: pd.DataFrame = field(default_factory=pd.DataFrame)
     generated_dir: Path = Path()
     figures: dict[str, Path] = field(default_factory=dict)
+    prior: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -105,8 +137,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def collect_genre(results_dir: Path, genre: str) -> GenreResults:
-    """Read one genre's ``metrics.json``, ``generation_quality.json``, ``generated/manifest.csv``
-    and figure paths under ``results_dir/<genre>``; missing pieces are left empty."""
+    """Read one genre's ``metrics.json``, ``generation_quality.json``, ``prior/prior.json``,
+    ``generated/manifest.csv`` and figure paths under ``results_dir/<genre>``; missing pieces
+    are left empty."""
     base = Path(results_dir) / genre
     generated = base / "generated"
     manifest_path = generated / "manifest.csv"
@@ -119,6 +152,7 @@ def collect_genre(results_dir: Path, genre: str) -> GenreResults:
         manifest=manifest,
         generated_dir=generated,
         figures=figures,
+        prior=_read_json(base / "prior" / "prior.json"),
     )
 
 
@@ -158,19 +192,36 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | 
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _metrics_html(metrics: dict[str, Any]) -> str:
     if not metrics:
         return '<p class="note">No metrics.json.</p>'
     subsets = [k for k in ("test", "train") if isinstance(metrics.get(k), dict)]
     subsets += [k for k, v in metrics.items() if isinstance(v, dict) and k not in subsets and k != "settings"]
+    # one row per number; a nested block of numbers (learned_prior: {...}) gives rows "<block>.<key>"
+    flat: dict[str, dict[str, Any]] = {}
+    for subset in subsets:
+        values = flat.setdefault(subset, {})
+        for key, value in metrics[subset].items():
+            if _is_number(value):
+                values[key] = value
+            elif isinstance(value, dict):
+                values.update({f"{key}.{k}": v for k, v in value.items() if _is_number(v)})
     keys: list[str] = []
     for subset in subsets:
-        for key, value in metrics[subset].items():
-            if key not in keys and isinstance(value, (int, float)) and not isinstance(value, bool):
-                keys.append(key)
+        keys += [k for k in flat[subset] if k not in keys]
     keys.sort(key=lambda k: (list(METRIC_LABELS).index(k) if k in METRIC_LABELS else len(METRIC_LABELS), k))
-    rows = [[METRIC_LABELS.get(k, k)] + [metrics[s].get(k) for s in subsets] for k in keys]
+    rows = [[METRIC_LABELS.get(k, k)] + [flat[s].get(k) for s in subsets] for k in keys]
     out = _table(["metric"] + [f"{s} clips" for s in subsets], rows)
+    if any(k.startswith("learned_prior.") for k in keys):
+        out += (
+            '<p class="note">The same draws z ~ q(z|x) scored under both priors: each ELBO and IWAE bound is a '
+            "valid lower bound on log p(x) of its model (higher is better); the learned prior is the "
+            "genre's GRU over latent frames.</p>"
+        )
     extra = {k: v for k, v in metrics.items() if k not in subsets and k != "settings" and not isinstance(v, dict)}
     if extra:
         out += '<p class="note">' + "; ".join(
@@ -179,23 +230,101 @@ def _metrics_html(metrics: dict[str, Any]) -> str:
     return out
 
 
+def _prior_html(prior: dict[str, Any]) -> str:
+    report = prior.get("report") if isinstance(prior, dict) else None
+    if not isinstance(report, dict) or not report:
+        return '<p class="note">No prior/prior.json.</p>'
+    splits = [k for k in ("train", "test") if isinstance(report.get(k), dict)]
+    splits += [k for k, v in report.items() if isinstance(v, dict) and k not in splits]
+    order = prior.get("var_order", "p")
+    rows = []
+    for key, label in PRIOR_ROWS:
+        values = [report[s].get(key, {}) for s in splits]
+        values = [v.get("nll_per_frame") if isinstance(v, dict) else None for v in values]
+        if any(v is not None for v in values):
+            rows.append([label.format(order=order)] + values)
+    if not rows:
+        return '<p class="note">prior/prior.json has no likelihoods.</p>'
+    caption = "Learned prior: held-out negative log-likelihood per latent frame (nats, lower is better)"
+    out = _table(["prior"] + splits, rows, caption=caption)
+    notes = ["scored on the posterior means of the clips (not an ELBO)"]
+    for s in splits:
+        r = report[s]
+        if all(k in r for k in ("clips", "frames", "channels")):
+            notes.append(f"{s}: {_fmt(r['clips'])} clips of {_fmt(r['frames'])} frames x {_fmt(r['channels'])} channels")
+    if _is_number(prior.get("parameters")):
+        fit = f", fitted in {_fmt(float(prior['fit_seconds']))} s" if _is_number(prior.get("fit_seconds")) else ""
+        notes.append(f"learned prior: {_fmt(int(prior['parameters']))} parameters{fit}")
+    return out + '<p class="note">' + _e("; ".join(notes)) + ".</p>"
+
+
+def _generated_value(quality: dict[str, Any], key: str) -> Any:
+    """The top-level (generated clips') counterpart of a control's ``key``: ``key`` itself
+    (``ratio``), its ``frechet_generated_*`` form (``frechet_test``) or the ``generated``
+    entry of a per-set block (``rms``, ``n_clips``)."""
+    for candidate in (key, key.replace("frechet_", "frechet_generated_", 1)):
+        value = quality.get(candidate)
+        if isinstance(value, dict):
+            value = value.get("generated")
+        if _is_number(value):
+            return value
+    return None
+
+
+def _controls_html(quality: dict[str, Any]) -> str:
+    controls = {k: v for k, v in (quality.get("controls") or {}).items() if isinstance(v, dict)}
+    if not controls:
+        return ""
+    known = list(CONTROL_LABELS)
+    controls = dict(sorted(controls.items(), key=lambda kv: known.index(kv[0]) if kv[0] in known else len(known)))
+    columns: list[str] = []
+    for block in controls.values():
+        columns += [k for k, v in block.items() if k not in columns and (v is None or _is_number(v))]
+    # frechet_test and ratio first, then the other distances and ratios (segment level, ...), then the rest
+    first = ("frechet_test", "ratio")
+    columns.sort(key=lambda k: first.index(k) if k in first else 2 if "frechet" in k or "ratio" in k else 3)
+    rows = [["generated (learned prior)"] + [_generated_value(quality, k) for k in columns]]
+    rows += [[CONTROL_LABELS.get(name, name)] + [block.get(k) for k in columns] for name, block in controls.items()]
+    names = {"frechet_test": "Frechet distance to test", "ratio": "ratio (/ floor)"}
+    header = ["clip set"] + [names.get(k, k) for k in columns]
+    return (
+        "<h4>Controls</h4>"
+        + _table(header, rows)
+        + '<p class="note">Each control is scored exactly like the generated clips (same test set and floors; '
+        "lower is closer). A generator shows dynamics only where it is below the phase-randomised control "
+        "(stationary noise with the real long-term spectrum); the reconstructions are the ceiling for any prior.</p>"
+    )
+
+
 def _quality_html(quality: dict[str, Any]) -> str:
     if not quality:
         return '<p class="note">No generation_quality.json.</p>'
     n = quality.get("n_clips", {})
     rms = quality.get("rms", {})
     rows = [
-        ["Frechet distance, generated vs test", quality.get("frechet_generated_test")],
+        ["Frechet distance, generated (learned prior) vs test", quality.get("frechet_generated_test")],
         ["Frechet distance, train vs test (floor)", quality.get("frechet_train_test")],
         ["ratio generated / floor (1 = as good as real music)", quality.get("ratio")],
         ["Frechet distance, generated vs train", quality.get("frechet_generated_train")],
+    ]
+    segment_rows = [
+        ["segment-level Frechet distance, generated vs test", "segment_frechet_generated_test"],
+        ["segment-level Frechet distance, train vs test (floor)", "segment_frechet_train_test"],
+        ["segment-level ratio generated / floor", "segment_ratio"],
+        ["segment-level Frechet distance, generated vs train", "segment_frechet_generated_train"],
+    ]
+    rows += [[label, quality.get(key)] for label, key in segment_rows if key in quality]
+    rows += [
         ["clips generated / train / test", f"{n.get('generated', '?')} / {n.get('train', '?')} / {n.get('test', '?')}"],
         [
             "mean RMS generated / train / test (full scale)",
             " / ".join(_fmt(rms.get(k)) for k in ("generated", "train", "test")),
         ],
     ]
-    return _table(["measure", "value"], rows) + f'<p class="note">Features: {_e(quality.get("feature", ""))}.</p>'
+    features = f"Features: {_e(quality.get('feature', ''))}."
+    if quality.get("segment_feature"):
+        features += f" Segment level: {_e(quality['segment_feature'])}."
+    return _table(["measure", "value"], rows) + f'<p class="note">{features}</p>' + _controls_html(quality)
 
 
 def _fidelity_html(fidelity: pd.DataFrame | None) -> str:
@@ -204,9 +333,15 @@ def _fidelity_html(fidelity: pd.DataFrame | None) -> str:
     columns = list(fidelity.columns)
     rows = [[None if isinstance(v, float) and math.isnan(v) else v for v in row] for row in fidelity.itertuples(index=False)]
     return _table(columns, rows) + (
-        '<p class="note">fidelity: share of a genre\'s generated clips that a logistic-regression genre '
-        "classifier on MFCC statistics (trained on the real train clips of all genres) assigns to that genre; "
-        "test_recall / test_accuracy: the same classifier on real test clips (how far it can be trusted).</p>"
+        '<p class="note">fidelity: share of a genre\'s generated clips that a genre classifier assigns to that '
+        "genre. The classifier is a scikit-learn logistic regression (standardised inputs) on clip features "
+        "with dynamics: MFCC and delta-MFCC statistics, spectral contrast, chroma, onset-strength and tempo "
+        "(autocorrelation) statistics, trained on the real train clips of all genres. "
+        "test_recall / test_accuracy: the same classifier on real test clips; cv_accuracy: its cross-validated "
+        "accuracy on all real clips (how far it can be trusted). phase_randomised_fidelity: how often it calls "
+        "stationary noise with a genre's spectrum (phase-randomised real clips) that genre; it must be low for "
+        "the fidelity number to mean anything. predicted_*: where the generated clips go (noise: the "
+        "classifier's class of phase-randomised clips, where it has one).</p>"
     )
 
 
@@ -224,6 +359,14 @@ def _player(label: str, link: tuple[str, str | None] | None) -> str:
     )
 
 
+def _temperatures(rows: pd.DataFrame) -> list[float]:
+    """The distinct finite sampling temperatures of manifest rows (none for an old manifest)."""
+    if "temperature" not in rows:
+        return []
+    values = pd.to_numeric(rows["temperature"], errors="coerce")
+    return sorted({float(v) for v in values if math.isfinite(v)})
+
+
 def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
     m = genre.manifest
     if m.empty:
@@ -232,9 +375,29 @@ def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
     samples = m[m["kind"] == "sample"]
     if len(samples):
         rate = samples["sample_rate"].iloc[0]
-        parts.append(f'<h3>Generated clips</h3><p class="note">Decoded from z ~ N(0, I), {_e(rate)} Hz model output.</p>')
+        if "temperature" in m:
+            temps = ", ".join(_fmt(t) for t in _temperatures(samples)) or "n/a"
+            parts.append(
+                f"<h3>Generated clips (learned prior, temperature {_e(temps)})</h3>"
+                f'<p class="note">Latent sequences sampled frame by frame from the genre\'s learned prior '
+                f"(a GRU over latent frames), decoded; {_e(rate)} Hz model output.</p>"
+            )
+        else:  # a manifest from before the learned prior: its samples are N(0, I) draws
+            parts.append(
+                f'<h3>Generated clips</h3><p class="note">Decoded from z ~ N(0, I), {_e(rate)} Hz model output.</p>'
+            )
         players = "".join(
             _player(f"sample {i}, seed {r['seed']}", audio_link(genre, r)) for i, (_, r) in enumerate(samples.iterrows())
+        )
+        parts.append(f'<div class="players">{players}</div>')
+    baseline = m[m["kind"] == "gaussian_sample"]
+    if len(baseline):
+        parts.append(
+            "<h3>Baseline: the same seeds from N(0, I)</h3><p class=\"note\">Every latent frame drawn independently "
+            "from the VAE's own prior z ~ N(0, I) and decoded: what the model made before it had a learned prior.</p>"
+        )
+        players = "".join(
+            _player(f"N(0, I) {i}, seed {r['seed']}", audio_link(genre, r)) for i, (_, r) in enumerate(baseline.iterrows())
         )
         parts.append(f'<div class="players">{players}</div>')
     pairs = m[m["kind"].isin(["original", "reconstruction"])]
@@ -297,6 +460,7 @@ def render_page(
         sections.append(
             f'<section id="genre-{_e(g.name)}"><h2>{_e(g.name)}</h2>'
             f"<h3>Evaluation</h3>{_metrics_html(g.metrics)}"
+            f"<h3>Learned prior</h3>{_prior_html(g.prior)}"
             f"<h3>Generation quality</h3>{_quality_html(g.quality)}"
             f"{_audio_html(g, audio_link)}{_figures_html(g, image_link)}</section>"
         )
@@ -318,20 +482,27 @@ def _data_uri(path: Path, mime: str) -> str:
 
 def _report_selection(genres: Sequence[GenreResults], budget: int) -> set[tuple[str, str]]:
     """(genre, file) of the clips to embed while their base64 size fits ``budget``: generated
-    samples round-robin over the genres, then reconstruction pairs, then interpolations
-    (a pair or an interpolation is embedded whole or not at all)."""
+    clips round-robin over the genres, each genre's learned-prior clip ``i`` right before its
+    N(0, I) clip of the same seed (so even a tight budget embeds some of each, comparable in
+    pairs), then reconstruction pairs, then interpolations (a pair or an interpolation is
+    embedded whole or not at all)."""
     units: list[tuple[GenreResults, list[pd.Series]]] = []
-    for kinds in (("sample",), ("original", "reconstruction"), ("interpolation",)):
-        queues = []
+    for kinds in (("sample", "gaussian_sample"), ("original", "reconstruction"), ("interpolation",)):
+        queues: list[list[list[list[pd.Series]]]] = []  # per genre, per round: the units of that round
         for g in genres:
             if g.manifest.empty:
                 queues.append([])
                 continue
             rows = g.manifest[g.manifest["kind"].isin(kinds)]
-            key = "file" if kinds == ("sample",) else "group"
-            queues.append([[r for _, r in group.iterrows()] for _, group in rows.groupby(key, sort=False)])
+            if kinds[0] == "sample":
+                learned = [r for _, r in rows[rows["kind"] == "sample"].iterrows()]
+                gaussian = [r for _, r in rows[rows["kind"] == "gaussian_sample"].iterrows()]
+                rounds = max(len(learned), len(gaussian))
+                queues.append([[[r] for r in learned[i : i + 1] + gaussian[i : i + 1]] for i in range(rounds)])
+            else:
+                queues.append([[[r for _, r in group.iterrows()]] for _, group in rows.groupby("group", sort=False)])
         for i in range(max((len(q) for q in queues), default=0)):
-            units += [(g, q[i]) for g, q in zip(genres, queues) if i < len(q)]
+            units += [(g, unit) for g, q in zip(genres, queues) if i < len(q) for unit in q[i]]
     chosen: set[tuple[str, str]] = set()
     used = 0
     for g, rows in units:
@@ -371,7 +542,9 @@ def write_listening_page(
         return playback, relative_url(genre.generated_dir / str(row["file"]), page_dir)
 
     intro = (
-        "<p>One variational autoencoder per genre, trained on raw waveforms. Players use 22,050 Hz "
+        "<p>One variational autoencoder per genre, trained on raw waveforms, and a learned prior over its "
+        "latent frames (a GRU) to generate from; the same seeds decoded from N(0, I) are the baseline. "
+        "Players use 22,050 Hz "
         "copies of the model-rate clips (browsers refuse very low rates); the links lead to the "
         "model-rate files. Clips are DC-free and were only ever scaled down to stay below full scale.</p>"
     )
@@ -381,7 +554,8 @@ def write_listening_page(
         return
     intro_report = (
         "<p>Self-contained excerpt of <code>results/index.html</code> for the Snakemake report (which cannot "
-        "show pages over 2 MB): the tables and as many generated clips as fit, at the model rate. "
+        "show pages over 2 MB): the tables and as many generated clips as fit (learned prior and N(0, I) "
+        "baseline of the same seed side by side), at the model rate. "
         "Open <code>results/index.html</code> for every clip and figure.</p>"
     )
     empty = render_page(data, fidelity, lambda g, r: None, lambda p: None, intro=intro_report)

@@ -1,39 +1,59 @@
-"""Train one genre's VAE: reproducible, resumable, and loud about divergence.
+r"""Train one genre's VAE on random windows: reproducible, resumable, and loud about divergence.
 
 :func:`train_genre` reads a memory-mapped shard (``clips.npy``, float32 ``(n_clips,
-n_samples)``) and its ``split.csv`` (``clip``, ``track``, ``subset``), trains the model
-described by ``settings["model"]`` on the ``train`` clips and writes into ``out_dir``:
+n_samples)``) and its ``split.csv`` (``clip``, ``track``, ``subset``), and trains the model
+described by ``settings["model"]`` for ``train.steps`` gradient steps.  Each step takes
+``train.batch_size`` random *windows* of ``train.window_samples`` samples from the train
+clips (RAVE, EnCodec and DAC all train on windows of 0.4-3 s: a 30 s clip gives one step's
+worth of data, 11 windows give eleven).  The ``conv`` preset is fully convolutional, so
+evaluation and generation still run on whole clips.  The ``seed`` preset takes one fixed
+length and trains on whole clips.
+
+Objective per step, averaged over the batch (``n`` = samples per window):
+
+.. math::
+
+    \mathcal{L} = \frac{-\log p(x \mid z) + \beta_t\, \mathrm{KL}(q(z\mid x)\,\|\,p(z))}{n}
+                 + w_{\mathrm{stft}}\, D_{\mathrm{MR\text{-}STFT}}(x, \hat x)
+
+The first term is the negative ELBO per sample (the same bound as per clip, scaled, so the
+spectral term has a say whatever the window length), ``beta_t`` warms up linearly over
+``train.kl_warmup_steps`` to ``train.kl_beta``, and the multi-resolution STFT distance
+(linear and log magnitudes, :func:`genrevae.losses.multi_resolution_stft_distance`) makes the
+decoder match spectra where the Gaussian alone would settle for a blurred mean.
+
+Every ``train.checkpoint_every`` steps (and after the last) it evaluates the single-sample
+test ELBO on the whole test clips, decodes 16 fixed prior draws, logs to TensorBoard and
+writes a checkpoint.  Outputs in ``out_dir``:
 
 ``history.csv``
-    ``epoch, train_loss, test_elbo, test_recon, test_kl, kl_weight, seconds`` (nats per
-    clip; ``train_loss`` is the optimised objective, ``test_elbo`` the single-sample ELBO
-    of the test clips, ``seconds`` the wall time of the epoch's training, test ELBO and
-    samples, without the checkpoint write).
+    ``step, train_loss, test_elbo, test_recon, test_kl, kl_weight, seconds`` at every
+    checkpoint (``train_loss`` per sample averaged since the previous row; the test
+    numbers in nats per clip; ``seconds`` the wall time since the previous row, checkpoint
+    writes excluded).
 ``config.json``
     The resolved settings, ``n_samples``, thread count, data and run fingerprints, versions.
 ``epoch_samples.npy``
-    float32 ``(epochs + 1, 16, 4096)``: the same 16 prior draws decoded before training
-    and after every epoch, each reduced to 4096 points by :func:`envelope`.
+    float32 ``(checkpoints + 1, 16, 4096)``: the same 16 prior draws decoded before training
+    and at every checkpoint, each reduced to 4096 points by :func:`envelope`.
+``tensorboard/``
+    Scalars (loss, test ELBO, KL, KL weight, log-scale) and, at every checkpoint, a few
+    prior draws and test reconstructions as audio: ``tensorboard --logdir results``.
 ``model.keras``
     Written last, via a temporary name and ``os.replace``: its presence means the run
     finished.  (Outputs of an earlier run in ``out_dir`` are deleted when training starts.)
-``checkpoints/epoch-NNNN/``
-    After every epoch: weights, optimizer state, history and epoch samples so far and a
-    fingerprint of the settings, data and thread count.  A re-run resumes from the newest
-    checkpoint when the fingerprint matches (``train.epochs`` and the ``evaluate`` section
-    are not part of it, so a run can be extended); otherwise it starts afresh.
+``checkpoints/step-NNNNNNN/``
+    Weights, optimizer state, history and samples so far and a fingerprint of the settings,
+    data and thread count.  A re-run resumes from the newest checkpoint when the fingerprint
+    matches (``train.steps``, ``train.max_seconds`` and the ``evaluate`` section are not part
+    of it, so a run can be extended); otherwise it starts afresh.
 
-Reproducibility: ``keras.utils.set_random_seed(seed)`` fixes the initial weights; the
-clip order of epoch ``e`` is a permutation drawn from ``numpy.random.default_rng([seed,
-e])`` and the reparameterisation noise of global step ``t`` uses the stateless seed
-``[seed, t]``, so an uninterrupted run and a killed-then-resumed run produce the same
-weights (bit for bit on CPU with the same thread count; GPU kernels may not be
-deterministic).
-
-Loss per clip: ``-(recon - kl_weight * kl) + stft_weight * stft``, averaged over the
-batch, with ``kl_weight`` warmed up linearly per epoch (:func:`kl_weight_for_epoch`).
-
-Run ``python -m genrevae.training --help`` for a command line without Snakemake.
+Reproducibility: ``keras.utils.set_random_seed(seed)`` fixes the initial weights; the windows
+of step ``t`` are drawn from ``numpy.random.default_rng([seed, t])`` and the
+reparameterisation noise uses the stateless seed ``[seed, t]``, so an uninterrupted run and
+a killed-then-resumed run produce the same weights (bit for bit on CPU with the same thread
+count; GPU kernels may not be deterministic).  ``train.max_seconds`` stops at the first
+checkpoint after the budget is spent: the step count then depends on the machine.
 """
 
 from __future__ import annotations
@@ -63,17 +83,17 @@ __all__ = [
     "data_fingerprint",
     "run_fingerprint",
     "envelope",
-    "kl_weight_for_epoch",
-    "epoch_batches",
+    "kl_weight_for_step",
+    "window_batch",
     "train_genre",
     "N_EPOCH_SAMPLES",
     "ENVELOPE_POINTS",
     "OUTPUTS",
 ]
 
-#: The files train_genre writes into out_dir (model.keras last), besides checkpoints/.
+#: The files train_genre writes into out_dir (model.keras last), besides checkpoints/ and tensorboard/.
 OUTPUTS = ("model.keras", "history.csv", "config.json", "epoch_samples.npy")
-#: Number of prior draws decoded after every epoch, and their reduced length.
+#: Number of prior draws decoded at every checkpoint, and their reduced length.
 N_EPOCH_SAMPLES = 16
 ENVELOPE_POINTS = 4096
 #: Second word of the stateless seeds of the fixed prior draws and of the test ELBO noise.
@@ -85,17 +105,20 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "sample_rate": 3000,
     "model": None,  # filled from genrevae.model.DEFAULT_MODEL_SETTINGS
     "train": {
-        "epochs": 20,
-        "batch_size": 10,
-        "learning_rate": 3.0e-4,
+        "steps": 3000,
+        "window_samples": 8192,
+        "batch_size": 16,
+        "learning_rate": 1.0e-3,
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1.0e-8,
         "kl_beta": 1.0,
-        "kl_warmup_epochs": 0,
-        "stft_weight": 0.0,
+        "kl_warmup_steps": 500,
+        "stft_weight": 1.0,
+        "stft_sizes": [64, 128, 256, 512, 1024],
+        "checkpoint_every": 250,
+        "tensorboard_audio": 2,
         "xla": False,
-        "steps_per_epoch": None,
         "max_seconds": None,
     },
     "evaluate": {"iw_samples": 64, "batch_size": 4},
@@ -112,16 +135,19 @@ def resolve_settings(settings: dict | None) -> dict:
     s = merge_settings(DEFAULT_SETTINGS, settings)
     s["model"] = resolve_model_settings(s.get("model"))
     t = s["train"]
-    if int(t["epochs"]) < 0:
-        raise ValueError("train.epochs must be >= 0")
-    if int(t["batch_size"]) < 1:
-        raise ValueError("train.batch_size must be >= 1")
+    if int(t["steps"]) < 0:
+        raise ValueError("train.steps must be >= 0")
+    for key in ("batch_size", "checkpoint_every"):
+        if int(t[key]) < 1:
+            raise ValueError(f"train.{key} must be >= 1")
+    if t["window_samples"] is not None and int(t["window_samples"]) < 16:
+        raise ValueError("train.window_samples must be null (whole clips) or >= 16")
     if not float(t["learning_rate"]) > 0:
         raise ValueError("train.learning_rate must be > 0")
-    if float(t["kl_beta"]) < 0 or int(t["kl_warmup_epochs"]) < 0 or float(t["stft_weight"]) < 0:
-        raise ValueError("train.kl_beta, train.kl_warmup_epochs and train.stft_weight must be >= 0")
-    if t["steps_per_epoch"] is not None and int(t["steps_per_epoch"]) < 1:
-        raise ValueError("train.steps_per_epoch must be null or >= 1")
+    if float(t["kl_beta"]) < 0 or int(t["kl_warmup_steps"]) < 0 or float(t["stft_weight"]) < 0:
+        raise ValueError("train.kl_beta, train.kl_warmup_steps and train.stft_weight must be >= 0")
+    if not t["stft_sizes"] or any(int(v) < 4 for v in t["stft_sizes"]):
+        raise ValueError("train.stft_sizes must be a non-empty list of FFT sizes >= 4")
     e = s["evaluate"]
     if int(e["iw_samples"]) < 1 or int(e["batch_size"]) < 1:
         raise ValueError("evaluate.iw_samples and evaluate.batch_size must be >= 1")
@@ -219,12 +245,14 @@ def data_fingerprint(shard: Path, split: Path) -> str:
 def run_fingerprint(settings: dict, n_samples: int, data_fp: str, threads: int) -> str:
     """sha256 of everything a training trajectory depends on.
 
-    ``train.epochs`` and ``train.max_seconds`` are left out (epoch ``e`` does not depend on
-    the total, so a finished run can be extended) and so is the ``evaluate`` section.
+    ``train.steps``, ``train.max_seconds`` and ``train.tensorboard_audio`` are left out (step
+    ``t`` does not depend on the total, so a finished run can be extended) and so is the
+    ``evaluate`` section.
     """
-    train = {k: v for k, v in settings["train"].items() if k not in ("epochs", "max_seconds")}
+    skip = ("steps", "max_seconds", "tensorboard_audio")
+    train = {k: v for k, v in settings["train"].items() if k not in skip}
     payload = {
-        "format": 1,
+        "format": 2,
         "seed": settings["seed"],
         "sample_rate": settings["sample_rate"],
         "model": settings["model"],
@@ -250,57 +278,43 @@ def envelope(waves: np.ndarray, points: int = ENVELOPE_POINTS) -> np.ndarray:
     return np.where(-lo > hi, lo, hi).astype(np.float32)
 
 
-def kl_weight_for_epoch(epoch: int, train_settings: dict) -> float:
-    """KL weight used during (1-based) ``epoch``: ``kl_beta * min(1, (epoch - 1) / kl_warmup_epochs)``.
+def kl_weight_for_step(step: int, train_settings: dict) -> float:
+    """KL weight at (0-based) ``step``: ``kl_beta * min(1, step / kl_warmup_steps)``.
 
-    With ``kl_warmup_epochs = W > 0`` the first epoch trains without KL and the full
-    weight is reached at epoch ``W + 1``; with ``W = 0`` it is ``kl_beta`` throughout.
+    With ``kl_warmup_steps = W > 0`` the first step trains without KL and the full weight is
+    reached at step ``W``; with ``W = 0`` it is ``kl_beta`` throughout.
     """
     beta = float(train_settings["kl_beta"])
-    warm = int(train_settings["kl_warmup_epochs"])
+    warm = int(train_settings["kl_warmup_steps"])
     if warm <= 0:
         return beta
-    return beta * min(1.0, (epoch - 1) / warm)
+    return beta * min(1.0, step / warm)
 
 
-def epoch_batches(seed: int, epoch: int, train_idx: np.ndarray, batch_size: int, steps_per_epoch: int | None) -> list[np.ndarray]:
-    """Clip indices of every batch of ``epoch`` (1-based), a pure function of its arguments.
+def window_length(train_settings: dict, n_samples: int, fixed_length: bool) -> int:
+    """Samples per training window: ``train.window_samples`` capped at the clip, or the whole
+    clip when it is null or the model takes one fixed length (the ``seed`` preset)."""
+    window = train_settings["window_samples"]
+    if fixed_length or window is None:
+        return int(n_samples)
+    return min(int(window), int(n_samples))
 
-    ``steps_per_epoch=None``: one shuffled pass, the last batch possibly smaller.
-    Otherwise ``steps_per_epoch`` full batches drawn from as many fresh permutations as needed.
+
+def window_batch(seed: int, step: int, train_idx: np.ndarray, batch_size: int, n_samples: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clip indices and start offsets of the windows of (0-based) ``step``: a pure function of its
+    arguments (``numpy.random.default_rng([seed, step])``), so a resumed run sees the same data.
+
+    Clips are drawn uniformly with replacement, offsets uniformly in ``[0, n_samples - window]``.
     """
-    rng = np.random.default_rng([int(seed), int(epoch)])
-    train_idx = np.asarray(train_idx, dtype=np.int64)
-    if steps_per_epoch is None:
-        order = rng.permutation(train_idx)
-        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    need = int(steps_per_epoch) * batch_size
-    parts, have = [], 0
-    while have < need:
-        parts.append(rng.permutation(train_idx))
-        have += len(train_idx)
-    order = np.concatenate(parts)[:need]
-    return [order[i : i + batch_size] for i in range(0, need, batch_size)]
+    rng = np.random.default_rng([int(seed), int(step)])
+    clips = rng.choice(np.asarray(train_idx, dtype=np.int64), size=int(batch_size), replace=True)
+    offsets = rng.integers(0, int(n_samples) - int(window) + 1, size=int(batch_size))
+    return clips, offsets
 
 
-def _make_dataset(clips: np.ndarray, batches: list[np.ndarray], threads: int):
-    """tf.data pipeline yielding float32 ``(batch, n_samples)`` batches from the memory-mapped shard."""
-    import tensorflow as tf
-
-    n_samples = clips.shape[1]
-    batch_size = len(batches[0]) if batches else 1  # all but the last batch have this size
-
-    def load(idx):
-        return np.ascontiguousarray(clips[np.asarray(idx)], dtype=np.float32)
-
-    order = np.concatenate(batches) if batches else np.zeros((0,), np.int64)
-    ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-    ds = ds.map(lambda idx: tf.ensure_shape(tf.numpy_function(load, [idx], tf.float32), (None, n_samples)))
-    ds = ds.prefetch(2)
-    options = tf.data.Options()
-    options.threading.private_threadpool_size = max(1, int(threads))
-    options.deterministic = True
-    return ds.with_options(options)
+def read_windows(clips: np.ndarray, rows: np.ndarray, offsets: np.ndarray, window: int) -> np.ndarray:
+    """``clips[rows[i], offsets[i] : offsets[i] + window]`` stacked: float32 ``(batch, window)``."""
+    return np.stack([np.asarray(clips[r, o : o + window], dtype=np.float32) for r, o in zip(rows, offsets)])
 
 
 # ---------------------------------------------------------------------------
@@ -309,22 +323,22 @@ def _make_dataset(clips: np.ndarray, batches: list[np.ndarray], threads: int):
 def _checkpoint_dirs(ckpt_dir: Path) -> list[Path]:
     if not ckpt_dir.is_dir():
         return []
-    found = [p for p in ckpt_dir.iterdir() if p.is_dir() and p.name.startswith("epoch-") and (p / "state.json").is_file()]
+    found = [p for p in ckpt_dir.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / "state.json").is_file()]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
-def _save_checkpoint(ckpt_dir: Path, epoch: int, model, optimizer, history: list[dict], samples: list[np.ndarray], fingerprint: str) -> Path:
-    """Write ``epoch-NNNN`` atomically (temp dir + rename), then delete older checkpoints."""
+def _save_checkpoint(ckpt_dir: Path, step: int, model, optimizer, history: list[dict], samples: list[np.ndarray], fingerprint: str) -> Path:
+    """Write ``step-NNNNNNN`` atomically (temp dir + rename), then delete older checkpoints."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    final = ckpt_dir / f"epoch-{epoch:04d}"
-    tmp = ckpt_dir / f".tmp-epoch-{epoch:04d}-{os.getpid()}"
+    final = ckpt_dir / f"step-{step:07d}"
+    tmp = ckpt_dir / f".tmp-step-{step:07d}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     np.savez(tmp / "weights.npz", *[v.value.numpy() for v in model.weights])
     np.savez(tmp / "optimizer.npz", *[v.value.numpy() for v in optimizer.variables])
     np.save(tmp / "epoch_samples.npy", np.stack(samples).astype(np.float32))
-    state = {"epoch": epoch, "fingerprint": fingerprint, "history": history}
+    state = {"step": step, "fingerprint": fingerprint, "history": history}
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     if final.exists():
         shutil.rmtree(final)
@@ -346,12 +360,14 @@ def _assign_all(variables, path: Path) -> None:
         var.assign(arr)
 
 
-def _try_resume(ckpt_dir: Path, fingerprint: str, epochs: int, model, optimizer, log: logging.Logger):
-    """Restore the newest matching checkpoint; returns ``(epoch, history, samples)`` or ``None``."""
-    for tmp in ckpt_dir.glob(".tmp-epoch-*") if ckpt_dir.is_dir() else []:
+def _try_resume(ckpt_dir: Path, fingerprint: str, steps: int, model, optimizer, log: logging.Logger):
+    """Restore the newest matching checkpoint; returns ``(step, history, samples)`` or ``None``."""
+    for tmp in ckpt_dir.glob(".tmp-*") if ckpt_dir.is_dir() else []:
         shutil.rmtree(tmp, ignore_errors=True)  # half-written by a killed run
     found = _checkpoint_dirs(ckpt_dir)
     if not found:
+        if ckpt_dir.is_dir():
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # e.g. checkpoints of an older format
         return None
     latest = found[-1]
     try:
@@ -364,42 +380,58 @@ def _try_resume(ckpt_dir: Path, fingerprint: str, epochs: int, model, optimizer,
         log.info("checkpoint %s has a different settings/data/threads fingerprint; starting fresh", latest)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         return None
-    if int(state["epoch"]) > epochs:
-        log.info("checkpoint %s is past the requested %d epochs; starting fresh", latest, epochs)
+    if int(state["step"]) > steps:
+        log.info("checkpoint %s is past the requested %d steps; starting fresh", latest, steps)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         return None
     _assign_all(model.weights, latest / "weights.npz")
     _assign_all(optimizer.variables, latest / "optimizer.npz")
     samples = list(np.load(latest / "epoch_samples.npy"))
-    log.info("resuming from checkpoint %s (epoch %d of %d, fingerprint %s)", latest, state["epoch"], epochs, fingerprint[:12])
-    return int(state["epoch"]), list(state["history"]), samples
+    log.info("resuming from checkpoint %s (step %d of %d, fingerprint %s)", latest, state["step"], steps, fingerprint[:12])
+    return int(state["step"]), list(state["history"]), samples
 
 
 # ---------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------
-def _make_steps(model, optimizer, stft_weight: float, xla: bool):
+def training_loss(model, x, seed, kl_weight, stft_weight: float, stft_sizes) -> tuple:
+    r"""The objective of the module docstring for one batch: ``(loss, terms)``.
+
+    ``loss = mean_batch[(-recon + kl_weight * kl) / n] + stft_weight * mean_batch[MR-STFT]``
+    with ``n`` the window length; ``terms`` is :func:`genrevae.losses.elbo_terms`' dict.
+    """
     import tensorflow as tf
 
     from genrevae import losses
 
-    x_spec = tf.TensorSpec((None, model.n_samples), tf.float32)
-    seed_spec = tf.TensorSpec((2,), tf.int32)
+    t = losses.elbo_terms(model, x, seed, training=True)
+    n = tf.cast(tf.shape(x)[1], tf.float32)
+    loss = tf.reduce_mean(-(t["recon"] - kl_weight * t["kl"]) / n)
+    if stft_weight > 0:
+        spectral = losses.multi_resolution_stft_distance(x, model.waveform(t["output"]), tuple(int(v) for v in stft_sizes))
+        loss = loss + stft_weight * tf.reduce_mean(spectral)
+    return loss, t
 
-    # fixed signatures: one trace for every batch size (the last batch may be smaller)
-    @tf.function(jit_compile=bool(xla), autograph=False, input_signature=[x_spec, seed_spec, tf.TensorSpec((), tf.float32)])
+
+def _make_steps(model, optimizer, train_settings: dict):
+    import tensorflow as tf
+
+    from genrevae import losses
+
+    x_spec = tf.TensorSpec((None, None), tf.float32)
+    seed_spec = tf.TensorSpec((2,), tf.int32)
+    stft_weight, stft_sizes = float(train_settings["stft_weight"]), list(train_settings["stft_sizes"])
+
+    # fixed signatures: one trace for every batch size and length
+    @tf.function(jit_compile=bool(train_settings["xla"]), autograph=False, input_signature=[x_spec, seed_spec, tf.TensorSpec((), tf.float32)])
     def train_step(x, seed, kl_weight):
         with tf.GradientTape() as tape:
-            t = losses.elbo_terms(model, x, seed, training=True)
-            per_clip = -(t["recon"] - kl_weight * t["kl"])
-            if stft_weight > 0:
-                per_clip = per_clip + stft_weight * losses.multi_resolution_stft_distance(x, model.waveform(t["output"]))
-            loss = tf.reduce_mean(per_clip)
+            loss, _ = training_loss(model, x, seed, kl_weight, stft_weight, stft_sizes)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         return loss
 
-    @tf.function(jit_compile=bool(xla), autograph=False, input_signature=[x_spec, seed_spec])
+    @tf.function(autograph=False, input_signature=[x_spec, seed_spec])
     def eval_step(x, seed):
         t = losses.elbo_terms(model, x, seed, training=False)
         return t["elbo"], t["recon"], t["kl"]
@@ -419,8 +451,29 @@ def _evaluate_elbo(eval_step, clips: np.ndarray, idx: np.ndarray, batch_size: in
     return {"test_elbo": elbo, "test_recon": recon, "test_kl": kl}
 
 
-def _diverged(what: str, value: float, epoch: int, step: int | None, steps: int | None, ckpt: Path | None, out_dir: Path) -> RuntimeError:
-    where = f"epoch {epoch}" + (f", step {step}/{steps}" if step is not None else "")
+def _tensorboard_write(writer, model, row: dict, clips: np.ndarray, test_idx: np.ndarray, sample_seed, n_audio: int, sample_rate: int) -> None:
+    """Scalars of one history row and, when ``n_audio`` > 0, a few prior draws and test
+    reconstructions as audio (what Keras users watch during long runs)."""
+    import tensorflow as tf
+
+    step = int(row["step"])
+    with writer.as_default(step=step):
+        for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"):
+            tf.summary.scalar(key, float(row[key]))
+        if model.log_scale is not None:
+            tf.summary.scalar("log_scale", float(model.log_scale.numpy()))
+        if n_audio > 0:
+            drawn = model.sample(n_audio, sample_seed)
+            tf.summary.audio("prior_samples", drawn[:, :, None], sample_rate, max_outputs=n_audio)
+            x = np.ascontiguousarray(clips[test_idx[:n_audio]], dtype=np.float32)
+            mean, _ = model.encode(x)
+            recon = model.waveform(model.decode(mean, length=x.shape[1])).numpy()
+            tf.summary.audio("test_reconstructions", recon[:, :, None], sample_rate, max_outputs=n_audio)
+    writer.flush()
+
+
+def _diverged(what: str, value: float, step: int, steps: int, ckpt: Path | None, out_dir: Path) -> RuntimeError:
+    where = f"step {step}/{steps}"
     kept = f"the last good checkpoint {ckpt} is kept" if ckpt else "no checkpoint had been written yet"
     return RuntimeError(
         f"{what} became {value} at {where}; training stopped, {kept} and no model.keras was written "
@@ -430,7 +483,8 @@ def _diverged(what: str, value: float, epoch: int, step: int | None, steps: int 
 
 def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads: int, log: logging.Logger) -> None:
     """Train one genre's VAE and write ``model.keras``, ``history.csv``, ``config.json``,
-    ``epoch_samples.npy`` (and ``checkpoints/``) into ``out_dir``; see the module docstring.
+    ``epoch_samples.npy`` (and ``checkpoints/``, ``tensorboard/``) into ``out_dir``; see the
+    module docstring.
 
     Raises ``RuntimeError`` if the loss (or the test ELBO) becomes NaN/inf; then the last
     good checkpoint is kept and ``model.keras`` is not written.
@@ -445,8 +499,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     settings = resolve_settings(settings)
     seed = int(settings["seed"]) % (2**31 - 2)  # TF's stateless seeds are int32 pairs
     tr = settings["train"]
-    epochs, batch_size = int(tr["epochs"]), int(tr["batch_size"])
-    steps_per_epoch = None if tr["steps_per_epoch"] is None else int(tr["steps_per_epoch"])
+    steps, batch_size, every = int(tr["steps"]), int(tr["batch_size"]), int(tr["checkpoint_every"])
 
     clips = open_shard(shard)
     n_clips, n_samples = clips.shape
@@ -459,14 +512,16 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         if (out_dir / name).exists():
             log.info("removing the previous run's %s", out_dir / name)
             (out_dir / name).unlink()
-    log.info(
-        "training %s preset (%s likelihood) on %s: %d train / %d test clips of %d samples, %d epochs, %d thread(s)",
-        settings["model"]["preset"], settings["model"]["likelihood"], shard, len(train_idx), len(test_idx),
-        n_samples, epochs, threads,
-    )
 
     keras.utils.set_random_seed(seed)
     model = build_model(settings["model"], n_samples)
+    window = window_length(tr, n_samples, fixed_length=settings["model"]["preset"] == "seed")
+    log.info(
+        "training %s preset (%s likelihood, %d parameters) on %s: %d train / %d test clips of %d samples, "
+        "%d steps of %d windows of %d samples, %d thread(s)",
+        settings["model"]["preset"], settings["model"]["likelihood"], model.count_params(), shard, len(train_idx),
+        len(test_idx), n_samples, steps, batch_size, window, threads,
+    )  # fmt: skip
     optimizer = keras.optimizers.Adam(
         learning_rate=float(tr["learning_rate"]),
         beta_1=float(tr["beta_1"]),
@@ -474,61 +529,66 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         epsilon=float(tr["epsilon"]),
     )
     optimizer.build(model.trainable_variables)
-    train_step, eval_step = _make_steps(model, optimizer, float(tr["stft_weight"]), bool(tr["xla"]))
+    train_step, eval_step = _make_steps(model, optimizer, tr)
     sample_seed = (seed, _SAMPLES_STREAM)
 
-    resumed = _try_resume(ckpt_dir, fingerprint, epochs, model, optimizer, log)
+    resumed = _try_resume(ckpt_dir, fingerprint, steps, model, optimizer, log)
     if resumed is None:
-        start_epoch, history = 0, []
+        shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)  # a fresh run gets fresh curves
+        step, history = 0, []
         samples = [envelope(model.sample(N_EPOCH_SAMPLES, sample_seed))]
         last_ckpt = None
     else:
-        start_epoch, history, samples = resumed
+        step, history, samples = resumed
         last_ckpt = _checkpoint_dirs(ckpt_dir)[-1]
+    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
 
-    show_bar = sys.stderr.isatty()
     budget = tr["max_seconds"]
-    for epoch in range(start_epoch + 1, epochs + 1):
+    show_bar = sys.stderr.isatty()
+    while step < steps:
         spent = sum(row["seconds"] for row in history)
         if budget is not None and spent >= float(budget):
-            log.info("wall-clock budget train.max_seconds=%s reached after %d epochs (%.1f s)", budget, epoch - 1, spent)
+            log.info("wall-clock budget train.max_seconds=%s reached after %d steps (%.1f s)", budget, step, spent)
             break
         t0 = time.perf_counter()
-        kl_weight = kl_weight_for_epoch(epoch, tr)
-        batches = epoch_batches(seed, epoch, train_idx, batch_size, steps_per_epoch)
-        steps = len(batches)
-        first_step = (epoch - 1) * steps  # every epoch has the same number of steps
-        bar = keras.utils.Progbar(steps, unit_name="step") if show_bar else None
-        loss_sum, n_seen = 0.0, 0
-        kl_t = tf.constant(kl_weight, tf.float32)
-        for step, x in enumerate(_make_dataset(clips, batches, threads), start=1):
-            loss = float(train_step(x, tf.constant([seed, first_step + step - 1], tf.int32), kl_t))
+        stop = min(steps, (step // every + 1) * every)
+        bar = keras.utils.Progbar(stop - step, unit_name="step") if show_bar else None
+        loss_sum = 0.0
+        for t in range(step, stop):
+            rows, offsets = window_batch(seed, t, train_idx, batch_size, n_samples, window)
+            x = tf.constant(read_windows(clips, rows, offsets, window))
+            kl_weight = kl_weight_for_step(t, tr)
+            loss = float(train_step(x, tf.constant([seed, t], tf.int32), tf.constant(kl_weight, tf.float32)))
             if not math.isfinite(loss):
-                raise _diverged("the training loss", loss, epoch, step, steps, last_ckpt, out_dir)
-            loss_sum += loss * int(x.shape[0])
-            n_seen += int(x.shape[0])
+                raise _diverged("the training loss", loss, t + 1, steps, last_ckpt, out_dir)
+            loss_sum += loss
             if bar is not None:
-                bar.update(step, values=[("loss", loss)])
+                bar.update(t + 1 - step, values=[("loss", loss)])
         metrics = _evaluate_elbo(eval_step, clips, test_idx, batch_size, seed)
         for key, value in metrics.items():
             if not math.isfinite(value):
-                raise _diverged(key.replace("_", " "), value, epoch, None, None, last_ckpt, out_dir)
+                raise _diverged(key.replace("_", " "), value, stop, steps, last_ckpt, out_dir)
         samples.append(envelope(model.sample(N_EPOCH_SAMPLES, sample_seed)))
         row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / max(n_seen, 1),
+            "step": stop,
+            "train_loss": loss_sum / (stop - step),
             **metrics,
-            "kl_weight": kl_weight,
+            "kl_weight": kl_weight_for_step(stop - 1, tr),
             "seconds": time.perf_counter() - t0,
         }
         history.append(row)
-        last_ckpt = _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, samples, fingerprint)
+        step = stop
+        last_ckpt = _save_checkpoint(ckpt_dir, step, model, optimizer, history, samples, fingerprint)
+        _tensorboard_write(writer, model, row, clips, test_idx, sample_seed, int(tr["tensorboard_audio"]), int(settings["sample_rate"]))
         log.info(
-            "epoch %d/%d: train loss %.4g, test ELBO %.6g (recon %.6g, KL %.4g) nats/clip, KL weight %.3g, %.1f s",
-            epoch, epochs, row["train_loss"], row["test_elbo"], row["test_recon"], row["test_kl"], kl_weight, row["seconds"],
-        )
+            "step %d/%d: train loss %.4g per sample, test ELBO %.6g (recon %.6g, KL %.4g) nats/clip = %.4f bits/sample, "
+            "KL weight %.3g, %.1f s",
+            step, steps, row["train_loss"], row["test_elbo"], row["test_recon"], row["test_kl"],
+            row["test_elbo"] / (n_samples * math.log(2.0)), row["kl_weight"], row["seconds"],
+        )  # fmt: skip
+    writer.close()
 
-    columns = ["epoch", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
+    columns = ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
     frame = pd.DataFrame(history, columns=columns)
     write_csv(frame, out_dir / "history.csv")
     config = {
@@ -537,6 +597,8 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "n_clips": int(n_clips),
         "n_train": int(len(train_idx)),
         "n_test": int(len(test_idx)),
+        "window_samples": int(window),
+        "steps_done": int(step),
         "threads": int(threads),
         "data_fingerprint": data_fp,
         "fingerprint": fingerprint,

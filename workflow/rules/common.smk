@@ -86,26 +86,31 @@ def _model_width():
     return model["conv"]["width"] if model["preset"] == "conv" else 8
 
 
-def _padded_samples():
-    hop = (
-        math.prod(config["model"]["conv"]["strides"])
-        if config["model"]["preset"] == "conv"
-        else 1
-    )
-    return -(-config["n_samples"] // hop) * hop
+def _band_rate_samples(n_samples):
+    """Time steps the conv preset's first layers run on: n_samples / bands (PQMF)."""
+    if config["model"]["preset"] != "conv":
+        return n_samples
+    return -(-n_samples // config["model"]["conv"]["bands"])
 
 
-def _activation_mb(batch):
-    """One float32 (batch, samples, width) tensor: TensorFlow's memory grows with it (measured
-    peak RSS ~1.1 GB + 14x this in training, + 4-6x in inference)."""
-    return batch * _padded_samples() * _model_width() * 4 / 2**20
+def _window_samples():
+    window = config["train"]["window_samples"]
+    if config["model"]["preset"] != "conv" or window is None:
+        return config["n_samples"]
+    return min(window, config["n_samples"])
 
 
-def _pass_seconds():
-    """CPU seconds for one clip through encoder and decoder with gradients on 2 threads
-    (measured 0.075 s at width 16 and 90,001 samples; ~width**1.5); inference takes ~1/3.
-    """
-    return 1.3e-8 * _padded_samples() * _model_width() ** 1.5
+def _activation_mb(batch, n_samples=None):
+    """One float32 (batch, band-rate steps, width) tensor: TensorFlow's memory grows with it."""
+    steps = _band_rate_samples(n_samples or config["n_samples"])
+    return batch * steps * _model_width() * 4 / 2**20
+
+
+def _pass_seconds(n_samples=None):
+    """CPU seconds for one clip of n_samples through encoder and decoder with gradients on 2
+    threads: measured 0.133 s per step of 16 windows of 8192 samples at width 32 (~width**1.5);
+    inference takes ~1/3."""
+    return 5.6e-9 * (n_samples or config["n_samples"]) * _model_width() ** 1.5
 
 
 def _mem(estimate_mb, attempt):
@@ -143,30 +148,44 @@ def page_runtime_min(wildcards, attempt):
 
 
 def train_mem_mb(wildcards, attempt):
-    # Measured 1.4-1.6 GB at the default config (width 16, batch 10, 90,001 samples).
     batch = config["train"]["batch_size"]
     return _mem(
-        1100 + 14 * _activation_mb(batch) + _shard_mb(_genre_clips(wildcards.genre)),
+        1100
+        + 40 * _activation_mb(batch, _window_samples())
+        + 8 * _activation_mb(config["evaluate"]["batch_size"])
+        + _shard_mb(_genre_clips(wildcards.genre)),
         attempt,
     )
 
 
 def train_runtime_min(wildcards, attempt):
-    # Per epoch: every train clip forward and backward (~3 passes), the test ELBO and 16 prior
-    # samples (1 pass each); measured 50-60 s at the default config.
+    # Per step: batch_size windows forward and backward (~3 passes); per checkpoint the test
+    # ELBO over whole test clips and 16 prior draws (1 pass each, ~1/3 of the cost).
     train = config["train"]
+    steps = train["steps"]
+    checkpoints = -(-steps // train["checkpoint_every"])
     n_clips = _genre_clips(wildcards.genre)
-    if train["steps_per_epoch"]:
-        n_train = train["steps_per_epoch"] * train["batch_size"]
-    else:
-        n_train = n_clips
-    passes = train["epochs"] * (3 * n_train + n_clips + 16)
-    estimate_s = passes * _pass_seconds()
+    estimate_s = steps * 3 * train["batch_size"] * _pass_seconds(_window_samples())
+    estimate_s += checkpoints * (n_clips + 16 + 2 * train["tensorboard_audio"]) * _pass_seconds() / 3
     if train["max_seconds"] is not None:
-        # A wall-clock budget ends training after the epoch that spends it: allow one more epoch.
-        epoch_s = estimate_s / train["epochs"]
-        estimate_s = min(estimate_s, train["max_seconds"] / 3 + epoch_s)
+        # The budget ends training at the first checkpoint after it: allow one more interval.
+        estimate_s = min(estimate_s, train["max_seconds"] + estimate_s / checkpoints)
     return _minutes(60 + estimate_s, attempt, floor=10)
+
+
+def prior_mem_mb(wildcards, attempt):
+    # Encodes the genre's clips, then a small GRU on latent segments.
+    clips = _genre_clips(wildcards.genre)
+    return _inference_mem(4, 1000, 6, clips, attempt)
+
+
+def prior_runtime_min(wildcards, attempt):
+    # ~0.1 s per step at hidden 128, batch 16 x 128 frames; max_seconds caps it.
+    prior = config["prior"]
+    estimate_s = 0.1 * prior["steps"] * (prior["hidden"] / 128) ** 2 * prior["batch_size"] / 16
+    if prior["max_seconds"] is not None:
+        estimate_s = min(estimate_s, prior["max_seconds"])
+    return _minutes(30 + estimate_s, attempt, floor=10)
 
 
 def _inference_mem(batch, base, factor, n_clips, attempt):
@@ -193,7 +212,8 @@ def figures_mem_mb(wildcards, attempt):
     # Measured peak 1.15 GB at the default config (/usr/bin/time; the benchmark's 30-s samples
     # saw 0.97 GB); the GIF holds one frame per epoch.
     clips = _genre_clips(wildcards.genre)
-    base = 1050 + 2 * config["train"]["epochs"]
+    checkpoints = -(-config["train"]["steps"] // config["train"]["checkpoint_every"])
+    base = 1050 + 2 * checkpoints
     return _inference_mem(config["render"]["batch_size"], base, 6, clips, attempt)
 
 
@@ -207,7 +227,8 @@ def figures_runtime_min(wildcards, attempt):
     # Measured 38-57 s at the default config; ~1 s per GIF frame (one per epoch).
     render = config["render"]
     passes = 16 + 2 * render["n_reconstructions"] + 2 * _genre_clips(wildcards.genre)
-    return _inference_minutes(passes, attempt, base_s=40 + config["train"]["epochs"])
+    checkpoints = -(-config["train"]["steps"] // config["train"]["checkpoint_every"])
+    return _inference_minutes(passes, attempt, base_s=40 + checkpoints)
 
 
 def export_runtime_min(wildcards, attempt):
@@ -241,9 +262,7 @@ def fidelity_mem_mb(wildcards, attempt):
 
 
 def fidelity_runtime_min(wildcards, attempt):
-    # Measured 18 s with 4 genres: decode fidelity_n_generated clips per genre, MFCCs, classifier.
+    # Decode fidelity_n_generated clips per genre, features (~0.06 s per 30 s clip), classifier.
     quality = config["quality"]
     passes = sum(quality["fidelity_n_generated"] + _genre_clips(g) for g in GENRES)
-    return _inference_minutes(
-        passes, attempt, base_s=30 + 0.01 * quality["classifier_steps"]
-    )
+    return _inference_minutes(passes, attempt, base_s=30 + 0.2 * passes)

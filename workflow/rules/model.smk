@@ -5,7 +5,7 @@ rule train_model:
     input:
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "losses", "training", "files"),
+        code=package_code("model", "pqmf", "losses", "training", "files"),
     output:
         model="results/{genre}/model/model.keras",
         history="results/{genre}/model/history.csv",
@@ -32,12 +32,43 @@ rule train_model:
         " > {log} 2>&1"
 
 
-rule evaluate_model:
+rule fit_prior:
     input:
         model="results/{genre}/model/model.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "losses", "evaluation", "files"),
+        code=package_code("model", "pqmf", "prior", "files"),
+    output:
+        prior="results/{genre}/prior/prior.keras",
+        report="results/{genre}/prior/prior.json",
+    log:
+        "results/logs/fit_prior/{genre}.log",
+    benchmark:
+        "results/benchmarks/fit_prior/{genre}.tsv"
+    retries: 1
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=prior_mem_mb,
+        runtime=prior_runtime_min,
+        gpu=config["resources"]["train_gpus"],
+    params:
+        out_dir=lambda wildcards, output: Path(output.prior).parent,
+        settings=model_settings("seed", "prior"),
+    shell:
+        "python -m genrevae prior --model {input.model} --shard {input.shard}"
+        " --split {input.split} --settings {params.settings:q} --threads {threads}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule evaluate_model:
+    input:
+        model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
+        shard="results/{genre}/data/clips.npy",
+        split="results/{genre}/data/split.csv",
+        code=package_code("model", "pqmf", "prior", "losses", "evaluation", "files"),
     output:
         "results/{genre}/metrics.json",
     log:
@@ -55,6 +86,6 @@ rule evaluate_model:
     params:
         settings=model_settings("seed", "sample_rate", "model", "evaluate"),
     shell:
-        "python -m genrevae evaluate --model {input.model} --shard {input.shard}"
+        "python -m genrevae evaluate --model {input.model} --prior {input.prior} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
         " --out {output} > {log} 2>&1"

@@ -6,11 +6,12 @@
 rule plot_figures:
     input:
         model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
         history="results/{genre}/model/history.csv",
         epoch_samples="results/{genre}/model/epoch_samples.npy",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "losses", "export", "figures", "files"),
+        code=package_code("model", "pqmf", "prior", "generation", "export", "figures", "files"),
     output:
         grid=report(
             "results/{genre}/figures/samples_grid.png",
@@ -18,6 +19,13 @@ rule plot_figures:
             category="{genre}",
             subcategory="Figures",
             labels={"genre": "{genre}", "figure": "samples_grid.png"},
+        ),
+        spectrograms=report(
+            "results/{genre}/figures/spectrograms.png",
+            caption="../report/spectrograms.rst",
+            category="{genre}",
+            subcategory="Figures",
+            labels={"genre": "{genre}", "figure": "spectrograms.png"},
         ),
         evolution=report(
             "results/{genre}/figures/samples_evolution.gif",
@@ -60,9 +68,9 @@ rule plot_figures:
         runtime=figures_runtime_min,
     params:
         out_dir=lambda wildcards, output: Path(output.grid).parent,
-        settings=model_settings("seed", "sample_rate", "render"),
+        settings=model_settings("seed", "sample_rate", "render", "prior"),
     shell:
-        "python -m genrevae figures --genre {wildcards.genre} --model {input.model}"
+        "python -m genrevae figures --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --history {input.history} --epoch-samples {input.epoch_samples}"
         " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
         " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
@@ -71,9 +79,10 @@ rule plot_figures:
 rule generation_quality:
     input:
         model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "losses", "export", "quality", "files"),
+        code=package_code("model", "pqmf", "prior", "generation", "export", "quality", "files"),
     output:
         report(
             "results/{genre}/generation_quality.json",
@@ -94,9 +103,9 @@ rule generation_quality:
         mem_mb=quality_mem_mb,
         runtime=quality_runtime_min,
     params:
-        settings=model_settings("seed", "sample_rate", "quality"),
+        settings=model_settings("seed", "sample_rate", "quality", "prior"),
     shell:
-        "python -m genrevae quality --genre {wildcards.genre} --model {input.model}"
+        "python -m genrevae quality --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
 
@@ -104,13 +113,14 @@ rule generation_quality:
 rule export_audio:
     input:
         model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         # Not read: they make `snakemake results/<genre>/generated` build the genre's full set.
         metrics="results/{genre}/metrics.json",
         quality="results/{genre}/generation_quality.json",
         figures=rules.plot_figures.output,
-        code=package_code("model", "losses", "export", "files"),
+        code=package_code("model", "pqmf", "prior", "generation", "export", "files"),
     output:
         directory("results/{genre}/generated"),
     log:
@@ -125,9 +135,9 @@ rule export_audio:
         mem_mb=export_mem_mb,
         runtime=export_runtime_min,
     params:
-        settings=model_settings("seed", "sample_rate", "render"),
+        settings=model_settings("seed", "sample_rate", "render", "prior"),
     shell:
-        "python -m genrevae export --model {input.model} --shard {input.shard}"
+        "python -m genrevae export --model {input.model} --prior {input.prior} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
         " --out-dir {output} > {log} 2>&1"
 
@@ -135,9 +145,10 @@ rule export_audio:
 rule genre_fidelity:
     input:
         models=expand("results/{genre}/model/model.keras", genre=GENRES),
+        priors=expand("results/{genre}/prior/prior.keras", genre=GENRES),
         shards=expand("results/{genre}/data/clips.npy", genre=GENRES),
         splits=expand("results/{genre}/data/split.csv", genre=GENRES),
-        code=package_code("model", "losses", "export", "quality", "files"),
+        code=package_code("model", "pqmf", "prior", "generation", "export", "quality", "files"),
     output:
         report(
             "results/genre_fidelity.csv",
@@ -158,9 +169,9 @@ rule genre_fidelity:
         runtime=fidelity_runtime_min,
     params:
         genres=GENRES,
-        settings=model_settings("seed", "sample_rate", "quality"),
+        settings=model_settings("seed", "sample_rate", "quality", "prior"),
     shell:
-        "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q}"
+        "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
 

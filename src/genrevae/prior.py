@@ -1,0 +1,798 @@
+"""A learned autoregressive prior over VAE latent sequences, and two baselines.
+
+The convolutional VAE (:mod:`genrevae.model`) encodes a clip into a latent *sequence*
+``z`` of shape ``(T, C)`` (about 23.4 frames per second; 704 x 16 for a 30 s clip).  Its
+prior ``p(z) = N(0, I)`` draws every frame independently, so sampled music has no
+dynamics.  This module fits a better prior to the latents of the training clips.
+
+Model
+-----
+:class:`LatentPrior` factorises a sequence autoregressively over frames::
+
+    p(z_1..T) = prod_t p(z_t | z_<t)
+
+Every conditional is a mixture of ``K`` diagonal Gaussians over the ``C`` channels::
+
+    p(z_t | z_<t) = sum_k pi_k(h_t) prod_c N(z_tc; mu_kc(h_t), sigma_kc(h_t)^2)
+
+with ``pi = softmax(logits)`` and ``h_t`` the state of a GRU (one or more stacked)
+that has read the frames before ``t``.  The first frame is conditioned on a zero
+"start" frame: the GRU reads the sequence shifted right by one frame, zero first, so one
+pass over a whole sequence gives all ``T`` conditionals at once (teacher forcing).
+
+The network models the *standardised* sequence ``u = (z - m) / s`` with per-channel mean
+``m`` and standard deviation ``s`` of the training latents (stored as non-trainable
+weights, saved with the model).  By the change of variables::
+
+    log p(z) = log p_u(u) - T * sum_c log s_c
+
+so :meth:`LatentPrior.log_prob` is a density of the ORIGINAL ``z`` and comparable with
+``N(0, I)`` and the VAR baseline.
+
+Training (:func:`fit_prior`) maximises the likelihood of random ``segment_frames``-long
+segments of ``z ~ q(z|x)`` drawn afresh every step from the posteriors of the training
+clips.  Sampling (:meth:`LatentPrior.sample`) is ancestral, frame by frame, for any
+number of frames.
+
+Baselines
+---------
+* :func:`standard_normal_log_prob` -- the VAE's own prior ``N(0, I)``.
+* :class:`VarModel` / :func:`fit_var` -- a linear vector autoregression VAR(p)
+  ``z_t = b + sum_i A_i z_{t-i} + e_t``, ``e_t ~ N(0, Sigma)``, fitted by least squares.
+
+:func:`prior_report` compares all three by held-out negative log-likelihood per frame.
+
+Everything is registered with Keras under the package name ``genrevae``, so
+``keras.models.load_model(path, compile=False)`` works after ``import genrevae.prior``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "PRIOR_SETTING_KEYS",
+    "validate_prior_settings",
+    "LatentPrior",
+    "aggregate_posterior_moments",
+    "fit_prior",
+    "standard_normal_log_prob",
+    "VarModel",
+    "fit_var",
+    "prior_report",
+    "as_sequence",
+    "posteriors",
+    "fit_prior_files",
+    "load_prior",
+]
+
+#: The keys of the ``prior`` section of the config, all required (defaults live in the schema).
+PRIOR_SETTING_KEYS = (
+    "hidden",
+    "layers",
+    "mixtures",
+    "steps",
+    "batch_size",
+    "segment_frames",
+    "learning_rate",
+    "var_order",
+    "temperature",
+    "max_seconds",
+)
+
+#: log(2 pi), the constant of every Gaussian log-density.
+LOG_2PI = math.log(2.0 * math.pi)
+
+#: Steps between two progress lines / history records of :func:`fit_prior`.
+LOG_EVERY = 100
+
+#: Global gradient-norm clip of the prior's Adam: a mixture NLL occasionally produces a
+#: large gradient when a component collapses onto a point; clipping keeps one such batch
+#: from wrecking the GRU.  Far above the typical norm, so it rarely acts.
+GRADIENT_CLIPNORM = 10.0
+
+#: Smallest standard deviation used for standardisation (a channel the encoder never uses).
+MIN_STD = 1e-6
+
+#: Stateless TF seeds are int32 pairs.
+_SEED_MODULUS = 2**31 - 1
+
+
+def _seed_word(seed: int) -> int:
+    """A non-negative int32 from any Python int (the first word of stateless seed pairs)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    return int(seed) % _SEED_MODULUS
+
+
+# ---------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------
+
+
+def _positive_int(settings: Mapping[str, Any], key: str, minimum: int = 1) -> int:
+    value = settings[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
+        raise ValueError(f"prior.{key} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _positive_float(settings: Mapping[str, Any], key: str) -> float:
+    value = settings[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"prior.{key} must be a number > 0, got {value!r}")
+    if not math.isfinite(float(value)) or float(value) <= 0:
+        raise ValueError(f"prior.{key} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def validate_prior_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the ``prior`` config section; return it with normalised Python types.
+
+    Required keys (exactly :data:`PRIOR_SETTING_KEYS`): ``hidden``, ``layers``,
+    ``mixtures``, ``steps``, ``batch_size``, ``segment_frames`` (ints >= 1),
+    ``var_order`` (int >= 0; 0 is an i.i.d. full-covariance Gaussian), ``learning_rate``
+    and ``temperature`` (finite floats > 0) and ``max_seconds`` (``None`` or a number
+    > 0).  Raises ``ValueError`` naming ``prior.<key>``.
+    """
+    if not isinstance(settings, Mapping):
+        raise ValueError(f"prior settings must be a mapping, got {type(settings).__name__}")
+    missing = [k for k in PRIOR_SETTING_KEYS if k not in settings]
+    if missing:
+        raise ValueError(f"missing prior setting(s): {', '.join('prior.' + k for k in missing)}")
+    unknown = sorted(str(k) for k in settings if k not in PRIOR_SETTING_KEYS)
+    if unknown:
+        raise ValueError(f"unknown prior setting(s): {', '.join('prior.' + k for k in unknown)}")
+    out: dict[str, Any] = {}
+    for key in ("hidden", "layers", "mixtures", "steps", "batch_size", "segment_frames"):
+        out[key] = _positive_int(settings, key)
+    out["var_order"] = _positive_int(settings, "var_order", minimum=0)
+    out["learning_rate"] = _positive_float(settings, "learning_rate")
+    out["temperature"] = _positive_float(settings, "temperature")
+    out["max_seconds"] = None if settings["max_seconds"] is None else _positive_float(settings, "max_seconds")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The learned prior
+# ---------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class LatentPrior(keras.Model):
+    """Autoregressive mixture-of-Gaussians prior over latent sequences ``(T, C)``.
+
+    Per frame ``t`` (standardised units ``u = (z - m) / s``, ``u_0 = 0``)::
+
+        x_t = tanh(W_in u_{t-1} + b_in)                       # input projection
+        h_t = GRU_L(... GRU_1(x_t, h^1_{t-1}) ..., h^L_{t-1})   # stacked GRUs
+        [logits, mu, log_sigma] = W_out [h_t, u_{t-1}] + b_out  # mixture head
+
+    ``logits`` has shape ``(K,)``, ``mu`` and ``log_sigma`` ``(K, C)``; ``log_sigma`` is
+    clipped to ``[log_scale_min, log_scale_max]`` (in standardised units) so a component
+    can neither collapse to a point (infinite density) nor become flat.  The head also
+    sees the previous frame directly (a skip connection): the linear part of the
+    dynamics, which a VAR captures, is then trivial to learn and the GRU only has to
+    model what is left.
+
+    Args:
+        channels: ``C``, latent channels per frame.
+        hidden: GRU units (and width of the input projection).
+        layers: number of stacked GRUs.
+        mixtures: ``K``, mixture components per frame.
+        log_scale_min, log_scale_max: clipping range of the component log-scales.
+
+    Call :meth:`set_standardization` before training (:func:`fit_prior` does).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        hidden: int = 128,
+        layers: int = 1,
+        mixtures: int = 4,
+        log_scale_min: float = -7.0,
+        log_scale_max: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.hidden = int(hidden)
+        # Not `self.layers`: keras.Model.layers is a property listing the sublayers.
+        self.num_layers = int(layers)
+        self.mixtures = int(mixtures)
+        self.log_scale_min = float(log_scale_min)
+        self.log_scale_max = float(log_scale_max)
+        if min(self.channels, self.hidden, self.num_layers, self.mixtures) < 1:
+            raise ValueError("channels, hidden, layers and mixtures must all be >= 1")
+        if not self.log_scale_min < self.log_scale_max:
+            raise ValueError("log_scale_min must be < log_scale_max")
+
+        c, k = self.channels, self.mixtures
+        self.loc = self.add_weight(shape=(c,), initializer="zeros", trainable=False, name="loc")
+        self.scale = self.add_weight(shape=(c,), initializer="ones", trainable=False, name="scale")
+        self.input_projection = keras.layers.Dense(self.hidden, activation="tanh", name="input_projection")
+        self.grus = [
+            keras.layers.GRU(self.hidden, return_sequences=True, return_state=True, name=f"gru_{i}")
+            for i in range(self.num_layers)
+        ]
+        self.head = keras.layers.Dense(k * (1 + 2 * c), name="head")
+        # Build every weight now, so a freshly constructed (or deserialised) model owns
+        # all its variables before the first call and load_model can fill them.
+        self.input_projection.build((None, None, c))
+        for gru in self.grus:
+            gru.build((None, None, self.hidden))
+        self.head.build((None, None, self.hidden + c))
+        self.built = True
+        self._sample_step_fn: Any = None
+
+    # -- configuration -----------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "channels": self.channels,
+            "hidden": self.hidden,
+            "layers": self.num_layers,
+            "mixtures": self.mixtures,
+            "log_scale_min": self.log_scale_min,
+            "log_scale_max": self.log_scale_max,
+        }
+
+    def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Set the per-channel mean ``m`` and standard deviation ``s`` (floored at 1e-6)."""
+        mean = np.asarray(mean, dtype=np.float32).reshape(self.channels)
+        std = np.maximum(np.asarray(std, dtype=np.float32).reshape(self.channels), MIN_STD)
+        self.loc.assign(mean)
+        self.scale.assign(std)
+
+    # -- the network ---------------------------------------------------------------------
+
+    def _split_head(self, out: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """``(..., K (1 + 2C))`` -> logits ``(..., K)``, means and log-scales ``(..., K, C)``."""
+        k, c = self.mixtures, self.channels
+        lead = tf.shape(out)[:-1]
+        logits = out[..., :k]
+        means = tf.reshape(out[..., k : k + k * c], tf.concat([lead, [k, c]], 0))
+        log_scales = tf.reshape(out[..., k + k * c :], tf.concat([lead, [k, c]], 0))
+        log_scales = tf.clip_by_value(log_scales, self.log_scale_min, self.log_scale_max)
+        return logits, means, log_scales
+
+    def standardize(self, z: tf.Tensor) -> tf.Tensor:
+        """``u = (z - m) / s``."""
+        return (tf.convert_to_tensor(z, tf.float32) - self.loc) / self.scale
+
+    def conditionals(self, z: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Teacher-forced mixture parameters of ``p(u_t | u_<t)`` for all frames at once.
+
+        ``z``: ``(batch, T, C)`` in original units.  Returns ``logits (batch, T, K)``,
+        ``means`` and ``log_scales`` ``(batch, T, K, C)``, in standardised units.
+        """
+        u = self.standardize(z)
+        prev = tf.pad(u[:, :-1, :], [[0, 0], [1, 0], [0, 0]])  # shift right, zero start frame
+        h = self.input_projection(prev)
+        for gru in self.grus:
+            h, _ = gru(h, training=training)
+        return self._split_head(self.head(tf.concat([h, prev], axis=-1)))
+
+    def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Keras entry point: the per-frame conditional log-densities ``(batch, T)`` of ``z``."""
+        return self._frame_log_probs(inputs, training=training)
+
+    @staticmethod
+    def mixture_log_prob(
+        u: tf.Tensor, logits: tf.Tensor, means: tf.Tensor, log_scales: tf.Tensor
+    ) -> tf.Tensor:
+        """``log sum_k pi_k prod_c N(u_c; mu_kc, sigma_kc^2)`` over the last axes.
+
+        ``u``: ``(..., C)``; ``logits``: ``(..., K)``; ``means``, ``log_scales``:
+        ``(..., K, C)``.  Returns ``(...)`` (standardised units, no Jacobian).
+        """
+        diff = (u[..., None, :] - means) * tf.exp(-log_scales)
+        component = -0.5 * tf.reduce_sum(diff * diff + LOG_2PI + 2.0 * log_scales, axis=-1)
+        return tf.reduce_logsumexp(tf.nn.log_softmax(logits, axis=-1) + component, axis=-1)
+
+    def _frame_log_probs(self, z: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """``log p(z_t | z_<t)`` in original units, ``(batch, T)``."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        logits, means, log_scales = self.conditionals(z, training=training)
+        log_jacobian = tf.reduce_sum(tf.math.log(self.scale))
+        return self.mixture_log_prob(self.standardize(z), logits, means, log_scales) - log_jacobian
+
+    def log_prob(self, z: tf.Tensor | np.ndarray, training: bool = False) -> tf.Tensor:
+        """Exact log-density (nats) of whole sequences ``z (batch, T, C)``; returns ``(batch,)``.
+
+        ``sum_t log p(z_t | z_<t)`` including the standardisation Jacobian
+        ``-T sum_c log s_c``, from one teacher-forced pass.
+        """
+        return tf.reduce_sum(self._frame_log_probs(z, training=training), axis=1)
+
+    # -- one step at a time ---------------------------------------------------------
+
+    def initial_state(self, n: int) -> list[tf.Tensor]:
+        """Zero GRU states, one ``(n, hidden)`` tensor per layer."""
+        return [tf.zeros((n, self.hidden), tf.float32) for _ in range(self.num_layers)]
+
+    def step(
+        self, u_prev: tf.Tensor, states: Sequence[tf.Tensor]
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, list[tf.Tensor]]:
+        """One frame with the GRU cells: ``(u_{t-1}, states) -> (logits, means, log_scales, states')``.
+
+        ``u_prev``: ``(n, C)`` previous frame in standardised units (zeros at ``t = 1``).
+        Uses the same weights as :meth:`conditionals`, so stepping through a sequence
+        reproduces the teacher-forced parameters (up to float rounding).
+        """
+        h = self.input_projection(u_prev)
+        new_states = []
+        for gru, state in zip(self.grus, states, strict=True):
+            h, new = gru.cell(h, [state])
+            new_states.append(new[0] if isinstance(new, (list, tuple)) else new)
+        logits, means, log_scales = self._split_head(self.head(tf.concat([h, u_prev], axis=-1)))
+        return logits, means, log_scales, new_states
+
+    def _sample_step(
+        self, u_prev: tf.Tensor, states: list[tf.Tensor], seed: tf.Tensor, temperature: tf.Tensor
+    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        logits, means, log_scales, states = self.step(u_prev, states)
+        seeds = tf.random.experimental.stateless_split(seed, num=2)  # component, then noise
+        k = tf.random.stateless_categorical(logits / temperature, 1, seed=seeds[0], dtype=tf.int32)[:, 0]
+        mu = tf.gather(means, k, axis=1, batch_dims=1)
+        log_sigma = tf.gather(log_scales, k, axis=1, batch_dims=1)
+        eps = tf.random.stateless_normal(tf.shape(mu), seed=seeds[1])
+        return mu + temperature * tf.exp(log_sigma) * eps, states
+
+    def sample(self, n: int, frames: int, seed: int, temperature: float = 1.0) -> np.ndarray:
+        """Ancestral samples ``z ~ p(z)``: float32 ``(n, frames, C)`` in original units.
+
+        Frame ``t`` (0-based) draws its mixture component and its Gaussian noise from the
+        stateless seed ``[seed, t]`` (split in two), so the result is a pure function of
+        the weights, ``n``, ``seed`` and ``temperature``: the same in every call and
+        process, and the first ``t`` frames do not depend on ``frames``.  Any ``frames``
+        works, also longer than the training segments.
+
+        ``temperature`` ``tau > 0`` scales every component's standard deviation by
+        ``tau`` AND divides the mixture logits by ``tau``: ``tau < 1`` gives less noisy,
+        more "typical" sequences (sharper mixture weights, narrower components), ``tau >
+        1`` the opposite; ``tau = 1`` samples the model exactly.  (Only the component
+        noise is scaled, so for ``tau -> 0`` a sample follows the most likely component's
+        mean.)
+        """
+        n, frames = int(n), int(frames)
+        if n < 0 or frames < 0:
+            raise ValueError(f"n and frames must be >= 0, got n={n}, frames={frames}")
+        temperature = float(temperature)
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        word = _seed_word(seed)
+        if n == 0 or frames == 0:
+            return np.zeros((n, frames, self.channels), dtype=np.float32)
+        if self._sample_step_fn is None:
+            # Compiled once per model; the shapes are fixed by n, so a new n retraces once.
+            self._sample_step_fn = tf.function(self._sample_step, reduce_retracing=True)
+        u = tf.zeros((n, self.channels), tf.float32)
+        states = self.initial_state(n)
+        tau = tf.constant(temperature, tf.float32)
+        out = np.empty((frames, n, self.channels), dtype=np.float32)
+        for t in range(frames):
+            u, states = self._sample_step_fn(u, states, tf.constant([word, t], tf.int32), tau)
+            out[t] = u.numpy()
+        loc, scale = self.loc.numpy(), self.scale.numpy()
+        return (np.transpose(out, (1, 0, 2)) * scale + loc).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+
+def _check_posteriors(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.asarray(mean, dtype=np.float32)
+    logvar = np.asarray(logvar, dtype=np.float32)
+    if mean.ndim != 3 or mean.shape[0] < 1 or mean.shape[1] < 1 or mean.shape[2] < 1:
+        raise ValueError(f"train_mean must have shape (clips, frames, channels), got {mean.shape}")
+    if logvar.shape != mean.shape:
+        raise ValueError(f"train_logvar shape {logvar.shape} differs from train_mean shape {mean.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(logvar))):
+        raise ValueError("train_mean and train_logvar must be finite")
+    return mean, logvar
+
+
+def aggregate_posterior_moments(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of ``z ~ q(z|x)`` pooled over clips and frames.
+
+    Exact moments of the mixture of the posteriors: ``E[z] = avg(mu)``,
+    ``Var[z] = avg(mu^2 + sigma^2) - E[z]^2`` (no sampling needed).
+    """
+    mu = np.asarray(mean, dtype=np.float64)
+    var = np.exp(np.asarray(logvar, dtype=np.float64))
+    m = mu.mean(axis=(0, 1))
+    v = (mu * mu + var).mean(axis=(0, 1)) - m * m
+    return m, np.sqrt(np.maximum(v, MIN_STD**2))
+
+
+def _training_batch(
+    mean: np.ndarray, logvar: np.ndarray, batch_size: int, segment: int, seed: int, step: int
+) -> np.ndarray:
+    """Segments of fresh posterior draws for ``step``; a pure function of ``(seed, step)``.
+
+    ``batch_size`` random clips (with replacement), a random offset each, and
+    ``z = mean + exp(logvar / 2) * eps`` with new ``eps``.
+    """
+    rng = np.random.default_rng([seed, step])
+    clips = rng.integers(0, mean.shape[0], size=batch_size)
+    offsets = rng.integers(0, mean.shape[1] - segment + 1, size=batch_size)
+    index = offsets[:, None] + np.arange(segment)[None, :]
+    mu = mean[clips[:, None], index]
+    lv = logvar[clips[:, None], index]
+    eps = rng.standard_normal(mu.shape, dtype=np.float32)
+    return (mu + np.exp(0.5 * lv) * eps).astype(np.float32)
+
+
+def fit_prior(
+    train_mean: np.ndarray,
+    train_logvar: np.ndarray,
+    settings: Mapping[str, Any],
+    seed: int,
+    log: logging.Logger | None = None,
+) -> tuple[LatentPrior, list[dict[str, float]]]:
+    """Fit a :class:`LatentPrior` to ``z ~ q(z|x)`` of the training clips.
+
+    Args:
+        train_mean, train_logvar: ``(clips, frames, C)`` posterior means and
+            log-variances of the TRAIN clips.
+        settings: the ``prior`` config section (see :func:`validate_prior_settings`;
+            ``var_order`` and ``temperature`` are not used here).
+        seed: fixes the initial weights (``keras.utils.set_random_seed``) and, with the
+            step number, every batch (:func:`_training_batch`): on CPU with the same
+            thread count two runs give bit-identical weights -- unless ``max_seconds``
+            stops them after different numbers of steps.
+        log: progress every ``LOG_EVERY`` steps (``logging.INFO``).
+
+    Each step minimises the mean negative log-likelihood per frame
+    ``-log p(z) / segment_frames`` of ``batch_size`` random segments of
+    ``segment_frames`` frames (all frames if the clips are shorter) with Adam, for
+    ``steps`` steps or until ``max_seconds`` of wall clock are spent.  Segments start
+    at the zero start frame, like sampling does.
+
+    Returns the model and a history: one dict per ``LOG_EVERY`` steps and one for the
+    last step, ``{"step", "nll_per_frame" (mean over the steps since the previous
+    record, nats, original units), "seconds" (since the start)}``.
+    """
+    s = validate_prior_settings(settings)
+    mean, logvar = _check_posteriors(train_mean, train_logvar)
+    seed = _seed_word(seed)
+    segment = min(s["segment_frames"], mean.shape[1])
+    channels = mean.shape[2]
+
+    keras.utils.set_random_seed(seed)
+    prior = LatentPrior(channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"])
+    prior.set_standardization(*aggregate_posterior_moments(mean, logvar))
+    optimizer = keras.optimizers.Adam(learning_rate=s["learning_rate"], global_clipnorm=GRADIENT_CLIPNORM)
+    variables = prior.trainable_variables
+    optimizer.build(variables)  # create the slots outside tf.function
+
+    @tf.function(reduce_retracing=True)
+    def train_step(z: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(prior.log_prob(z, training=True)) / tf.cast(tf.shape(z)[1], tf.float32)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    if log is not None:
+        log.info(
+            "prior: %d clips x %d frames x %d channels; GRU %d x %d, %d mixtures, %d params; "
+            "%d steps of %d segments x %d frames",
+            mean.shape[0], mean.shape[1], channels, s["layers"], s["hidden"], s["mixtures"],
+            prior.count_params(), s["steps"], s["batch_size"], segment,
+        )  # fmt: skip
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    total, count = 0.0, 0
+    for step in range(1, s["steps"] + 1):
+        z = _training_batch(mean, logvar, s["batch_size"], segment, seed, step)
+        loss = float(train_step(tf.constant(z)))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"prior: non-finite loss {loss} at step {step}")
+        total, count = total + loss, count + 1
+        elapsed = time.perf_counter() - start
+        out_of_time = s["max_seconds"] is not None and elapsed >= s["max_seconds"]
+        if step % LOG_EVERY == 0 or step == s["steps"] or out_of_time:
+            record = {"step": step, "nll_per_frame": total / count, "seconds": elapsed}
+            history.append(record)
+            total, count = 0.0, 0
+            if log is not None:
+                log.info("prior step %d: nll/frame %.4f (%.1f s)", step, record["nll_per_frame"], elapsed)
+        if out_of_time:
+            if log is not None:
+                log.info("prior: max_seconds=%s reached after %d steps", s["max_seconds"], step)
+            break
+    return prior, history
+
+
+# ---------------------------------------------------------------------------
+# Baselines (numpy)
+# ---------------------------------------------------------------------------
+
+
+def _as_batch(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 3:
+        raise ValueError(f"z must have shape (batch, frames, channels), got {z.shape}")
+    return z
+
+
+def standard_normal_log_prob(z: np.ndarray) -> np.ndarray:
+    """``log N(z; 0, I)`` of each sequence ``z (batch, T, C)``, summed over frames and
+    channels: ``-0.5 sum (z^2 + log 2 pi)``.  Returns float64 ``(batch,)``."""
+    z = _as_batch(z)
+    return -0.5 * np.sum(z * z + LOG_2PI, axis=(1, 2))
+
+
+def _lag_features(z: np.ndarray, order: int) -> np.ndarray:
+    """``(batch, T, 1 + order C)`` rows ``[1, z_{t-1}, ..., z_{t-order}]`` (zeros before the start)."""
+    batch, frames, channels = z.shape
+    padded = np.concatenate([np.zeros((batch, order, channels)), z], axis=1)
+    lags = [padded[:, order - i : order - i + frames] for i in range(1, order + 1)]
+    return np.concatenate([np.ones((batch, frames, 1)), *lags], axis=2)
+
+
+@dataclass(frozen=True)
+class VarModel:
+    """A Gaussian vector autoregression VAR(p) over latent frames::
+
+        z_t = intercept + sum_{i=1..p} coefficients[i-1] @ z_{t-i} + e_t,   e_t ~ N(0, Sigma_t)
+
+    with ``z_t = 0`` for ``t < 1`` (zero padding, like the learned prior's zero start
+    frame), used alike in fitting, scoring and sampling.  ``Sigma_t = covariance`` for
+    frames with a full history (``t > p``) and ``start_covariance`` for the first ``p``
+    frames, whose zero-padded prediction is much worse: one shared covariance would be
+    inflated by them and so understate the dynamics of every later frame.
+
+    Attributes:
+        coefficients: ``(p, C, C)``, ``coefficients[i]`` multiplies ``z_{t-i-1}``.
+        intercept: ``(C,)``.
+        covariance: ``(C, C)`` innovation covariance of frames ``t > p``.
+        start_covariance: ``(C, C)`` residual covariance of frames ``t <= p``.
+    """
+
+    coefficients: np.ndarray
+    intercept: np.ndarray
+    covariance: np.ndarray
+    start_covariance: np.ndarray
+
+    @property
+    def order(self) -> int:
+        return int(self.coefficients.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.intercept.shape[0])
+
+    def _weights(self) -> np.ndarray:
+        """``(1 + p C, C)``, the regression matrix for :func:`_lag_features` rows."""
+        rows = [self.intercept[None, :]] + [a.T for a in self.coefficients]
+        return np.concatenate(rows, axis=0)
+
+    def log_prob(self, z: np.ndarray) -> np.ndarray:
+        """Exact ``log p(z)`` of sequences ``z (batch, T, C)``, float64 ``(batch,)``:
+        ``sum_t log N(z_t; prediction_t, Sigma_t)``."""
+        z = _as_batch(z)
+        if z.shape[2] != self.channels:
+            raise ValueError(f"z has {z.shape[2]} channels, the VAR {self.channels}")
+        residual = z - _lag_features(z, self.order) @ self._weights()
+        start = min(self.order, z.shape[1])
+        total = np.zeros(z.shape[0])
+        for part, cov in ((residual[:, :start], self.start_covariance), (residual[:, start:], self.covariance)):
+            total += _gaussian_log_prob(part, cov)
+        return total
+
+    def sample(self, n: int, frames: int, seed: int, temperature: float = 1.0) -> np.ndarray:
+        """``n`` sequences of ``frames`` frames, float32 ``(n, frames, C)``.
+
+        Noise from ``numpy.random.default_rng(seed)``; ``temperature`` scales the noise
+        standard deviation, so ``z(tau) = z_det + tau (z(1) - z_det)`` exactly, where
+        ``z_det`` is the noise-free response (``1`` samples the model exactly)."""
+        n, frames = int(n), int(frames)
+        temperature = float(temperature)
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        rng = np.random.default_rng(_seed_word(seed))
+        white = rng.standard_normal((frames, n, self.channels))
+        chol, start_chol = np.linalg.cholesky(self.covariance), np.linalg.cholesky(self.start_covariance)
+        p = self.order
+        z = np.zeros((n, p + frames, self.channels))  # p zero frames of padding first
+        for t in range(frames):
+            mean = self.intercept + sum(z[:, p + t - i] @ self.coefficients[i - 1].T for i in range(1, p + 1))
+            z[:, p + t] = mean + temperature * white[t] @ (start_chol if t < p else chol).T
+        return z[:, p:].astype(np.float32)
+
+
+def _gaussian_log_prob(residual: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """``sum over frames of log N(residual_t; 0, cov)`` for ``residual (batch, T, C)``."""
+    chol = np.linalg.cholesky(cov)
+    batch, frames, channels = residual.shape
+    white = np.linalg.solve(chol, residual.reshape(-1, channels).T).T.reshape(residual.shape)
+    log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+    return -0.5 * (np.sum(white * white, axis=(1, 2)) + frames * (channels * LOG_2PI + log_det))
+
+
+def _residual_covariance(residual: np.ndarray, diagonal: bool) -> np.ndarray:
+    """MLE covariance ``E^T E / N`` plus a ``1e-9``-relative jitter; diagonal when asked
+    or when ``N <= C`` rows cannot determine a full one."""
+    rows, channels = residual.shape
+    cov = residual.T @ residual / max(rows, 1)
+    if diagonal or rows <= channels:
+        cov = np.diag(np.diag(cov))
+    return cov + 1e-9 * max(float(np.mean(np.diag(cov))), 1e-12) * np.eye(channels)
+
+
+def fit_var(
+    sequences: Sequence[np.ndarray] | np.ndarray, order: int, diagonal: bool = False, ridge: float = 1e-6
+) -> VarModel:
+    """Least-squares fit of a VAR(``order``) to sequences of shape ``(T_i, C)``.
+
+    The coefficients and the innovation covariance come from the frames with a full
+    history (``t > p``): regression rows ``z_t ~ [1, z_{t-1}, ..., z_{t-p}]``.  The first
+    ``p`` frames of each sequence are then predicted with the same coefficients and
+    zero padding, and their residuals give ``start_covariance``.  ``ridge`` (times the
+    mean diagonal of ``X^T X``) keeps the normal equations well posed for collinear
+    latents.  Covariances are maximum-likelihood with a tiny jitter; ``diagonal=True``
+    keeps their diagonals only.  ``order=0`` gives an i.i.d. Gaussian.
+    """
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+        raise ValueError(f"order must be an int >= 0, got {order!r}")
+    order = int(order)
+    seqs = [np.asarray(s, dtype=np.float64) for s in sequences]
+    if not seqs or any(s.ndim != 2 for s in seqs) or len({s.shape[1] for s in seqs}) != 1:
+        raise ValueError("sequences must be a non-empty list of (frames, channels) arrays with equal channels")
+    channels = seqs[0].shape[1]
+    features = [_lag_features(s[None], order)[0] for s in seqs]
+    x = np.concatenate([f[order:] for f in features], axis=0)
+    y = np.concatenate([s[order:] for s in seqs], axis=0)
+    if x.shape[0] < x.shape[1]:
+        raise ValueError(
+            f"too few frames ({x.shape[0]} after the first {order}) for a VAR({order}) over {channels} channels"
+        )
+    gram = x.T @ x
+    gram += ridge * np.mean(np.diag(gram)) * np.eye(gram.shape[0])
+    weights = np.linalg.solve(gram, x.T @ y)  # (1 + p C, C)
+    covariance = _residual_covariance(y - x @ weights, diagonal)
+    start_residual = np.concatenate([s[:order] - f[:order] @ weights for s, f in zip(seqs, features, strict=True)])
+    start_covariance = _residual_covariance(start_residual, diagonal) if len(start_residual) else covariance.copy()
+    coefficients = np.stack([weights[1 + i * channels : 1 + (i + 1) * channels].T for i in range(order)])
+    return VarModel(
+        coefficients=coefficients.reshape(order, channels, channels),
+        intercept=weights[0].copy(),
+        covariance=covariance,
+        start_covariance=start_covariance,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------
+
+
+def _learned_log_prob(prior: LatentPrior, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    parts = [
+        prior.log_prob(z[i : i + batch_size].astype(np.float32)).numpy().astype(np.float64)
+        for i in range(0, len(z), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def prior_report(
+    prior: LatentPrior, var_model: VarModel, train_z: np.ndarray, test_z: np.ndarray
+) -> dict[str, Any]:
+    """Held-out comparison of the three priors on latent sequences.
+
+    ``train_z`` and ``test_z`` should be the posterior MEANS ``(clips, T, C)`` of the
+    train and test clips: a point estimate of each clip's latent sequence, so the three
+    priors are scored on the same fixed data (this is not an ELBO; ELBO/IWAE under each
+    prior are computed elsewhere).  For each split and prior (``standard_normal``,
+    ``var``, ``learned``) the negative log-likelihood in nats is averaged over clips and
+    divided by ``T`` (``nll_per_frame``) and by ``T C`` (``nll_per_dim``).  Lower is
+    better; differences between priors on ``test`` are what matters.  All values are
+    plain Python floats/ints (JSON-serialisable).
+    """
+    report: dict[str, Any] = {}
+    for split, z in (("train", train_z), ("test", test_z)):
+        z = _as_batch(z)
+        clips, frames, channels = z.shape
+        entry: dict[str, Any] = {"clips": int(clips), "frames": int(frames), "channels": int(channels)}
+        if clips == 0 or frames == 0:
+            report[split] = entry
+            continue
+        scores = {
+            "standard_normal": standard_normal_log_prob(z),
+            "var": var_model.log_prob(z),
+            "learned": _learned_log_prob(prior, z),
+        }
+        for name, log_p in scores.items():
+            nll = -float(np.mean(log_p))
+            entry[name] = {"nll_per_frame": nll / frames, "nll_per_dim": nll / (frames * channels)}
+        report[split] = entry
+    return report
+
+
+# ---------------------------------------------------------------------------
+# One genre, from its files (the fit_prior workflow stage)
+# ---------------------------------------------------------------------------
+def as_sequence(z: np.ndarray) -> np.ndarray:
+    """Latents ``(n, frames, C)`` as they are; latent vectors ``(n, d)`` as one-frame sequences ``(n, 1, d)``."""
+    z = np.asarray(z)
+    return z if z.ndim == 3 else z.reshape(len(z), 1, -1)
+
+
+def posteriors(model, clips: np.ndarray, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances ``(n, frames, C)`` of whole clips ``(n, n_samples)``."""
+    means, logvars = [], []
+    for start in range(0, len(clips), int(batch_size)):
+        x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
+        mean, logvar = model.encode(x, training=False)
+        means.append(np.asarray(mean, np.float32))
+        logvars.append(np.asarray(logvar, np.float32))
+    return np.concatenate(means), np.concatenate(logvars)
+
+
+def fit_prior_files(
+    model_path, shard, split, out_dir, settings: Mapping[str, Any], log: logging.Logger | None = None
+) -> dict[str, Any]:
+    """Fit the learned prior of one genre and write ``prior.keras`` and ``prior.json`` into ``out_dir``.
+
+    ``settings`` holds ``seed`` and ``prior``.  The train clips' posteriors (whole clips)
+    are the training data; ``prior.json`` holds the fit history and :func:`prior_report`
+    (held-out NLL per frame of N(0, I), the VAR(``var_order``) baseline and the learned
+    prior on the posterior means of the train and test clips).  Returns that report.
+    """
+    import json
+    from pathlib import Path
+
+    from genrevae.files import atomic_path, write_text
+    from genrevae.model import load_model
+    from genrevae.training import load_split, open_shard
+
+    s = validate_prior_settings(settings["prior"])
+    seed = int(settings["seed"])
+    model = load_model(Path(model_path))
+    clips = open_shard(Path(shard))
+    train_idx, test_idx = load_split(Path(split), clips.shape[0])
+    # A latent vector (the seed preset) is a sequence of one frame: the prior is then a mixture.
+    train_mean, train_logvar = (as_sequence(a) for a in posteriors(model, clips[train_idx]))
+    test_mean = as_sequence(posteriors(model, clips[test_idx])[0])
+    started = time.perf_counter()
+    prior, history = fit_prior(train_mean, train_logvar, s, seed, log)
+    var_model = fit_var(list(train_mean), s["var_order"])
+    report = prior_report(prior, var_model, train_mean, test_mean)
+    result = {
+        "report": report,
+        "history": history,
+        "fit_seconds": time.perf_counter() - started,
+        "var_order": s["var_order"],
+        "parameters": int(prior.count_params()),
+        "settings": s,
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", out_dir / "prior.json")
+    with atomic_path(out_dir / "prior.keras") as tmp:
+        prior.save(tmp)
+    return result
+
+
+def load_prior(path) -> LatentPrior:
+    """Load a saved ``prior.keras``."""
+    from pathlib import Path
+
+    return keras.models.load_model(Path(path), compile=False)

@@ -1,0 +1,364 @@
+"""The learned autoregressive latent prior and its baselines (tiny sizes, 1 TF thread)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import REPO_ROOT, tensorflow_threads
+from genrevae.prior import (
+    PRIOR_SETTING_KEYS,
+    LatentPrior,
+    VarModel,
+    fit_prior,
+    fit_var,
+    prior_report,
+    standard_normal_log_prob,
+    validate_prior_settings,
+)
+
+# Pin TensorFlow to 1 thread at collection time, before any op runs (bit-reproducibility
+# depends on the thread count, and the machine's cores are shared).
+THREADS = tensorflow_threads()
+
+CHANNELS = 3
+FRAMES = 40
+SEGMENT = 32
+AR_COEFFICIENT = 0.95
+
+
+def small_settings(**overrides) -> dict:
+    settings = dict(
+        hidden=16,
+        layers=1,
+        mixtures=2,
+        steps=200,
+        batch_size=8,
+        segment_frames=SEGMENT,
+        learning_rate=3e-3,
+        var_order=2,
+        temperature=1.0,
+        max_seconds=None,
+    )
+    settings.update(overrides)
+    return settings
+
+
+def ar1_latents(clips: int, seed: int, frames: int = FRAMES) -> np.ndarray:
+    """Stationary AR(1) per channel with unit marginal variance: N(0, I) fits each frame's
+    marginal exactly, so any gain of a prior over it comes from the dynamics."""
+    rng = np.random.default_rng(seed)
+    noise = math.sqrt(1.0 - AR_COEFFICIENT**2)
+    z = np.empty((clips, frames, CHANNELS))
+    x = rng.standard_normal((clips, CHANNELS))
+    for t in range(frames):
+        z[:, t] = x
+        x = AR_COEFFICIENT * x + noise * rng.standard_normal((clips, CHANNELS))
+    return z.astype(np.float32)
+
+
+def posterior_logvar(mean: np.ndarray, variance: float = 1e-3) -> np.ndarray:
+    return np.full_like(mean, math.log(variance))
+
+
+@pytest.fixture(scope="module")
+def ar_data() -> tuple[np.ndarray, np.ndarray]:
+    return ar1_latents(24, seed=0), ar1_latents(12, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fitted(ar_data) -> tuple[LatentPrior, list[dict]]:
+    train, _ = ar_data
+    return fit_prior(train, posterior_logvar(train), small_settings(), seed=3)
+
+
+def mixture_log_pdf(u: np.ndarray, logits: np.ndarray, means: np.ndarray, log_scales: np.ndarray) -> np.ndarray:
+    """Reference numpy/scipy mixture log-density; u (n, C), logits (n, K), means (n, K, C)."""
+    log_w = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    comp = stats.norm.logpdf(u[:, None, :], loc=means, scale=np.exp(log_scales)).sum(axis=-1)
+    return np.logaddexp.reduce(log_w + comp, axis=-1)
+
+
+# ---------------------------------------------------------------------------
+# Teacher forcing and the ancestral step agree; log_prob is a density of z
+# ---------------------------------------------------------------------------
+
+
+def test_log_prob_equals_step_by_step_conditionals() -> None:
+    keras.utils.set_random_seed(0)
+    prior = LatentPrior(CHANNELS, hidden=8, layers=2, mixtures=3)
+    loc, scale = np.array([0.5, -1.0, 2.0]), np.array([2.0, 0.5, 1.5])
+    prior.set_standardization(loc, scale)
+    z = np.random.default_rng(1).normal(loc, scale, size=(2, 7, CHANNELS)).astype(np.float32)
+
+    logits_tf, means_tf, log_scales_tf = (a.numpy() for a in prior.conditionals(z))
+    u = (z - loc) / scale
+    states = prior.initial_state(2)
+    prev = np.zeros((2, CHANNELS), np.float32)
+    total = np.zeros(2)
+    for t in range(z.shape[1]):
+        logits, means, log_scales, states = prior.step(prev, states)
+        np.testing.assert_allclose(logits.numpy(), logits_tf[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(means.numpy(), means_tf[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(log_scales.numpy(), log_scales_tf[:, t], rtol=1e-5, atol=1e-5)
+        total += mixture_log_pdf(u[:, t], logits.numpy(), means.numpy(), log_scales.numpy())
+        prev = u[:, t].astype(np.float32)
+    total -= z.shape[1] * np.log(scale).sum()  # Jacobian of the standardisation
+
+    np.testing.assert_allclose(prior.log_prob(z).numpy(), total, rtol=1e-5)
+    assert prior.log_prob(z).shape == (2,)
+
+
+def test_log_prob_integrates_to_one_in_original_units() -> None:
+    """One frame, one channel, loc 3 and scale 4: the density of z (not of (z-3)/4)
+    integrates to 1 -- which fails if the Jacobian is missing or wrong."""
+    keras.utils.set_random_seed(1)
+    prior = LatentPrior(1, hidden=4, mixtures=3)
+    prior.set_standardization([3.0], [4.0])
+    grid = np.linspace(-80.0, 80.0, 20001, dtype=np.float32)
+    density = np.exp(prior.log_prob(grid.reshape(-1, 1, 1)).numpy())
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
+
+
+# ---------------------------------------------------------------------------
+# Fitting: dynamics are learned, none are invented
+# ---------------------------------------------------------------------------
+
+
+def test_learned_prior_and_var_beat_standard_normal_on_ar1_latents(ar_data, fitted) -> None:
+    train, test = ar_data
+    prior, history = fitted
+    var = fit_var(list(train), order=2)
+    report = prior_report(prior, var, train, test)
+    json.dumps(report)  # JSON-serialisable
+
+    held_out = report["test"]
+    n01 = held_out["standard_normal"]["nll_per_frame"]
+    # The true conditional entropy is ~0.77 nats/frame vs ~4.26 for N(0, I).
+    assert held_out["var"]["nll_per_frame"] < n01 - 2.5, report
+    assert held_out["learned"]["nll_per_frame"] < n01 - 2.0, report
+    assert held_out["learned"]["nll_per_dim"] == pytest.approx(held_out["learned"]["nll_per_frame"] / CHANNELS)
+    assert report["test"]["clips"] == 12 and report["test"]["frames"] == FRAMES
+    # Training made progress and the history is well formed.
+    assert [h["step"] for h in history] == [100, 200]
+    assert history[-1]["nll_per_frame"] < history[0]["nll_per_frame"]
+
+
+def test_no_spurious_gain_on_iid_standard_normal_latents() -> None:
+    rng = np.random.default_rng(4)
+    train = rng.standard_normal((24, FRAMES, CHANNELS)).astype(np.float32)
+    test = rng.standard_normal((12, FRAMES, CHANNELS)).astype(np.float32)
+    prior, _ = fit_prior(train, posterior_logvar(train, 1e-4), small_settings(steps=150), seed=2)
+    var = fit_var(list(train), order=2)
+    held_out = prior_report(prior, var, train, test)["test"]
+    n01 = held_out["standard_normal"]["nll_per_frame"]
+    # N(0, I) is the true model: the others can only match it up to estimation noise.
+    assert held_out["var"]["nll_per_frame"] > n01 - 0.05, held_out
+    assert n01 - 0.15 < held_out["learned"]["nll_per_frame"] < n01 + 0.5, held_out
+
+
+def test_fit_is_bit_reproducible_and_depends_on_the_seed(ar_data) -> None:
+    train, _ = ar_data
+    logvar = posterior_logvar(train)
+    settings = small_settings(steps=15)
+    a, hist_a = fit_prior(train, logvar, settings, seed=5)
+    b, hist_b = fit_prior(train, logvar, settings, seed=5)
+    c, _ = fit_prior(train, logvar, settings, seed=6)
+    assert hist_a[-1]["nll_per_frame"] == hist_b[-1]["nll_per_frame"]
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights(), strict=True))
+
+
+def test_max_seconds_stops_training_early(ar_data) -> None:
+    train, _ = ar_data
+    _, history = fit_prior(train, posterior_logvar(train), small_settings(steps=10**6, max_seconds=0.3), seed=0)
+    assert history and history[-1]["step"] < 10**6
+    assert history[-1]["seconds"] >= 0.3
+
+
+def test_short_clips_use_all_their_frames() -> None:
+    """segment_frames longer than the clips: train on whole clips instead of failing."""
+    z = ar1_latents(4, seed=9, frames=10)
+    _, history = fit_prior(z, posterior_logvar(z), small_settings(steps=3, segment_frames=64), seed=0)
+    assert history[-1]["step"] == 3 and math.isfinite(history[-1]["nll_per_frame"])
+
+
+# ---------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------
+
+
+def test_sampling_is_seeded_has_dynamics_and_any_length(fitted) -> None:
+    prior, _ = fitted
+    frames = 3 * SEGMENT  # longer than any training segment
+    first = prior.sample(16, frames, seed=7)
+    assert first.shape == (16, frames, CHANNELS) and first.dtype == np.float32
+    assert np.all(np.isfinite(first))
+    np.testing.assert_array_equal(first, prior.sample(16, frames, seed=7))
+    assert not np.array_equal(first, prior.sample(16, frames, seed=8))
+    # Frame t depends only on (seed, frames < t): a shorter draw is a prefix.
+    np.testing.assert_array_equal(prior.sample(16, 10, seed=7), first[:, :10])
+    # The samples carry the AR(1) dynamics (N(0, I) draws would have ~0 autocorrelation)
+    # and roughly the unit marginal scale of the data, also beyond the training length.
+    lag1 = np.corrcoef(first[:, :-1].ravel(), first[:, 1:].ravel())[0, 1]
+    assert lag1 > 0.7, lag1
+    assert 0.4 < first[:, SEGMENT:].std() < 2.0
+
+
+def test_lower_temperature_gives_lower_spread(fitted) -> None:
+    prior, _ = fitted
+    hot = prior.sample(16, SEGMENT, seed=11, temperature=1.0)
+    cold = prior.sample(16, SEGMENT, seed=11, temperature=0.5)
+    # Innovations (frame-to-frame changes) shrink with the component scales.
+    assert np.diff(cold, axis=1).std() < 0.75 * np.diff(hot, axis=1).std()
+    assert cold.std() < hot.std()
+    with pytest.raises(ValueError, match="temperature"):
+        prior.sample(2, 3, seed=0, temperature=0.0)
+
+
+def test_save_load_round_trip(fitted, ar_data, tmp_path: Path) -> None:
+    """load_model(compile=False) restores config and all weights (standardisation too)."""
+    prior, _ = fitted
+    _, test = ar_data
+    path = tmp_path / "prior.keras"
+    prior.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    assert isinstance(loaded, LatentPrior)
+    assert loaded.get_config() == prior.get_config()
+    np.testing.assert_array_equal(loaded.loc.numpy(), prior.loc.numpy())
+    np.testing.assert_array_equal(loaded.scale.numpy(), prior.scale.numpy())
+    assert not np.allclose(prior.scale.numpy(), 1.0)  # it was really set by the fit
+    np.testing.assert_array_equal(loaded.log_prob(test).numpy(), prior.log_prob(test).numpy())
+    samples = prior.sample(4, 50, seed=21, temperature=0.8)
+    np.testing.assert_array_equal(loaded.sample(4, 50, seed=21, temperature=0.8), samples)
+
+
+def test_samples_are_identical_in_a_fresh_process(fitted, tmp_path: Path) -> None:
+    """Same file, seed and thread count -> the same samples in another process (~5 s: the
+    child imports TensorFlow)."""
+    prior, _ = fitted
+    path = tmp_path / "prior.keras"
+    prior.save(path)
+    samples = prior.sample(4, 50, seed=21, temperature=0.8)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads({THREADS})
+        tf.config.threading.set_inter_op_parallelism_threads({THREADS})
+        import keras
+        import genrevae.prior  # registers LatentPrior
+        model = keras.models.load_model(sys.argv[1], compile=False)
+        np.save(sys.argv[2], model.sample(4, 50, seed=21, temperature=0.8))
+        """
+    )
+    out = tmp_path / "samples.npy"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(out), samples)
+
+
+# ---------------------------------------------------------------------------
+# Baselines
+# ---------------------------------------------------------------------------
+
+
+def test_standard_normal_log_prob_matches_scipy() -> None:
+    z = np.random.default_rng(0).normal(size=(3, 5, CHANNELS))
+    expected = stats.norm.logpdf(z).sum(axis=(1, 2))
+    np.testing.assert_allclose(standard_normal_log_prob(z), expected, rtol=1e-12)
+
+
+def test_var_recovers_ar1_and_scores_exactly(ar_data) -> None:
+    train, test = ar_data
+    var = fit_var(list(train), order=1)
+    assert isinstance(var, VarModel) and var.order == 1
+    np.testing.assert_allclose(var.coefficients[0], AR_COEFFICIENT * np.eye(CHANNELS), atol=0.06)
+    np.testing.assert_allclose(np.diag(var.covariance), 1 - AR_COEFFICIENT**2, rtol=0.25)
+
+    # The zero-padded start frames get their own (wider) covariance: z_1 ~ N(0, 1).
+    np.testing.assert_allclose(np.diag(var.start_covariance), 1.0, rtol=0.5)
+
+    # Exact sequence density, frame by frame with zero padding before the start.
+    var2 = fit_var(list(train), order=2)
+    expected = np.zeros(len(test))
+    for i, seq in enumerate(test.astype(np.float64)):
+        for t in range(FRAMES):
+            mean = var2.intercept.copy()
+            for lag in (1, 2):
+                if t - lag >= 0:
+                    mean += var2.coefficients[lag - 1] @ seq[t - lag]
+            cov = var2.start_covariance if t < 2 else var2.covariance
+            expected[i] += stats.multivariate_normal.logpdf(seq[t], mean, cov)
+    np.testing.assert_allclose(var2.log_prob(test), expected, rtol=1e-9)
+
+
+def test_var_sampling_is_seeded_and_tempered(ar_data) -> None:
+    train, _ = ar_data
+    var = fit_var(list(train), order=2, diagonal=True)
+    assert np.count_nonzero(var.covariance - np.diag(np.diag(var.covariance))) == 0
+    a = var.sample(8, 120, seed=3)
+    assert a.shape == (8, 120, CHANNELS) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, var.sample(8, 120, seed=3))
+    assert not np.array_equal(a, var.sample(8, 120, seed=4))
+    # Linear model: z(tau) = z_det + tau * noise_response, so the deviations scale exactly.
+    cold = var.sample(8, 120, seed=3, temperature=0.5)
+    colder = var.sample(8, 120, seed=3, temperature=0.25)
+    np.testing.assert_allclose(a - cold, 2.0 * (cold - colder), atol=1e-4)
+    assert np.abs(cold - colder).max() > 0.01
+
+
+# ---------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hidden", 0),
+        ("layers", 1.5),
+        ("mixtures", True),
+        ("steps", -1),
+        ("batch_size", "16"),
+        ("segment_frames", 0),
+        ("learning_rate", 0.0),
+        ("learning_rate", float("nan")),
+        ("var_order", -1),
+        ("temperature", 0),
+        ("max_seconds", -5),
+        ("max_seconds", "1h"),
+    ],
+)
+def test_bad_settings_raise_naming_the_key(key: str, value) -> None:
+    with pytest.raises(ValueError, match=rf"prior\.{key}\b"):
+        validate_prior_settings(small_settings(**{key: value}))
+
+
+def test_missing_and_unknown_settings_are_named(ar_data) -> None:
+    train, _ = ar_data
+    settings = small_settings()
+    del settings["mixtures"]
+    with pytest.raises(ValueError, match=r"prior\.mixtures"):
+        fit_prior(train, posterior_logvar(train), settings, seed=0)
+    with pytest.raises(ValueError, match=r"prior\.dropout"):
+        validate_prior_settings(small_settings(dropout=0.1))
+    good = validate_prior_settings(small_settings(max_seconds=60, var_order=0))
+    assert set(good) == set(PRIOR_SETTING_KEYS) and good["max_seconds"] == 60.0
