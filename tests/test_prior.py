@@ -93,37 +93,82 @@ def mixture_log_pdf(u: np.ndarray, logits: np.ndarray, means: np.ndarray, log_sc
 # ---------------------------------------------------------------------------
 
 
+def _random_var(order: int, seed: int) -> VarModel:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 0.3, (CHANNELS, CHANNELS))
+    cov = a @ a.T + 0.5 * np.eye(CHANNELS)
+    return VarModel(
+        coefficients=rng.normal(0, 0.2, (order, CHANNELS, CHANNELS)),
+        intercept=rng.normal(0, 0.5, CHANNELS),
+        covariance=cov,
+        start_covariance=cov,
+    )
+
+
+def _randomise_head(prior: LatentPrior, seed: int) -> None:
+    """The head starts at zero (the model then IS the VAR); give it weights so the GRU matters."""
+    rng = np.random.default_rng(seed)
+    for var in prior.head.weights:
+        var.assign(rng.normal(0, 0.3, var.shape).astype(np.float32))
+
+
 def test_log_prob_equals_step_by_step_conditionals() -> None:
     keras.utils.set_random_seed(0)
-    prior = LatentPrior(CHANNELS, hidden=8, layers=2, mixtures=3)
+    var = _random_var(order=2, seed=4)
+    prior = LatentPrior(CHANNELS, hidden=8, layers=2, mixtures=3, order=2)
     loc, scale = np.array([0.5, -1.0, 2.0]), np.array([2.0, 0.5, 1.5])
     prior.set_standardization(loc, scale)
+    prior.set_linear(var)
+    _randomise_head(prior, 5)
     z = np.random.default_rng(1).normal(loc, scale, size=(2, 7, CHANNELS)).astype(np.float32)
 
     logits_tf, means_tf, log_scales_tf = (a.numpy() for a in prior.conditionals(z))
-    u = (z - loc) / scale
+    chol = np.linalg.cholesky(var.covariance)
+    padded = np.concatenate([np.zeros((2, 2, CHANNELS)), z], axis=1)
     states = prior.initial_state(2)
-    prev = np.zeros((2, CHANNELS), np.float32)
+    prev = np.zeros((2, 2 * CHANNELS), np.float32)
     total = np.zeros(2)
     for t in range(z.shape[1]):
         logits, means, log_scales, states = prior.step(prev, states)
         np.testing.assert_allclose(logits.numpy(), logits_tf[:, t], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(means.numpy(), means_tf[:, t], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(log_scales.numpy(), log_scales_tf[:, t], rtol=1e-5, atol=1e-5)
-        total += mixture_log_pdf(u[:, t], logits.numpy(), means.numpy(), log_scales.numpy())
-        prev = u[:, t].astype(np.float32)
-    total -= z.shape[1] * np.log(scale).sum()  # Jacobian of the standardisation
+        prediction = var.intercept + sum(padded[:, t + 2 - i] @ var.coefficients[i - 1].T for i in (1, 2))
+        u = np.linalg.solve(chol, (z[:, t] - prediction).T).T  # whitened innovation
+        total += mixture_log_pdf(u, logits.numpy(), means.numpy(), log_scales.numpy())
+        prev = np.concatenate([u, (z[:, t] - loc) / scale], axis=1).astype(np.float32)
+    total -= z.shape[1] * np.log(np.diag(chol)).sum()  # Jacobian of the whitening
 
     np.testing.assert_allclose(prior.log_prob(z).numpy(), total, rtol=1e-5)
     assert prior.log_prob(z).shape == (2,)
 
 
+def test_an_untrained_head_is_exactly_the_var() -> None:
+    """The head starts at zero: mu = 0, sigma = 1, equal weights, i.e. the VAR's own density."""
+    keras.utils.set_random_seed(2)
+    var = _random_var(order=2, seed=6)
+    prior = LatentPrior(CHANNELS, hidden=8, mixtures=3, order=2)
+    prior.set_linear(var)
+    z = np.random.default_rng(3).normal(size=(3, 9, CHANNELS)).astype(np.float32)
+    np.testing.assert_allclose(prior.log_prob(z).numpy(), _var_log_prob_one_cov(var, z), rtol=1e-4)
+    with pytest.raises(ValueError, match="VAR"):
+        prior.set_linear(_random_var(order=1, seed=7))
+
+
+def _var_log_prob_one_cov(var: VarModel, z: np.ndarray) -> np.ndarray:
+    """The VAR's log-density with its innovation covariance for every frame (the prior's convention)."""
+    same = VarModel(var.coefficients, var.intercept, var.covariance, var.covariance)
+    return same.log_prob(z)
+
+
 def test_log_prob_integrates_to_one_in_original_units() -> None:
-    """One frame, one channel, loc 3 and scale 4: the density of z (not of (z-3)/4)
-    integrates to 1 -- which fails if the Jacobian is missing or wrong."""
+    """One frame, one channel, intercept 3 and innovation scale 4: the density of z (not of
+    (z-3)/4) integrates to 1 -- which fails if the Jacobian is missing or wrong."""
     keras.utils.set_random_seed(1)
     prior = LatentPrior(1, hidden=4, mixtures=3)
     prior.set_standardization([3.0], [4.0])
+    prior.set_linear(VarModel(np.zeros((0, 1, 1)), np.array([3.0]), np.array([[16.0]]), np.array([[16.0]])))
+    _randomise_head(prior, 8)
     grid = np.linspace(-80.0, 80.0, 20001, dtype=np.float32)
     density = np.exp(prior.log_prob(grid.reshape(-1, 1, 1)).numpy())
     assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)

@@ -68,6 +68,7 @@ __all__ = [
     "standard_normal_log_prob",
     "VarModel",
     "fit_var",
+    "posterior_draws",
     "prior_report",
     "as_sequence",
     "posteriors",
@@ -99,6 +100,9 @@ LOG_EVERY = 100
 #: large gradient when a component collapses onto a point; clipping keeps one such batch
 #: from wrecking the GRU.  Far above the typical norm, so it rarely acts.
 GRADIENT_CLIPNORM = 10.0
+
+#: Posterior draws per train clip that the VAR is fitted to.
+VAR_FIT_DRAWS = 4
 
 #: Smallest standard deviation used for standardisation (a channel the encoder never uses).
 MIN_STD = 1e-6
@@ -169,29 +173,36 @@ def validate_prior_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 @keras.saving.register_keras_serializable(package="genrevae")
 class LatentPrior(keras.Model):
-    """Autoregressive mixture-of-Gaussians prior over latent sequences ``(T, C)``.
+    """Autoregressive prior over latent sequences ``(T, C)``: a GRU that corrects a linear VAR.
 
-    Per frame ``t`` (standardised units ``u = (z - m) / s``, ``u_0 = 0``)::
+    A VAR(p) ``z_t = b + sum_i A_i z_{t-i} + L e_t`` (fitted in closed form by
+    :func:`fit_var`, ``L`` the Cholesky factor of its innovation covariance) already
+    captures the linear, correlated dynamics of the latents.  The network models what is
+    left: the *whitened innovation* ``u_t = L^{-1} (z_t - b - sum_i A_i z_{t-i})`` (zeros
+    before the first frame), with a mixture of ``K`` diagonal Gaussians whose parameters a
+    GRU computes from the past::
 
-        x_t = tanh(W_in u_{t-1} + b_in)                       # input projection
-        h_t = GRU_L(... GRU_1(x_t, h^1_{t-1}) ..., h^L_{t-1})   # stacked GRUs
-        [logits, mu, log_sigma] = W_out [h_t, u_{t-1}] + b_out  # mixture head
+        x_t = tanh(W_in [u_{t-1}, s_{t-1}] + b_in)          # s = (z - m) / sd, standardised
+        h_t = GRU_L(... GRU_1(x_t, h^1_{t-1}) ..., h^L_{t-1})
+        [logits, mu, log_sigma] = W_out [h_t, u_{t-1}, s_{t-1}] + b_out
 
-    ``logits`` has shape ``(K,)``, ``mu`` and ``log_sigma`` ``(K, C)``; ``log_sigma`` is
-    clipped to ``[log_scale_min, log_scale_max]`` (in standardised units) so a component
-    can neither collapse to a point (infinite density) nor become flat.  The head also
-    sees the previous frame directly (a skip connection): the linear part of the
-    dynamics, which a VAR captures, is then trivial to learn and the GRU only has to
-    model what is left.
+        p(z_t | z_<t) = |det L|^{-1} sum_k pi_k prod_c N(u_tc; mu_kc, sigma_kc^2)
+
+    The head starts at zero (``mu = 0``, ``sigma = 1``, equal weights), where the model *is*
+    the VAR: training can only move it away where the data say so -- non-linear dynamics,
+    multi-modal next frames, a state that lasts longer than ``p`` frames.  ``log_sigma`` is
+    clipped to ``[log_scale_min, log_scale_max]``.  The VAR, ``L^{-1}`` and the
+    standardisation are non-trainable weights saved with the model.
 
     Args:
         channels: ``C``, latent channels per frame.
         hidden: GRU units (and width of the input projection).
         layers: number of stacked GRUs.
         mixtures: ``K``, mixture components per frame.
-        log_scale_min, log_scale_max: clipping range of the component log-scales.
+        order: ``p`` of the VAR (0: an i.i.d. Gaussian with full covariance).
 
-    Call :meth:`set_standardization` before training (:func:`fit_prior` does).
+    Call :meth:`set_linear` and :meth:`set_standardization` before training
+    (:func:`fit_prior` does).
     """
 
     def __init__(
@@ -200,6 +211,7 @@ class LatentPrior(keras.Model):
         hidden: int = 128,
         layers: int = 1,
         mixtures: int = 4,
+        order: int = 0,
         log_scale_min: float = -7.0,
         log_scale_max: float = 2.0,
         **kwargs: Any,
@@ -210,28 +222,33 @@ class LatentPrior(keras.Model):
         # Not `self.layers`: keras.Model.layers is a property listing the sublayers.
         self.num_layers = int(layers)
         self.mixtures = int(mixtures)
+        self.order = int(order)
         self.log_scale_min = float(log_scale_min)
         self.log_scale_max = float(log_scale_max)
-        if min(self.channels, self.hidden, self.num_layers, self.mixtures) < 1:
-            raise ValueError("channels, hidden, layers and mixtures must all be >= 1")
+        if min(self.channels, self.hidden, self.num_layers, self.mixtures) < 1 or self.order < 0:
+            raise ValueError("channels, hidden, layers and mixtures must all be >= 1 and order >= 0")
         if not self.log_scale_min < self.log_scale_max:
             raise ValueError("log_scale_min must be < log_scale_max")
 
         c, k = self.channels, self.mixtures
         self.loc = self.add_weight(shape=(c,), initializer="zeros", trainable=False, name="loc")
         self.scale = self.add_weight(shape=(c,), initializer="ones", trainable=False, name="scale")
+        # rows: intercept, then A_1^T, ..., A_p^T (the layout of VarModel._weights)
+        self.var_weights = self.add_weight(shape=(1 + self.order * c, c), initializer="zeros", trainable=False, name="var_weights")
+        self.unwhiten = self.add_weight(shape=(c, c), initializer="identity", trainable=False, name="unwhiten")  # L
+        self.whiten = self.add_weight(shape=(c, c), initializer="identity", trainable=False, name="whiten")  # L^-1
         self.input_projection = keras.layers.Dense(self.hidden, activation="tanh", name="input_projection")
         self.grus = [
             keras.layers.GRU(self.hidden, return_sequences=True, return_state=True, name=f"gru_{i}")
             for i in range(self.num_layers)
         ]
-        self.head = keras.layers.Dense(k * (1 + 2 * c), name="head")
+        self.head = keras.layers.Dense(k * (1 + 2 * c), kernel_initializer="zeros", name="head")
         # Build every weight now, so a freshly constructed (or deserialised) model owns
         # all its variables before the first call and load_model can fill them.
-        self.input_projection.build((None, None, c))
+        self.input_projection.build((None, None, 2 * c))
         for gru in self.grus:
             gru.build((None, None, self.hidden))
-        self.head.build((None, None, self.hidden + c))
+        self.head.build((None, None, self.hidden + 2 * c))
         self.built = True
         self._sample_step_fn: Any = None
 
@@ -245,16 +262,27 @@ class LatentPrior(keras.Model):
             "hidden": self.hidden,
             "layers": self.num_layers,
             "mixtures": self.mixtures,
+            "order": self.order,
             "log_scale_min": self.log_scale_min,
             "log_scale_max": self.log_scale_max,
         }
 
     def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Set the per-channel mean ``m`` and standard deviation ``s`` (floored at 1e-6)."""
+        """Set the per-channel mean ``m`` and standard deviation ``s`` (floored at 1e-6) of
+        the network's input ``s_t = (z_t - m) / sd``."""
         mean = np.asarray(mean, dtype=np.float32).reshape(self.channels)
         std = np.maximum(np.asarray(std, dtype=np.float32).reshape(self.channels), MIN_STD)
         self.loc.assign(mean)
         self.scale.assign(std)
+
+    def set_linear(self, var: "VarModel") -> None:
+        """Take the VAR's coefficients and innovation covariance (its order must equal ``order``)."""
+        if var.order != self.order or var.channels != self.channels:
+            raise ValueError(f"VAR({var.order}) over {var.channels} channels given to a prior of order {self.order} over {self.channels}")
+        chol = np.linalg.cholesky(var.covariance)
+        self.var_weights.assign(var._weights().astype(np.float32))
+        self.unwhiten.assign(chol.astype(np.float32))
+        self.whiten.assign(np.linalg.inv(chol).astype(np.float32))
 
     # -- the network ---------------------------------------------------------------------
 
@@ -269,17 +297,39 @@ class LatentPrior(keras.Model):
         return logits, means, log_scales
 
     def standardize(self, z: tf.Tensor) -> tf.Tensor:
-        """``u = (z - m) / s``."""
+        """``s = (z - m) / sd``: the network's view of a frame."""
         return (tf.convert_to_tensor(z, tf.float32) - self.loc) / self.scale
 
+    def linear_prediction(self, z: tf.Tensor) -> tf.Tensor:
+        """The VAR's prediction of every frame from the ``p`` before it (zeros before the start): ``(batch, T, C)``."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        c, p = self.channels, self.order
+        pred = tf.zeros_like(z) + self.var_weights[0]
+        if p:
+            padded = tf.pad(z, [[0, 0], [p, 0], [0, 0]])
+            frames = tf.shape(z)[1]
+            for i in range(1, p + 1):
+                lagged = padded[:, p - i : p - i + frames, :]
+                pred = pred + tf.matmul(lagged, self.var_weights[1 + (i - 1) * c : 1 + i * c])
+        return pred
+
+    def innovations(self, z: tf.Tensor) -> tf.Tensor:
+        """Whitened innovations ``u_t = L^{-1} (z_t - prediction_t)``, ``(batch, T, C)``."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        return tf.matmul(z - self.linear_prediction(z), self.whiten, transpose_b=True)
+
+    def _log_det_whiten(self) -> tf.Tensor:
+        return -tf.reduce_sum(tf.math.log(tf.abs(tf.linalg.diag_part(self.unwhiten))))
+
     def conditionals(self, z: tf.Tensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Teacher-forced mixture parameters of ``p(u_t | u_<t)`` for all frames at once.
+        """Teacher-forced mixture parameters of ``p(u_t | z_<t)`` for all frames at once.
 
         ``z``: ``(batch, T, C)`` in original units.  Returns ``logits (batch, T, K)``,
-        ``means`` and ``log_scales`` ``(batch, T, K, C)``, in standardised units.
+        ``means`` and ``log_scales`` ``(batch, T, K, C)``, in whitened-innovation units.
         """
-        u = self.standardize(z)
-        prev = tf.pad(u[:, :-1, :], [[0, 0], [1, 0], [0, 0]])  # shift right, zero start frame
+        z = tf.convert_to_tensor(z, tf.float32)
+        shift = [[0, 0], [1, 0], [0, 0]]  # shift right by one frame, zeros first
+        prev = tf.concat([tf.pad(self.innovations(z)[:, :-1], shift), tf.pad(self.standardize(z)[:, :-1], shift)], axis=-1)
         h = self.input_projection(prev)
         for gru in self.grus:
             h, _ = gru(h, training=training)
@@ -296,7 +346,7 @@ class LatentPrior(keras.Model):
         """``log sum_k pi_k prod_c N(u_c; mu_kc, sigma_kc^2)`` over the last axes.
 
         ``u``: ``(..., C)``; ``logits``: ``(..., K)``; ``means``, ``log_scales``:
-        ``(..., K, C)``.  Returns ``(...)`` (standardised units, no Jacobian).
+        ``(..., K, C)``.  Returns ``(...)`` (whitened units, no Jacobian).
         """
         diff = (u[..., None, :] - means) * tf.exp(-log_scales)
         component = -0.5 * tf.reduce_sum(diff * diff + LOG_2PI + 2.0 * log_scales, axis=-1)
@@ -306,14 +356,13 @@ class LatentPrior(keras.Model):
         """``log p(z_t | z_<t)`` in original units, ``(batch, T)``."""
         z = tf.convert_to_tensor(z, tf.float32)
         logits, means, log_scales = self.conditionals(z, training=training)
-        log_jacobian = tf.reduce_sum(tf.math.log(self.scale))
-        return self.mixture_log_prob(self.standardize(z), logits, means, log_scales) - log_jacobian
+        return self.mixture_log_prob(self.innovations(z), logits, means, log_scales) + self._log_det_whiten()
 
     def log_prob(self, z: tf.Tensor | np.ndarray, training: bool = False) -> tf.Tensor:
         """Exact log-density (nats) of whole sequences ``z (batch, T, C)``; returns ``(batch,)``.
 
-        ``sum_t log p(z_t | z_<t)`` including the standardisation Jacobian
-        ``-T sum_c log s_c``, from one teacher-forced pass.
+        ``sum_t log p(z_t | z_<t)`` including the whitening Jacobian ``T log|det L^{-1}|``,
+        from one teacher-forced pass.
         """
         return tf.reduce_sum(self._frame_log_probs(z, training=training), axis=1)
 
@@ -324,32 +373,41 @@ class LatentPrior(keras.Model):
         return [tf.zeros((n, self.hidden), tf.float32) for _ in range(self.num_layers)]
 
     def step(
-        self, u_prev: tf.Tensor, states: Sequence[tf.Tensor]
+        self, prev: tf.Tensor, states: Sequence[tf.Tensor]
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, list[tf.Tensor]]:
-        """One frame with the GRU cells: ``(u_{t-1}, states) -> (logits, means, log_scales, states')``.
+        """One frame with the GRU cells: ``([u_{t-1}, s_{t-1}], states) -> (logits, means, log_scales, states')``.
 
-        ``u_prev``: ``(n, C)`` previous frame in standardised units (zeros at ``t = 1``).
-        Uses the same weights as :meth:`conditionals`, so stepping through a sequence
-        reproduces the teacher-forced parameters (up to float rounding).
+        ``prev``: ``(n, 2C)``, the previous frame's whitened innovation and standardised
+        value (zeros at ``t = 1``).  Uses the same weights as :meth:`conditionals`, so
+        stepping through a sequence reproduces the teacher-forced parameters (up to float
+        rounding).
         """
-        h = self.input_projection(u_prev)
+        h = self.input_projection(prev)
         new_states = []
         for gru, state in zip(self.grus, states, strict=True):
             h, new = gru.cell(h, [state])
             new_states.append(new[0] if isinstance(new, (list, tuple)) else new)
-        logits, means, log_scales = self._split_head(self.head(tf.concat([h, u_prev], axis=-1)))
+        logits, means, log_scales = self._split_head(self.head(tf.concat([h, prev], axis=-1)))
         return logits, means, log_scales, new_states
 
     def _sample_step(
-        self, u_prev: tf.Tensor, states: list[tf.Tensor], seed: tf.Tensor, temperature: tf.Tensor
-    ) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        logits, means, log_scales, states = self.step(u_prev, states)
+        self, history: tf.Tensor, prev: tf.Tensor, states: list[tf.Tensor], seed: tf.Tensor, temperature: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
+        """``history``: the last ``max(p, 1)`` frames ``(n, max(p, 1), C)``, newest last."""
+        logits, means, log_scales, states = self.step(prev, states)
         seeds = tf.random.experimental.stateless_split(seed, num=2)  # component, then noise
         k = tf.random.stateless_categorical(logits / temperature, 1, seed=seeds[0], dtype=tf.int32)[:, 0]
         mu = tf.gather(means, k, axis=1, batch_dims=1)
         log_sigma = tf.gather(log_scales, k, axis=1, batch_dims=1)
         eps = tf.random.stateless_normal(tf.shape(mu), seed=seeds[1])
-        return mu + temperature * tf.exp(log_sigma) * eps, states
+        u = mu + temperature * tf.exp(log_sigma) * eps
+        c, p = self.channels, self.order
+        pred = tf.zeros_like(u) + self.var_weights[0]
+        for i in range(1, p + 1):
+            pred = pred + tf.matmul(history[:, -i, :], self.var_weights[1 + (i - 1) * c : 1 + i * c])
+        z = pred + tf.matmul(u, self.unwhiten, transpose_b=True)
+        history = tf.concat([history[:, 1:], z[:, None, :]], axis=1)
+        return history, tf.concat([u, self.standardize(z)], axis=-1), states
 
     def sample(self, n: int, frames: int, seed: int, temperature: float = 1.0) -> np.ndarray:
         """Ancestral samples ``z ~ p(z)``: float32 ``(n, frames, C)`` in original units.
@@ -363,9 +421,8 @@ class LatentPrior(keras.Model):
         ``temperature`` ``tau > 0`` scales every component's standard deviation by
         ``tau`` AND divides the mixture logits by ``tau``: ``tau < 1`` gives less noisy,
         more "typical" sequences (sharper mixture weights, narrower components), ``tau >
-        1`` the opposite; ``tau = 1`` samples the model exactly.  (Only the component
-        noise is scaled, so for ``tau -> 0`` a sample follows the most likely component's
-        mean.)
+        1`` the opposite; ``tau = 1`` samples the model exactly.  (Only the innovation
+        noise is scaled; the VAR and GRU dynamics are not.)
         """
         n, frames = int(n), int(frames)
         if n < 0 or frames < 0:
@@ -377,17 +434,27 @@ class LatentPrior(keras.Model):
         if n == 0 or frames == 0:
             return np.zeros((n, frames, self.channels), dtype=np.float32)
         if self._sample_step_fn is None:
-            # Compiled once per model; the shapes are fixed by n, so a new n retraces once.
-            self._sample_step_fn = tf.function(self._sample_step, reduce_retracing=True)
-        u = tf.zeros((n, self.channels), tf.float32)
+            # One trace with a dynamic batch axis for every n: a trace per shape (or a relaxed
+            # retrace after a few) could pick other kernels and change the last bits of a sample
+            # depending on what was sampled before.
+            c = self.channels
+            spec = [
+                tf.TensorSpec((None, max(self.order, 1), c), tf.float32),
+                tf.TensorSpec((None, 2 * c), tf.float32),
+                [tf.TensorSpec((None, self.hidden), tf.float32) for _ in range(self.num_layers)],
+                tf.TensorSpec((2,), tf.int32),
+                tf.TensorSpec((), tf.float32),
+            ]
+            self._sample_step_fn = tf.function(self._sample_step, input_signature=spec)
+        history = tf.zeros((n, max(self.order, 1), self.channels), tf.float32)
+        prev = tf.zeros((n, 2 * self.channels), tf.float32)
         states = self.initial_state(n)
         tau = tf.constant(temperature, tf.float32)
         out = np.empty((frames, n, self.channels), dtype=np.float32)
         for t in range(frames):
-            u, states = self._sample_step_fn(u, states, tf.constant([word, t], tf.int32), tau)
-            out[t] = u.numpy()
-        loc, scale = self.loc.numpy(), self.scale.numpy()
-        return (np.transpose(out, (1, 0, 2)) * scale + loc).astype(np.float32)
+            history, prev, states = self._sample_step_fn(history, prev, states, tf.constant([word, t], tf.int32), tau)
+            out[t] = history[:, -1].numpy()
+        return np.transpose(out, (1, 0, 2)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------
@@ -438,12 +505,24 @@ def _training_batch(
     return (mu + np.exp(0.5 * lv) * eps).astype(np.float32)
 
 
+def posterior_draws(mean: np.ndarray, logvar: np.ndarray, seed: int, draws: int = VAR_FIT_DRAWS) -> list[np.ndarray]:
+    """``draws`` sequences ``z = mean + exp(logvar / 2) eps`` per clip (``numpy.random.default_rng([seed, -1])``):
+    the data the VAR is fitted to, so it sees the same posterior spread as the GRU does."""
+    rng = np.random.default_rng([int(seed), 2**31])
+    out = []
+    for _ in range(int(draws)):
+        eps = rng.standard_normal(mean.shape)
+        out.extend(list(np.asarray(mean, np.float64) + np.exp(0.5 * np.asarray(logvar, np.float64)) * eps))
+    return out
+
+
 def fit_prior(
     train_mean: np.ndarray,
     train_logvar: np.ndarray,
     settings: Mapping[str, Any],
     seed: int,
     log: logging.Logger | None = None,
+    var_model: "VarModel | None" = None,
 ) -> tuple[LatentPrior, list[dict[str, float]]]:
     """Fit a :class:`LatentPrior` to ``z ~ q(z|x)`` of the training clips.
 
@@ -475,8 +554,11 @@ def fit_prior(
     channels = mean.shape[2]
 
     keras.utils.set_random_seed(seed)
-    prior = LatentPrior(channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"])
+    if var_model is None:
+        var_model = fit_var(posterior_draws(mean, logvar, seed), min(s["var_order"], mean.shape[1] - 1))
+    prior = LatentPrior(channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"], order=var_model.order)
     prior.set_standardization(*aggregate_posterior_moments(mean, logvar))
+    prior.set_linear(var_model)
     optimizer = keras.optimizers.Adam(learning_rate=s["learning_rate"], global_clipnorm=GRADIENT_CLIPNORM)
     variables = prior.trainable_variables
     optimizer.build(variables)  # create the slots outside tf.function
@@ -670,7 +752,9 @@ def fit_var(
     covariance = _residual_covariance(y - x @ weights, diagonal)
     start_residual = np.concatenate([s[:order] - f[:order] @ weights for s, f in zip(seqs, features, strict=True)])
     start_covariance = _residual_covariance(start_residual, diagonal) if len(start_residual) else covariance.copy()
-    coefficients = np.stack([weights[1 + i * channels : 1 + (i + 1) * channels].T for i in range(order)])
+    coefficients = np.zeros((0, channels, channels))  # order 0: no lags, an i.i.d. Gaussian
+    if order:
+        coefficients = np.stack([weights[1 + i * channels : 1 + (i + 1) * channels].T for i in range(order)])
     return VarModel(
         coefficients=coefficients.reshape(order, channels, channels),
         intercept=weights[0].copy(),
@@ -754,7 +838,9 @@ def fit_prior_files(
     ``settings`` holds ``seed`` and ``prior``.  The train clips' posteriors (whole clips)
     are the training data; ``prior.json`` holds the fit history and :func:`prior_report`
     (held-out NLL per frame of N(0, I), the VAR(``var_order``) baseline and the learned
-    prior on the posterior means of the train and test clips).  Returns that report.
+    prior on the posterior means of the train and test clips).  Returns that report.  The
+    VAR order is capped at ``frames - 1`` (recorded as ``var_order``): a latent vector is a
+    one-frame sequence, whose only VAR is order 0, an i.i.d. Gaussian.
     """
     import json
     from pathlib import Path
@@ -772,14 +858,20 @@ def fit_prior_files(
     train_mean, train_logvar = (as_sequence(a) for a in posteriors(model, clips[train_idx]))
     test_mean = as_sequence(posteriors(model, clips[test_idx])[0])
     started = time.perf_counter()
-    prior, history = fit_prior(train_mean, train_logvar, s, seed, log)
-    var_model = fit_var(list(train_mean), s["var_order"])
+    # A VAR(p) needs frames with p predecessors: one-frame sequences (the seed preset) only allow p = 0.
+    var_order = min(s["var_order"], train_mean.shape[1] - 1)
+    if var_order != s["var_order"] and log is not None:
+        log.info("prior: %d latent frame(s) per clip, so the VAR has order %d, not %d",
+                 train_mean.shape[1], var_order, s["var_order"])  # fmt: skip
+    # The baseline and the learned prior's linear part are the same VAR: the report shows what the GRU adds.
+    var_model = fit_var(posterior_draws(train_mean, train_logvar, seed), var_order)
+    prior, history = fit_prior(train_mean, train_logvar, s, seed, log, var_model)
     report = prior_report(prior, var_model, train_mean, test_mean)
     result = {
         "report": report,
         "history": history,
         "fit_seconds": time.perf_counter() - started,
-        "var_order": s["var_order"],
+        "var_order": var_order,
         "parameters": int(prior.count_params()),
         "settings": s,
     }
