@@ -10,11 +10,12 @@ Stages (row ids in brackets; see benchmarks/README.md for what each row means):
 
 1. data   GTZAN-sized toy tree through `snakemake` index + shard vs the seed's librosa loop,
           and the read / decode floors                               [data.*]
-2. train  training throughput per preset: our loop (XLA off/on) vs the report's loop   [train.*]
+2. train  training throughput per preset: our step on random windows (XLA off/on) vs the
+          report's loop on whole clips                                  [train.*]
 3. dag    `snakemake -n`, a no-op re-run and bare snakemake start-up  [dag.*]
 4. e2e    the toy workflow from a clean results/ to results/index.html, TF start-up share [e2e.*]
 5. gen    real-time factor of generation, batch 1 and 16, eager vs compiled  [gen.*]
-6. scale  data prep and one training epoch at 1x, 2x and 4x the clip count  [scale.*]
+6. scale  data prep and training steps at 1x, 2x and 4x the clip count  [scale.*]
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Size:
     batch_size: int
     train_steps: dict[str, int]  # timed steps per block, per preset
     conv: dict[str, Any]  # model.conv overrides ({} = the default width)
+    window_samples: int | None  # train.window_samples of the training rows (None: the default, 8192)
     gen_seconds: float  # time budget per generation measurement
     scale_base: int  # clips of the 1x scaling point (one genre)
     import_repeats: int
@@ -78,15 +80,19 @@ class Size:
         return int(round(SAMPLE_RATE * self.clip_seconds)) + 1
 
 
-#: A tiny end-to-end configuration (one genre, tiny model) so the smoke test takes seconds.
+#: The tiny size's conv preset: 4 PQMF bands, one stride, one residual unit per resolution.
+TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "latent_channels": 4, "strides": [4], "dilations": [1]}
+
+#: A tiny end-to-end configuration (one genre, tiny model and prior) so the smoke test takes seconds.
 TINY_E2E = {
     "toy": {"genres": ["jazz"], "clips_per_genre": 3, "duration": 4.0},
     "clip_seconds": 3.0,
-    "model": {"conv": {"width": 4, "max_width": 8, "latent_channels": 4, "strides": [4, 4], "res_blocks": 0}},
-    "train": {"epochs": 1, "batch_size": 2},
+    "model": {"conv": TINY_CONV},
+    "train": {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "window_samples": 1024, "tensorboard_audio": 0},
+    "prior": {"hidden": 8, "steps": 10, "batch_size": 4, "segment_frames": 16},
     "evaluate": {"iw_samples": 2},
     "render": {"n_generated": 1, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 2},
-    "quality": {"fidelity_n_generated": 1, "classifier_steps": 10},
+    "quality": {"fidelity_n_generated": 1},
     "resources": {"train_threads": 1},  # two 1-thread TF jobs at a time: their start-ups overlap
 }
 
@@ -104,6 +110,7 @@ SIZES = {
         batch_size=10,
         train_steps={"seed": 30, "conv": 6},
         conv={},
+        window_samples=None,
         gen_seconds=3.0,
         scale_base=100,
         import_repeats=3,
@@ -119,7 +126,8 @@ SIZES = {
         train_repeats=1,
         batch_size=2,
         train_steps={"seed": 2, "conv": 2},
-        conv={"width": 4, "max_width": 8, "latent_channels": 4, "strides": [4, 4], "res_blocks": 0},
+        conv=TINY_CONV,
+        window_samples=2048,
         gen_seconds=0.0,
         scale_base=2,
         import_repeats=1,
@@ -470,34 +478,43 @@ def _train_inputs(ctx: Context, wf: Path, genre: str, workdir: Path) -> tuple[Pa
 
 
 def _settings(ctx: Context, preset: str, **train: Any) -> dict[str, Any]:
+    """Training settings of the benchmarks: the defaults (MR-STFT term included) at the size's
+    batch and window."""
+    window = {} if ctx.size.window_samples is None else {"window_samples": ctx.size.window_samples}
     return {
         "seed": SEED,
         "sample_rate": SAMPLE_RATE,
         "model": {"preset": preset, "conv": dict(ctx.size.conv)},
-        "train": {"batch_size": ctx.size.batch_size, **train},
+        "train": {"batch_size": ctx.size.batch_size, **window, **train},
     }
 
 
+#: One step's data: the clip rows and window offsets of `genrevae.training.window_batch`.
+Batch = tuple[np.ndarray, np.ndarray]
+
+
 class OursLoop:
-    """The loop of `genrevae.training.train_genre`, built from the module's own pieces
-    (`open_shard`, `load_split`, `epoch_batches`, `_make_dataset`, `_make_steps`): memory-mapped
-    shard -> tf.data (numpy_function gather, prefetch 2) -> compiled step with fixed signature,
-    `float(loss)` per step. Without the per-epoch test ELBO, prior samples and checkpoint."""
+    """The step loop of `genrevae.training.train_genre`, built from the module's own pieces
+    (`open_shard`, `load_split`, `window_length`, `window_batch`, `read_windows`, `_make_steps`,
+    `kl_weight_for_step`): per step, random windows read from the memory-mapped shard ->
+    `tf.constant` -> compiled step with fixed signature (`training_loss`: per-sample ELBO + the
+    MR-STFT term), `float(loss)` per step. Without the per-checkpoint test ELBO, prior samples,
+    checkpoint and TensorBoard writes."""
 
     def __init__(self, shard: Path, split: Path, settings: dict[str, Any], xla: bool, share: "OursLoop | None" = None):
         import keras
-        import tensorflow as tf
 
         from genrevae import training
         from genrevae.model import build_model
 
         self.training = training
         s = training.resolve_settings(settings)
-        tr = s["train"]
+        self.train_settings = tr = {**s["train"], "xla": bool(xla)}
         self.clips = training.open_shard(shard)
         self.train_idx, _ = training.load_split(split, self.clips.shape[0])
         self.batch_size = int(tr["batch_size"])
         self.seed = int(s["seed"])
+        self.window = training.window_length(tr, self.clips.shape[1], fixed_length=s["model"]["preset"] == "seed")
         if share is not None:  # another compiled step over the same model and optimizer
             self.model, self.optimizer = share.model, share.optimizer
         else:
@@ -508,23 +525,28 @@ class OursLoop:
                 beta_2=float(tr["beta_2"]), epsilon=float(tr["epsilon"]),
             )  # fmt: skip
             self.optimizer.build(self.model.trainable_variables)
-        self.train_step, _ = training._make_steps(self.model, self.optimizer, 0.0, xla)
-        self.kl = tf.constant(1.0, tf.float32)
-        self.epoch = 0
+        self.train_step, _ = training._make_steps(self.model, self.optimizer, tr)
+        self.draws = 0
         self.step_count = 0
 
-    def batches(self, steps: int | None, clips_subset: np.ndarray | None = None) -> list[np.ndarray]:
-        self.epoch += 1
+    def batches(self, steps: int, clips_subset: np.ndarray | None = None) -> list[Batch]:
+        """`steps` steps of windows, drawn as `train_genre` draws them (fresh steps every call)."""
         idx = self.train_idx if clips_subset is None else clips_subset
-        return self.training.epoch_batches(self.seed, self.epoch, idx, self.batch_size, steps)
+        first, self.draws = self.draws, self.draws + int(steps)
+        return [
+            self.training.window_batch(self.seed, t, idx, self.batch_size, self.clips.shape[1], self.window)
+            for t in range(first, first + int(steps))
+        ]
 
-    def block(self, batches: list[np.ndarray], clips: np.ndarray | None = None) -> float:
+    def block(self, batches: list[Batch], clips: np.ndarray | None = None) -> float:
         import tensorflow as tf
 
         data = self.clips if clips is None else clips
         t0 = time.perf_counter()
-        for x in self.training._make_dataset(data, batches, THREADS):
-            loss = float(self.train_step(x, tf.constant([self.seed, self.step_count], tf.int32), self.kl))
+        for rows, offsets in batches:
+            x = tf.constant(self.training.read_windows(data, rows, offsets, self.window))
+            kl = tf.constant(self.training.kl_weight_for_step(self.step_count, self.train_settings), tf.float32)
+            loss = float(self.train_step(x, tf.constant([self.seed, self.step_count], tf.int32), kl))
             self.step_count += 1
             if not math.isfinite(loss):
                 raise RuntimeError(f"benchmark training loss became {loss}")
@@ -560,63 +582,79 @@ def bench_train(ctx: Context) -> None:
             setup[name] = time.perf_counter() - t0
             variants[name] = loop
         warm = variants["ours"]
+        window = warm.window
         t0 = time.perf_counter()
         seed_loop = seed_baseline.SeedTrainingLoop(warm.model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
-        seed_loop.block(warm.training.epoch_batches(SEED, 0, warm.train_idx, bs, 1))
+        seed_loop.block([rows for rows, _ in warm.batches(1)])
         setup["seed_loop"] = time.perf_counter() - t0
         # One untimed step of each variant first: TensorFlow re-instantiates a compiled function
         # the first time it runs after another function was traced (seconds, once), which a
         # process training one model (train_genre) pays once per run, not per step.
         for name in ("ours", "ours_xla", "seed_loop"):
-            batches = warm.training.epoch_batches(SEED, 50, warm.train_idx, bs, 1)
-            (seed_loop if name == "seed_loop" else variants[name]).block(batches)
+            batches = warm.batches(1)
+            if name == "seed_loop":
+                seed_loop.block([rows for rows, _ in batches])
+            else:
+                variants[name].block(batches)
         # Interleaved timed blocks, the order rotating per repetition; within a repetition every
-        # variant trains on the same batches.
+        # variant sees the same clips in the same order: ours a random window of each (as
+        # train_genre), the report's loop the whole clip.
         names = ["ours", "ours_xla", "seed_loop"]
         per_step: dict[str, list[float]] = {name: [] for name in names}
         for rep in range(size.train_repeats):
-            batches = warm.training.epoch_batches(SEED, 100 + rep, warm.train_idx, bs, steps)
+            batches = warm.batches(steps)
             for name in names[rep % 3:] + names[: rep % 3]:
                 if name == "seed_loop":
-                    seconds = seed_loop.block(batches)
+                    seconds = seed_loop.block([rows for rows, _ in batches])
                 else:
                     seconds = variants[name].block(batches)
                 per_step[name].append(seconds / steps)
         best = {name: _med(v) for name, v in per_step.items()}
+        # Throughput in seconds of audio trained on per second: ours trains on windows, the report on whole clips.
+        audio = {"ours": bs * window / SAMPLE_RATE, "ours_xla": bs * window / SAMPLE_RATE,
+                 "seed_loop": bs * size.n_samples / SAMPLE_RATE}  # fmt: skip
+
+        def speed_up(name: str) -> float:
+            times = [audio[name] / t for t in per_step[name]], [audio["seed_loop"] / t for t in per_step["seed_loop"]]
+            return _paired(*times)
+
         params = variants["ours"].model.count_params()
+        count = f"{params / 1e6:.2f} M" if params >= 10_000 else f"{params:,}"
         label = f"{preset} preset{'' if preset == 'seed' or not size.conv else ' (tiny width)'}, " \
-                f"{params / 1e6:.2f} M params, batch {bs}, {THREADS} threads; time per step"
-        ctx.add(Row(f"train.{preset}.ours", f"ours, XLA off (default): mmap shard, tf.data, compiled step; {label} "
-                    f"(build + trace + first step {setup['ours']:.1f} s)",
-                    best["ours"], bs / best["ours"], "samples/s", _paired(per_step["seed_loop"], per_step["ours"]),
-                    "speed-up vs seed loop"))
-        ctx.add(Row(f"train.{preset}.ours_xla", f"ours, XLA on (`train.xla: true`); {label} "
+                f"{count} params, batch {bs}, {THREADS} threads; time per step"
+        ours_data = f"random {window}-sample windows" if window < size.n_samples else f"whole {window}-sample clips"
+        ctx.add(Row(f"train.{preset}.ours", f"ours, XLA off (default): {ours_data} read from the mmap shard, compiled "
+                    f"step, per-sample ELBO + MR-STFT loss; {label} (build + trace + first step {setup['ours']:.1f} s)",
+                    best["ours"], audio["ours"] / best["ours"], "audio s/s", speed_up("ours"),
+                    "audio throughput vs seed loop"))
+        ctx.add(Row(f"train.{preset}.ours_xla", f"ours, XLA on (`train.xla: true`), {ours_data}; {label} "
                     f"(trace + XLA compile + first step {setup['ours_xla']:.1f} s)",
-                    best["ours_xla"], bs / best["ours_xla"], "samples/s",
-                    _paired(per_step["seed_loop"], per_step["ours_xla"]), "speed-up vs seed loop"))
-        ctx.add(Row(f"train.{preset}.seed_loop", "seed loop: librosa in tf.data via `py_func` every epoch, "
-                    f"`np.asarray` per batch, `@tf.function` step, no XLA; {label}",
-                    best["seed_loop"], bs / best["seed_loop"], "samples/s"))
+                    best["ours_xla"], audio["ours_xla"] / best["ours_xla"], "audio s/s", speed_up("ours_xla"),
+                    "audio throughput vs seed loop"))
+        ctx.add(Row(f"train.{preset}.seed_loop", "seed loop: whole clips (the same clips), librosa in tf.data via "
+                    f"`py_func` every epoch, `np.asarray` per batch, `@tf.function` step, no XLA; {label}",
+                    best["seed_loop"], audio["seed_loop"] / best["seed_loop"], "audio s/s"))
         traces = seed_loop.traces()
         del variants, seed_loop, warm, loop
         keras.backend.clear_session()
-        # The public entry point, start-up included: one epoch of `steps` steps.
+        # The public entry point, start-up included: `steps` steps and one checkpoint.
         out_dir = ctx.workdir / "train" / f"train_genre-{preset}"
         shutil.rmtree(out_dir, ignore_errors=True)
         quiet = logging.getLogger("benchmarks.train_genre")
         quiet.setLevel(logging.WARNING)
         t0 = time.perf_counter()
-        train_genre(shard, split, out_dir, _settings(ctx, preset, epochs=1, steps_per_epoch=steps), THREADS, quiet)
+        train_genre(shard, split, out_dir, _settings(ctx, preset, steps=steps, checkpoint_every=steps), THREADS, quiet)
         wall = time.perf_counter() - t0
-        epoch_s = float(pd.read_csv(out_dir / "history.csv")["seconds"].iloc[0])
-        rate = steps * bs / wall
-        ctx.add(Row(f"train.{preset}.train_genre", f"`train_genre`, 1 epoch of {steps} steps, all included: "
-                    f"start-up + model save {wall - epoch_s:.1f} s, epoch {epoch_s:.1f} s (trace, steps, test ELBO, "
-                    "16 prior samples); time per step", wall / steps, rate, "samples/s",
-                    rate / (bs / best["ours"]), "rate / train.ours rate"))
+        block_s = float(pd.read_csv(out_dir / "history.csv")["seconds"].iloc[0])
+        rate = steps * audio["ours"] / wall
+        ctx.add(Row(f"train.{preset}.train_genre", f"`train_genre`, {steps} steps and one checkpoint, all included: "
+                    f"start-up + checkpoint + model save {wall - block_s:.1f} s, steps {block_s:.1f} s (trace, steps, "
+                    "test ELBO, 16 prior samples); time per step", wall / steps, rate, "audio s/s",
+                    rate / (audio["ours"] / best["ours"]), "rate / train.ours rate"))
         keras.backend.clear_session()
         ctx.info["train"][preset] = {"per_step_s": per_step, "setup_s": setup, "seed_loop_traces": traces,
-                                     "train_genre_wall_s": wall, "train_genre_epoch_s": epoch_s}
+                                     "window_samples": window, "train_genre_wall_s": wall,
+                                     "train_genre_block_s": block_s}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,10 +759,12 @@ def bench_e2e(ctx: Context) -> None:
     if len(startups) != n_tf:
         raise RuntimeError(f"found {len(startups)} 'start-up took' lines in the logs of {n_tf} TensorFlow jobs")
     startup = sum(startups)
-    epochs = (config.get("train") or {}).get("epochs", 20)
-    preset = (config.get("model") or {}).get("preset", "conv")
+    from genrevae.config import resolve_config
+
+    resolved = resolve_config(config)
+    steps, preset = resolved["train"]["steps"], resolved["model"]["preset"]
     what = (f"toy workflow, {'default' if size.e2e_config is None else 'tiny'} config ({len(toy['genres'])} "
-            f"genre(s) x {toy['clips_per_genre']} clips, {preset} preset, {epochs} epoch(s))")
+            f"genre(s) x {toy['clips_per_genre']} clips, {preset} preset, {steps} training steps + learned prior)")
     ctx.add(Row("e2e.wall", f"{what}: clean results/ -> results/index.html, `--cores 2`, {n_jobs} jobs "
                 f"(toy WAVs made beforehand in {t_toy:.0f} s)", wall, 60 * n_jobs / wall, "jobs/min"))
     ctx.add(Row("e2e.tf_jobs", f"{n_tf} TensorFlow jobs ({', '.join(sorted(tf_rules))}): sum of their "
@@ -767,7 +807,9 @@ def bench_scale(ctx: Context) -> None:
         fit = f"; line fit: {fixed:.1f} s fixed + {1000 * per_file:.1f} ms/file" if k == 4 else ""
         ctx.add(Row(f"scale.data.{k}x", f"data prep (index + shard via snakemake), 1 genre x {n} clips{fit}",
                     t_data[k], n / t_data[k], "files/s", _paired(data[k], data[1]), "time / 1x time"))
-    # One training epoch (conv, steady state: the step is traced once, on the 1x shard).
+    # Training steps (conv, steady state: the step is traced once, on the 1x shard). Training runs
+    # in steps on random windows, so a step's cost should not grow with the clip count: the same
+    # number of steps is timed on each shard (the old rows timed one epoch, which did).
     inputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     loop = None
     for k in factors:
@@ -778,22 +820,22 @@ def bench_scale(ctx: Context) -> None:
             loop = OursLoop(shard, split, _settings(ctx, "conv"), xla=False)
             loop.block(loop.batches(1))
         ctx.info.setdefault("scale", {})[f"train_clips_{k}x"] = int(len(inputs[k][1]))
+    steps = size.train_steps["conv"]
     runs: dict[int, list[float]] = {k: [] for k in factors}
     # The order alternates between repetitions: a stretch of slow machine (this shared host at
     # times runs every step at half speed for tens of seconds) then hits different sizes.
     for rep in range(size.repeats):
         for k in factors if rep % 2 == 0 else factors[::-1]:
             clips, train_idx = inputs[k]
-            runs[k].append(loop.block(loop.batches(None, train_idx), clips))
-    epochs = {k: _med(v) for k, v in runs.items()}
-    fixed, per_clip = _line([ctx.info["scale"][f"train_clips_{k}x"] for k in factors], [epochs[k] for k in factors])
+            runs[k].append(loop.block(loop.batches(steps, train_idx), clips) / steps)
+    per_step = {k: _med(v) for k, v in runs.items()}
     for k in factors:
         n_train = ctx.info["scale"][f"train_clips_{k}x"]
-        fit = f"; line fit: {fixed:.2f} s fixed + {1000 * per_clip:.0f} ms/clip" if k == 4 else ""
-        ctx.add(Row(f"scale.train.{k}x", f"one training epoch, conv{' (tiny)' if size.conv else ''}, XLA off, "
-                    f"{n_train} train clips, batch {size.batch_size}{fit}",
-                    epochs[k], n_train / epochs[k], "samples/s", _paired(runs[k], runs[1]), "time / 1x time"))
-    ctx.info.setdefault("scale", {}).update({"data_s": data, "epoch_s": runs})
+        ctx.add(Row(f"scale.train.{k}x", f"{steps} training steps, conv{' (tiny)' if size.conv else ''}, XLA off, "
+                    f"random {loop.window}-sample windows of {n_train} train clips, batch {size.batch_size}; time per step",
+                    per_step[k], size.batch_size * loop.window / SAMPLE_RATE / per_step[k], "audio s/s",
+                    _paired(runs[k], runs[1]), "time / 1x time"))
+    ctx.info.setdefault("scale", {}).update({"data_s": data, "step_s": runs})
     del loop
     keras.backend.clear_session()
 

@@ -17,3 +17,32 @@ def test_start_up_clock_counts_from_the_process_start() -> None:
     wall = time.monotonic() - started
     reported = float(result.stdout)
     assert 0.6 <= reported <= wall + 0.05, (reported, wall)
+
+
+def test_model_jobs_take_the_learned_prior() -> None:
+    import pytest
+
+    from genrevae.cli import build_parser, cmd_prior
+
+    parser = build_parser()
+    common = ["--model", "m.keras", "--shard", "s.npy", "--split", "split.csv", "--settings", "{}"]
+    args = parser.parse_args(["prior", *common, "--out-dir", "out"])
+    assert args.func is cmd_prior and str(args.out_dir) == "out" and not hasattr(args, "prior")
+    # the prior is required where generated clips are made from it, optional where N(0, I) still works
+    for command, extra in (("figures", ["--genre", "jazz", "--history", "h.csv", "--epoch-samples", "e.npy", "--out-dir", "o"]),
+                           ("quality", ["--genre", "jazz", "--out", "q.json"])):  # fmt: skip
+        assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, *common, *extra])
+    for command, extra in (("evaluate", ["--out", "m.json"]), ("export", ["--out-dir", "g"])):
+        assert parser.parse_args([command, *common, *extra]).prior is None
+        assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"
+
+
+def test_fidelity_needs_one_prior_per_genre() -> None:
+    from genrevae.cli import main
+
+    # the lists are checked before TensorFlow starts: a ConfigError is exit status 1
+    argv = ["fidelity", "--genre", "jazz", "rock", "--model", "a", "b", "--prior", "pa", "--shard", "x", "y",
+            "--split", "s", "t", "--settings", "{}", "--out", "f.csv"]  # fmt: skip
+    assert main(argv) == 1

@@ -22,9 +22,16 @@ def test_defaults_match_the_seed_report() -> None:
     assert config["sample_rate"] == 3000
     assert config["n_samples"] == 90001
     assert config["data_dir"] == "data/toy"
-    assert config["train"]["batch_size"] == 10
-    assert config["train"]["learning_rate"] == pytest.approx(3e-4)
     assert config["split"]["test_fraction"] == pytest.approx(0.3)
+    # training now runs in steps on random windows; the seed report's optimiser settings live
+    # in config/seed_report.yaml (see test_seed_report_config_reproduces_its_split_without_the_leak)
+    train = config["train"]
+    assert (train["steps"], train["window_samples"], train["batch_size"]) == (3000, 8192, 16)
+    assert train["learning_rate"] == pytest.approx(1e-3)
+    assert train["checkpoint_every"] == 250 and train["kl_warmup_steps"] == 500
+    assert not {"epochs", "steps_per_epoch", "kl_warmup_epochs"} & set(train)
+    assert config["model"]["conv"]["bands"] == 8 and "res_blocks" not in config["model"]["conv"]
+    assert config["prior"]["temperature"] == pytest.approx(1.0)
 
 
 def test_shipped_config_files_are_valid() -> None:
@@ -37,6 +44,10 @@ def test_shipped_config_files_are_valid() -> None:
     [
         ({"sample_rat": 3000}, r"unknown config key 'sample_rat'; allowed keys here: .*sample_rate"),
         ({"train": {"epochz": 3}}, r"unknown config key 'train.epochz'"),
+        ({"train": {"epochs": 3}}, r"unknown config key 'train.epochs'; allowed keys here: .*steps"),
+        ({"model": {"conv": {"res_blocks": 1}}}, r"unknown config key 'model.conv.res_blocks'"),
+        ({"prior": {"hidden": 0}}, r"config key 'prior.hidden': 0 is less than the minimum of 1"),
+        ({"train": {"window_samples": 8}}, r"config key 'train.window_samples'"),
         ({"sample_rate": "3k"}, r"config key 'sample_rate': '3k' is not of type 'integer'"),
         ({"split": {"test_fraction": 1.5}}, r"config key 'split.test_fraction'"),
         ({"model": {"preset": "mlp"}}, r"config key 'model.preset': 'mlp' is not one of"),
@@ -108,7 +119,11 @@ def test_seed_report_config_reproduces_its_split_without_the_leak() -> None:
     assert lists["train"] == [f"jazz.{i:05d}.wav" for i in seed_train]
     assert lists["test"] == [f"jazz.{i:05d}.wav" for i in seed_test if i != 45]
     assert config["model"]["preset"] == "seed" and config["model"]["likelihood"] == "bernoulli"
-    assert config["model"]["latent_dim"] == 2 and config["train"]["epochs"] == 20
+    assert config["model"]["latent_dim"] == 2
+    # the report's 20 epochs of 13 clips at batch 10 (2 steps each), on whole clips, Adam(3e-4)
+    train = config["train"]
+    assert (train["steps"], train["batch_size"], train["window_samples"]) == (40, 10, None)
+    assert train["learning_rate"] == pytest.approx(3e-4) and train["stft_weight"] == 0
 
 
 def test_package_defaults_equal_the_schema_defaults() -> None:
@@ -117,6 +132,7 @@ def test_package_defaults_equal_the_schema_defaults() -> None:
     from genrevae.config import _fill_defaults, load_schema
     from genrevae.export import DEFAULT_RENDER_SETTINGS
     from genrevae.model import DEFAULT_MODEL_SETTINGS
+    from genrevae.prior import PRIOR_SETTING_KEYS, validate_prior_settings
     from genrevae.quality import DEFAULT_QUALITY_SETTINGS
     from genrevae.toy import DEFAULT_TOY_GENRES, write_toy_genre
     from genrevae.training import DEFAULT_SETTINGS
@@ -131,3 +147,6 @@ def test_package_defaults_equal_the_schema_defaults() -> None:
         assert toy_defaults[key].default == schema["toy"][key], key
     for key in ("seed", "sample_rate", "train", "evaluate"):
         assert DEFAULT_SETTINGS[key] == schema[key], key
+    # the prior has no package defaults (every key is required): the schema's must validate
+    assert set(schema["prior"]) == set(PRIOR_SETTING_KEYS)
+    assert validate_prior_settings(schema["prior"]) == schema["prior"]

@@ -15,14 +15,17 @@ from conftest import tensorflow_threads
 from genrevae.evaluation import evaluate_genre
 from genrevae.model import build_model
 from genrevae.training import train_genre
+from genre_helpers import TINY_TRAIN, fit_tiny_prior
 
 N = 2200
-CONV = {"width": 4, "max_width": 8, "strides": [8, 4], "kernel_size": 5, "res_blocks": 1, "latent_channels": 3}
+# 4 PQMF bands and strides 2 * 4: one latent frame per 32 samples
+CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1], "latent_channels": 3}
 SETTINGS = {"seed": 11, "model": {"preset": "conv", "conv": CONV}, "evaluate": {"iw_samples": 8, "batch_size": 2}}
 KEYS = {
     "n_clips", "elbo_nats", "elbo_bits_per_sample", "recon_nats", "kl_nats", "kl_analytic_nats", "iwae_nats",
     "kl_per_dim", "active_units", "snr_db", "stft_distance",
 }
+LEARNED_KEYS = {"elbo_nats", "elbo_bits_per_sample", "kl_nats", "iwae_nats"}
 
 
 THREADS = tensorflow_threads()
@@ -42,11 +45,18 @@ def data(tmp_path_factory):
     return d / "clips.npy", d / "split.csv"
 
 
-def _check(metrics: dict, n_train: int, n_test: int, latent_channels: int):
+def _check(metrics: dict, n_train: int, n_test: int, latent_channels: int, learned_prior: bool = False):
     assert metrics["test"]["n_clips"] == n_test and metrics["train"]["n_clips"] == n_train
     for name in ("test", "train"):
         m = metrics[name]
-        assert set(m) == KEYS
+        assert set(m) == KEYS | ({"learned_prior"} if learned_prior else set())
+        if learned_prior:
+            lp = m["learned_prior"]
+            assert set(lp) == LEARNED_KEYS and all(math.isfinite(v) for v in lp.values())
+            # a valid bound of the learned prior's model too, from the same draws z ~ q(z|x)
+            assert lp["iwae_nats"] >= lp["elbo_nats"], (name, lp)
+            assert lp["elbo_nats"] == pytest.approx(m["recon_nats"] - lp["kl_nats"], rel=1e-9, abs=1e-6)
+            assert lp["elbo_bits_per_sample"] == pytest.approx(lp["elbo_nats"] / (N * math.log(2)))
         assert m["iwae_nats"] >= m["elbo_nats"], (name, m["iwae_nats"], m["elbo_nats"])
         assert m["elbo_nats"] == pytest.approx(m["recon_nats"] - m["kl_nats"], rel=1e-9, abs=1e-6)
         assert m["elbo_bits_per_sample"] == pytest.approx(m["elbo_nats"] / (N * math.log(2)))
@@ -72,12 +82,22 @@ def test_untrained_model_metrics_and_determinism(data, tmp_path):
 
 def test_train_then_evaluate(data, tmp_path):
     settings = json.loads(json.dumps(SETTINGS))
-    settings["train"] = {"epochs": 2, "batch_size": 3}
+    settings["train"] = {**TINY_TRAIN, "batch_size": 3}
     train_genre(data[0], data[1], tmp_path, settings, THREADS, logging.getLogger("test.evaluation"))
     metrics = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS)
     _check(metrics, n_train=6, n_test=3, latent_channels=3)
     # reconstructions are better than silence would be (SNR of silence is 0 dB)... or at least finite
     assert metrics["test"]["snr_db"] > -20
+
+    # with the genre's learned prior (the fit_prior stage): both bounds side by side
+    prior = fit_tiny_prior(tmp_path / "model.keras", data[0], data[1], tmp_path / "prior", seed=1)
+    both = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS, prior_path=prior)
+    _check(both, n_train=6, n_test=3, latent_channels=3, learned_prior=True)
+    for name in ("test", "train"):
+        # the N(0, I) numbers do not change when the prior is given: same draws, same seeds
+        assert {k: v for k, v in both[name].items() if k != "learned_prior"} == metrics[name]
+    again = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS, prior_path=prior)
+    assert again == both
 
 
 def test_seed_preset(data, tmp_path):
@@ -87,6 +107,14 @@ def test_seed_preset(data, tmp_path):
     metrics = evaluate_genre(tmp_path / "seed.keras", data[0], data[1], settings, THREADS)
     _check(metrics, n_train=6, n_test=3, latent_channels=4)
     assert metrics["latent_shape"] == [4]
+    # a latent vector is a one-frame sequence to the learned prior; its VAR baseline can only
+    # be of order 0 (an i.i.d. Gaussian), whatever prior.var_order says
+    prior = fit_tiny_prior(tmp_path / "seed.keras", data[0], data[1], tmp_path / "prior", seed=2, var_order=4)
+    report = json.loads((tmp_path / "prior" / "prior.json").read_text())
+    assert report["var_order"] == 0 and report["settings"]["var_order"] == 4
+    assert report["report"]["test"]["frames"] == 1 and math.isfinite(report["report"]["test"]["var"]["nll_per_frame"])
+    with_prior = evaluate_genre(tmp_path / "seed.keras", data[0], data[1], settings, THREADS, prior_path=prior)
+    _check(with_prior, n_train=6, n_test=3, latent_channels=4, learned_prior=True)
 
 
 def test_length_mismatch_is_rejected(data, tmp_path):

@@ -19,7 +19,6 @@ from genrevae.export import (
     interpolation_pairs,
     interpolation_path,
     peak_safe,
-    prior_latents,
     read_split,
     read_wav,
     resolve_render_settings,
@@ -27,10 +26,12 @@ from genrevae.export import (
     slerp,
     to_pcm16,
 )
+from genrevae.generation import learned_latents, prior_latents
+from genre_helpers import TINY_MODEL, fit_tiny_prior, write_genre_data
 
 N_SAMPLES = 3001  # 1 s at 3 kHz, plus librosa's extra sample
 RATE = 3000
-TINY_CONV = {"preset": "conv", "conv": {"width": 4, "max_width": 8, "strides": [4, 4], "latent_channels": 4}}
+TINY_CONV = TINY_MODEL  # 4 bands, stride 8: 94 latent frames of 2 channels per clip
 LIMIT = 10 ** (-1.0 / 20)  # -1 dBFS, the default peak
 
 
@@ -63,9 +64,26 @@ def conv_model():
 
 
 @pytest.fixture(scope="module")
-def exported(conv_model, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+def genre_files(conv_model, tmp_path_factory) -> dict[str, Path]:
+    """The untrained model on disk, its clips and split, and a learned prior fitted to its posteriors."""
+    folder = tmp_path_factory.mktemp("genre")
+    shard, split = write_genre_data(folder, _clips(), ["train", "test", "train", "test", "unused", "unused"], "rock")
+    conv_model.save(folder / "model.keras")
+    prior = fit_tiny_prior(folder / "model.keras", shard, split, folder / "prior", seed=3)
+    return {"model": folder / "model.keras", "prior": prior, "shard": shard, "split": split}
+
+
+@pytest.fixture(scope="module")
+def prior(genre_files):
+    from genrevae.prior import load_prior
+
+    return load_prior(genre_files["prior"])
+
+
+@pytest.fixture(scope="module")
+def exported(conv_model, prior, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     out = tmp_path_factory.mktemp("export") / "generated"
-    manifest = export_genre(conv_model, _clips(), _split(), out, seed=123, sample_rate=RATE)
+    manifest = export_genre(conv_model, prior, _clips(), _split(), out, seed=123, sample_rate=RATE)
     return out, manifest
 
 
@@ -79,7 +97,8 @@ def _wav_files(folder: Path) -> dict[str, bytes]:
 def test_export_writes_every_kind_with_names_and_manifest(exported) -> None:
     out, manifest = exported
     names = set(manifest["file"])
-    assert {f"sample_{i:02d}_seed{123 + i}.wav" for i in range(8)} <= names
+    assert {f"sample_{i:02d}_seed{123 + i}.wav" for i in range(8)} <= names  # the learned prior's
+    assert {f"gaussian_{i:02d}_seed{123 + i}.wav" for i in range(8)} <= names  # N(0, I), the same seeds
     # the first 4 test clips (1, 3, 4) -- only 3 exist -- each beside its original
     for track in ("jazz.00001", "jazz.00003", "jazz.00004"):
         assert {f"original_{track}.wav", f"recon_{track}.wav"} <= names
@@ -89,7 +108,7 @@ def test_export_writes_every_kind_with_names_and_manifest(exported) -> None:
     assert interps.groupby("group")["source_clips"].first().tolist() == ["1;3", "1;4"]
     assert interps["t"].tolist()[:5] == pytest.approx([0, 0.25, 0.5, 0.75, 1.0])
     assert manifest["kind"].value_counts().to_dict() == {
-        "sample": 8, "interpolation": 10, "original": 3, "reconstruction": 3,
+        "sample": 8, "gaussian_sample": 8, "interpolation": 10, "original": 3, "reconstruction": 3,
     }  # fmt: skip
 
     # manifest.csv on disk lists exactly the WAVs there are, at both rates
@@ -101,6 +120,13 @@ def test_export_writes_every_kind_with_names_and_manifest(exported) -> None:
     assert set(on_disk["playback_file"]) == {f"playback/{w}" for w in wavs}
     samples = on_disk[on_disk["kind"] == "sample"]
     assert samples["seed"].tolist() == list(range(123, 131))
+    gaussian = on_disk[on_disk["kind"] == "gaussian_sample"]
+    assert gaussian["seed"].tolist() == list(range(123, 131))
+    assert gaussian["group"].tolist() == [f"gaussian_{i:02d}" for i in range(8)]
+    # the sampling temperature belongs to the learned prior's samples only
+    assert (samples["temperature"] == 1.0).all()
+    assert on_disk.loc[on_disk["kind"] != "sample", "temperature"].isna().all()
+    assert on_disk.loc[~on_disk["kind"].isin(["sample", "gaussian_sample"]), "seed"].isna().all()
     assert (on_disk["sample_rate"] == RATE).all() and (on_disk["playback_rate"] == 22050).all()
     assert on_disk["duration_s"].to_numpy() == pytest.approx(N_SAMPLES / RATE)
     # no leftovers of the atomic folder swap
@@ -136,66 +162,112 @@ def test_loud_originals_are_scaled_down_with_their_reconstruction(exported) -> N
     assert np.max(np.abs(x - expected)) < 2 / 32767  # "cropped the same way": the very clip the model saw
 
 
-def test_samples_are_the_models_prior_draws_and_latents_are_saved(exported, conv_model) -> None:
+def test_samples_are_the_models_prior_draws_and_latents_are_saved(exported, conv_model, prior) -> None:
     out, manifest = exported
-    row = manifest[manifest["kind"] == "sample"].iloc[3]
+    row = manifest[manifest["kind"] == "gaussian_sample"].iloc[3]
     z = np.load(out / row["latent_file"])
     assert z.shape == tuple(conv_model.latent_shape)
     assert np.array_equal(z, prior_latents(conv_model.latent_shape, [int(row["seed"])])[0])
     expected, _ = peak_safe(conv_model.sample(1, int(row["seed"]))[0])
     x, _ = read_wav(out / row["file"])
     assert np.max(np.abs(x - expected * row["gain"])) < 2 / 32767
+
+    # the learned prior's sample with the same seed: its own ancestral draw, decoded by the same model
+    row = manifest[manifest["kind"] == "sample"].iloc[3]
+    assert int(row["seed"]) == 126
+    z_learned = np.load(out / row["latent_file"])
+    assert z_learned.shape == z.shape
+    assert np.array_equal(z_learned, learned_latents(prior, conv_model.latent_shape[0], [126])[0])
+    assert np.array_equal(z_learned, prior.sample(1, conv_model.latent_shape[0], 126)[0])
+    wave = conv_model.waveform(conv_model.decode(z_learned[None])).numpy()[0]
+    expected, _ = peak_safe(wave)
+    x_learned, _ = read_wav(out / row["file"])
+    assert np.max(np.abs(x_learned - expected * row["gain"])) < 2 / 32767
+    # learned-prior samples are other latents and other audio than the N(0, I) ones with the same seeds
+    for i in range(8):
+        a = manifest[(manifest["kind"] == "sample") & (manifest["seed"] == 123 + i)].iloc[0]
+        b = manifest[(manifest["kind"] == "gaussian_sample") & (manifest["seed"] == 123 + i)].iloc[0]
+        assert not np.allclose(np.load(out / a["latent_file"]), np.load(out / b["latent_file"]), atol=1e-3)
+        assert (out / a["file"]).read_bytes() != (out / b["file"]).read_bytes()
     # latent_dim is not 2 here, so no inline coordinates
     assert manifest["z1"].isna().all()
     assert manifest.loc[manifest["kind"] == "original", "latent_file"].eq("").all()
 
 
-def test_export_is_byte_identical_when_repeated(exported, conv_model, tmp_path: Path) -> None:
+def test_export_is_byte_identical_when_repeated(exported, conv_model, prior, tmp_path: Path) -> None:
     out, _ = exported
     again = tmp_path / "generated"
-    export_genre(conv_model, _clips(), _split(), again, seed=123, sample_rate=RATE)
+    export_genre(conv_model, prior, _clips(), _split(), again, seed=123, sample_rate=RATE)
     assert _wav_files(again) == _wav_files(out)
     # re-running over an existing folder replaces it
     (again / "stale.wav").write_bytes(b"old")
-    export_genre(conv_model, _clips(), _split(), again, seed=123, sample_rate=RATE)
+    export_genre(conv_model, prior, _clips(), _split(), again, seed=123, sample_rate=RATE)
     assert _wav_files(again) == _wav_files(out)
 
 
-def test_other_seed_and_counts(conv_model, tmp_path: Path) -> None:
+def test_other_seed_and_counts(conv_model, prior, tmp_path: Path) -> None:
     render = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 0, "playback_rate": 8000}
-    manifest = export_genre(conv_model, _clips(), _split(), tmp_path / "g", seed=7, sample_rate=RATE, render=render)
+    manifest = export_genre(conv_model, prior, _clips(), _split(), tmp_path / "g", seed=7, sample_rate=RATE, render=render)
     assert manifest["file"].tolist() == [
-        "sample_00_seed7.wav", "sample_01_seed8.wav", "original_jazz.00001.wav", "recon_jazz.00001.wav",
+        "sample_00_seed7.wav", "sample_01_seed8.wav", "gaussian_00_seed7.wav", "gaussian_01_seed8.wav",
+        "original_jazz.00001.wav", "recon_jazz.00001.wav",
     ]  # fmt: skip
     _, rate = read_wav(tmp_path / "g" / "playback" / "sample_00_seed7.wav")
     assert rate == 8000
+
+    # another temperature changes the learned prior's samples only, and is recorded
+    cooler = export_genre(
+        conv_model, prior, _clips(), _split(), tmp_path / "t", seed=7, sample_rate=RATE, render=render, temperature=0.5
+    )
+    assert cooler["file"].tolist() == manifest["file"].tolist()
+    assert (cooler.loc[cooler["kind"] == "sample", "temperature"] == 0.5).all()
+    for name in manifest["file"]:
+        same = (tmp_path / "t" / name).read_bytes() == (tmp_path / "g" / name).read_bytes()
+        assert same == (not name.startswith("sample_")), name
+
+    # without a learned prior only the N(0, I) samples are written, byte-identical to those above
+    plain = export_genre(conv_model, None, _clips(), _split(), tmp_path / "n", seed=7, sample_rate=RATE, render=render)
+    assert plain["file"].tolist() == manifest["file"].tolist()[2:]
+    assert "sample" not in set(plain["kind"]) and plain["temperature"].isna().all()
+    for name in plain["file"]:
+        assert (tmp_path / "n" / name).read_bytes() == (tmp_path / "g" / name).read_bytes(), name
 
 
 def test_two_dimensional_latents_are_written_inline(tmp_path: Path) -> None:
     import keras
 
     from genrevae.model import build_model
+    from genrevae.prior import LatentPrior
 
     keras.utils.set_random_seed(2)
     model = build_model({"preset": "seed", "latent_dim": 2}, n_samples=N_SAMPLES)
+    prior = LatentPrior(2, hidden=4, mixtures=2)  # to the prior, a latent vector is a one-frame sequence
     render = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3}
-    manifest = export_genre(model, _clips(), _split(), tmp_path / "g", seed=5, sample_rate=RATE, render=render)
+    manifest = export_genre(model, prior, _clips(), _split(), tmp_path / "g", seed=5, sample_rate=RATE, render=render)
+    assert manifest["kind"].value_counts()[["sample", "gaussian_sample"]].tolist() == [2, 2]
     decoded = manifest[manifest["kind"] != "original"]
     assert decoded[["z1", "z2"]].notna().all().all()
-    first = decoded.iloc[0]
-    assert np.load(tmp_path / "g" / first["latent_file"]) == pytest.approx([first["z1"], first["z2"]], abs=1e-6)
+    for _, row in decoded.iloc[[0, 2]].iterrows():  # a learned-prior sample and a N(0, I) one
+        assert np.load(tmp_path / "g" / row["latent_file"]) == pytest.approx([row["z1"], row["z2"]], abs=1e-6)
 
 
-def test_export_from_files_reads_split_with_unused_clips(conv_model, tmp_path: Path) -> None:
-    np.save(tmp_path / "clips.npy", _clips())
-    pd.DataFrame(
-        {"clip": range(6), "track": [f"rock.{i:05d}.wav" for i in range(6)],
-         "subset": ["train", "test", "train", "test", "unused", "unused"]}
-    ).to_csv(tmp_path / "split.csv", index=False)  # fmt: skip
-    conv_model.save(tmp_path / "model.keras")
-    settings = {"seed": 1, "sample_rate": RATE, "render": {"n_generated": 1, "n_interpolations": 1}}
-    manifest = export_genre_files(tmp_path / "model.keras", tmp_path / "clips.npy", tmp_path / "split.csv", tmp_path / "out", settings)
+def test_export_from_files_reads_split_with_unused_clips(genre_files, conv_model, prior, tmp_path: Path) -> None:
+    f = genre_files
+    settings = {"seed": 1, "sample_rate": RATE, "render": {"n_generated": 1, "n_interpolations": 1}, "prior": {"temperature": 0.8}}
+    manifest = export_genre_files(f["model"], f["prior"], f["shard"], f["split"], tmp_path / "out", settings)
     assert set(manifest.loc[manifest["kind"] == "original", "source_tracks"]) == {"rock.00001.wav", "rock.00003.wav"}
+    assert manifest["file"].tolist()[:2] == ["sample_00_seed1.wav", "gaussian_00_seed1.wav"]
+    # the loaded model and prior give what the in-memory ones give, at the configured temperature
+    assert manifest.loc[manifest["kind"] == "sample", "temperature"].tolist() == [0.8]
+    direct = export_genre(
+        conv_model, prior, _clips(), read_split(f["split"], 6), tmp_path / "direct", 1, RATE, settings["render"], 0.8
+    )
+    assert direct["file"].tolist() == manifest["file"].tolist()
+    assert _wav_files(tmp_path / "direct") == _wav_files(tmp_path / "out")
+    # no prior given (as `genrevae export` without --prior): N(0, I) samples only, no prior settings needed
+    without = {k: settings[k] for k in ("seed", "sample_rate", "render")}
+    plain = export_genre_files(f["model"], None, f["shard"], f["split"], tmp_path / "plain", without)
+    assert set(plain["kind"]) == {"gaussian_sample", "original", "reconstruction", "interpolation"}
 
 
 # ---------------------------------------------------------------- the pieces

@@ -21,12 +21,18 @@ from genrevae.figures import (
     reconstructions_figure,
     samples_grid_figure,
     save_figure,
+    spectrograms_figure,
     waveform_grid_figure,
     write_gif,
 )
+from conftest import tensorflow_threads
+from genre_helpers import train_tiny_genre, write_genre_data
 
 RATE = 3000
 N_SAMPLES = 3001
+
+# make_figures' test trains a tiny genre: pin TensorFlow's threads before any op runs
+THREADS = tensorflow_threads()
 
 
 def _epoch_samples(epochs: int = 2, points: int = 512) -> np.ndarray:
@@ -35,11 +41,12 @@ def _epoch_samples(epochs: int = 2, points: int = 512) -> np.ndarray:
     return (scale * rng.standard_normal((epochs + 1, 16, points))).astype(np.float32)
 
 
-def _history(epochs: int = 3, warmup: bool = True) -> pd.DataFrame:
-    e = np.arange(1, epochs + 1)
+def _history(checkpoints: int = 3, warmup: bool = True, every: int = 250) -> pd.DataFrame:
+    """history.csv of a run checkpointed every ``every`` steps (one row per checkpoint)."""
+    e = np.arange(1, checkpoints + 1)
     return pd.DataFrame(
         {
-            "epoch": e, "train_loss": 100.0 / e, "test_elbo": -120.0 / e, "test_recon": -100.0 / e,
+            "step": every * e, "train_loss": 0.5 / e, "test_elbo": -120.0 / e, "test_recon": -100.0 / e,
             "test_kl": 20.0 / e, "kl_weight": np.minimum(1.0, (e - 1) / 2) if warmup else 1.0, "seconds": 1.0,
         }
     )  # fmt: skip
@@ -50,25 +57,33 @@ def test_backend_is_non_interactive() -> None:
 
 
 def test_samples_grid_is_a_4_by_4_waveshow_grid_in_seconds() -> None:
-    fig = samples_grid_figure(_epoch_samples(), clip_seconds=30.0, genre="jazz")
+    # 16 generated clips of 3 s at the model's rate (no longer the checkpoint envelopes)
+    clips = 0.2 * np.random.default_rng(0).standard_normal((16, 3 * RATE)).astype(np.float32)
+    fig = samples_grid_figure(clips, RATE, genre="jazz", source="its learned prior (temperature 1)")
     axes = fig.axes
     assert len(axes) == 16
     assert all(ax.get_title() == f"draw {i + 1}" for i, ax in enumerate(axes))
-    assert "jazz" in fig.get_suptitle() and "2 epochs" in fig.get_suptitle()
+    assert fig.get_suptitle() == "jazz: 16 clips generated from its learned prior (temperature 1)"
     bottom_left = axes[12]
     assert bottom_left.get_xlabel() == "time (s)" and "amplitude" in bottom_left.get_ylabel()
     assert axes[0].get_xlabel() == "" and axes[1].get_ylabel() == ""
-    # 512 envelope points drawn at 512/30 Hz span the 30 s clip
-    assert bottom_left.get_xlim()[1] == pytest.approx(30.0, rel=0.06)
+    # 9000 samples drawn at 3000 Hz span the 3 s clips
+    assert bottom_left.get_xlim()[1] == pytest.approx(3.0, rel=0.06)
     low, high = axes[5].get_ylim()
     assert low == pytest.approx(-high) and all(ax.get_ylim() == (low, high) for ax in axes)
     assert all(ax.lines or ax.collections for ax in axes)
 
 
-def test_evolution_gif_has_one_frame_per_epoch(tmp_path: Path) -> None:
+def test_evolution_gif_has_one_frame_per_checkpoint(tmp_path: Path) -> None:
     fig, frames = evolution_frames(_epoch_samples(epochs=2), clip_seconds=1.0, genre="rock", dpi=30)
     assert len(frames) == 3 and frames[0].ndim == 3 and frames[0].shape[2] == 3
-    assert "after epoch 2 of 2" in fig.get_suptitle()
+    assert "after step 2 of 2" in fig.get_suptitle()  # without steps: checkpoints 1, 2, ...
+    assert "N(0, I) draws" in fig.get_suptitle()
+    # with the steps of history.csv the titles say where in training each frame is
+    fig, frames = evolution_frames(_epoch_samples(epochs=2), 1.0, "rock", dpi=30, steps=_history(2)["step"].tolist())
+    assert fig.get_suptitle() == "rock: the same 16 N(0, I) draws, after step 500 of 500"
+    with pytest.raises(ValueError, match="2 checkpoints of samples but 3 steps"):
+        evolution_frames(_epoch_samples(epochs=2), 1.0, "rock", dpi=30, steps=[1, 2, 3])
     assert not np.array_equal(frames[0], frames[-1])
     path = tmp_path / "evolution.gif"
     write_gif(frames, path, fps=4)
@@ -78,14 +93,14 @@ def test_evolution_gif_has_one_frame_per_epoch(tmp_path: Path) -> None:
         assert gif.info["loop"] == 0
 
 
-def test_evolution_frames_equal_a_full_redraw_of_each_epoch() -> None:
+def test_evolution_frames_equal_a_full_redraw_of_each_checkpoint() -> None:
     # The frames are blitted over one background; they must look like a fresh figure, pixel for
     # pixel except where a waveform crosses an axis line (a full draw puts the line on top).
     samples = _epoch_samples(epochs=2)
-    fig, frames = evolution_frames(samples, clip_seconds=1.0, genre="rock", dpi=30)
+    fig, frames = evolution_frames(samples, clip_seconds=1.0, genre="rock", dpi=30, steps=[250, 500])
     limit = float(np.abs(samples).max()) * 1.05
-    for epoch, title in [(0, "before training"), (2, "after epoch 2 of 2")]:
-        full = waveform_grid_figure(samples[epoch], samples.shape[-1], f"rock: the same 16 prior draws, {title}",
+    for epoch, title in [(0, "before training"), (2, "after step 500 of 500")]:
+        full = waveform_grid_figure(samples[epoch], samples.shape[-1], f"rock: the same 16 N(0, I) draws, {title}",
                                     limit=limit, figsize=(12, 8.5))  # fmt: skip
         differs = np.any(frames[epoch] != figure_rgb(full, 30), axis=2)
         assert differs.mean() < 1e-3, (epoch, differs.sum())
@@ -99,10 +114,13 @@ def test_loss_curves_have_four_labelled_panels() -> None:
     fig = loss_curves_figure(_history(), "jazz")
     panels = fig.axes[:4]
     assert [ax.get_title() for ax in panels] == [
-        "training loss", "test ELBO (single sample)", "test KL(q(z|x) || p(z))",
+        "training loss (per sample, with the STFT term)", "test ELBO (single sample)", "test KL(q(z|x) || p(z))",
         "test reconstruction term E_q[log p(x|z)]",
     ]  # fmt: skip
-    assert all(ax.get_xlabel() == "epoch" and "nats per clip" in ax.get_ylabel() for ax in panels)
+    assert all(ax.get_xlabel() == "training step" for ax in panels)
+    assert panels[0].get_ylabel() == "loss per sample"  # the training objective is per sample ...
+    assert all("nats per clip" in ax.get_ylabel() for ax in panels[1:])  # ... the test terms per clip
+    assert list(panels[1].lines[0].get_xdata()) == [250, 500, 750]  # at the checkpoints' steps
     assert list(panels[1].lines[0].get_ydata()) == pytest.approx([-120, -60, -40])
     assert len(fig.axes) == 5 and "KL weight" in fig.axes[4].get_ylabel()  # warm-up shown on a twin axis
     assert len(loss_curves_figure(_history(warmup=False), "jazz").axes) == 4
@@ -122,6 +140,27 @@ def test_reconstructions_show_waveforms_and_log_mel_side_by_side() -> None:
     assert all("Hz" in ax.get_ylabel() for ax in grid[2:4] + grid[6:8])
     assert len(fig.axes) == 10  # one dB colour bar per row
     assert "3000 Hz" in fig.get_suptitle()
+
+
+def test_spectrograms_stack_real_and_generated_clips_on_one_scale() -> None:
+    t = np.arange(2 * RATE) / RATE
+    tone = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    noise = (0.05 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
+    rows = [("real test clip a.wav", tone), ("learned prior, seed 1", noise), ("N(0, I), seed 1", 0 * tone)]
+    fig = spectrograms_figure(rows, RATE, "jazz")
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 3 and len(fig.axes) == 4  # one shared colour bar
+    assert [ax.get_title(loc="left") for ax in panels] == [label for label, _ in rows]
+    assert all(ax.get_ylabel() == "Hz (mel)" for ax in panels)
+    assert [ax.get_xlabel() for ax in panels] == ["", "", "time (s)"]  # a shared time axis, labelled once
+    assert panels[0].get_shared_x_axes().joined(panels[0], panels[2])
+    assert panels[0].get_xlim()[1] == pytest.approx(2.0, rel=0.05)
+    # one colour scale: dB re the loudest row (the tone), so the silent row sits at the -80 dB floor
+    images = [ax.collections[0] for ax in panels]
+    assert all(image.get_clim() == (-80.0, 0.0) for image in images)
+    assert float(np.max(images[0].get_array())) == pytest.approx(0.0, abs=1e-4)
+    assert float(np.max(images[2].get_array())) == pytest.approx(-80.0)
+    assert "3000 Hz" in fig.get_suptitle() and "learned prior" in fig.get_suptitle()
 
 
 def test_pca_2d_finds_the_main_directions() -> None:
@@ -167,26 +206,54 @@ def test_save_figure_writes_a_png(tmp_path: Path) -> None:
         assert png.format == "PNG" and png.size == (480, 320)
 
 
-def test_make_figures_writes_all_five_from_a_genres_files(tmp_path: Path) -> None:
+def _tones(n: int = 5) -> np.ndarray:
+    t = np.arange(N_SAMPLES) / RATE
+    return np.stack([0.3 * np.sin(2 * np.pi * (100 + 30 * i) * t) for i in range(n)]).astype(np.float32)
+
+
+FIGURE_SETTINGS = {"seed": 1, "sample_rate": RATE, "render": {"figure_dpi": 30, "gif_dpi": 20}, "prior": {"temperature": 1.0}}
+
+
+def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None:
     import keras
 
     from genrevae.model import build_model
+    from genrevae.prior import LatentPrior
 
+    # the seed preset's 2-D latent (the decoded-grid panel), with an untrained prior over it
     keras.utils.set_random_seed(3)
     model = build_model({"preset": "seed", "latent_dim": 2}, n_samples=N_SAMPLES)
     model.save(tmp_path / "model.keras")
-    t = np.arange(N_SAMPLES) / RATE
-    np.save(tmp_path / "clips.npy", np.stack([0.3 * np.sin(2 * np.pi * (100 + 30 * i) * t) for i in range(5)]).astype(np.float32))
-    pd.DataFrame({"clip": range(5), "track": [f"j{i}.wav" for i in range(5)], "subset": ["train", "test"] * 2 + ["unused"]}).to_csv(
-        tmp_path / "split.csv", index=False
-    )
+    LatentPrior(2, hidden=4, mixtures=2).save(tmp_path / "prior.keras")
+    shard, split = write_genre_data(tmp_path, _tones(), ["train", "test"] * 2 + ["unused"])
     _history(2).to_csv(tmp_path / "history.csv", index=False)
     np.save(tmp_path / "epoch_samples.npy", _epoch_samples(epochs=2, points=256))
-    settings = {"seed": 1, "sample_rate": RATE, "render": {"figure_dpi": 30, "gif_dpi": 20}}
     paths = make_figures(
-        tmp_path / "model.keras", tmp_path / "history.csv", tmp_path / "epoch_samples.npy",
-        tmp_path / "clips.npy", tmp_path / "split.csv", tmp_path / "figures", "jazz", settings,
+        tmp_path / "model.keras", tmp_path / "prior.keras", tmp_path / "history.csv", tmp_path / "epoch_samples.npy",
+        shard, split, tmp_path / "figures", "jazz", FIGURE_SETTINGS,
     )  # fmt: skip
+    assert set(paths) == set(FIGURE_NAMES) and len(FIGURE_NAMES) == 6
+    assert {p.name for p in paths.values()} == set(FIGURE_NAMES.values())
+    assert paths["spectrograms"] == tmp_path / "figures" / "spectrograms.png"
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(FIGURE_NAMES.values())
+    for path in paths.values():
+        with Image.open(path) as image:
+            assert image.size[0] > 100 and image.size[1] > 100
+    with Image.open(paths["evolution"]) as gif:
+        assert gif.n_frames == 3
+    with Image.open(paths["spectrograms"]) as png:  # 2 real + 2 learned-prior + 2 N(0, I) rows, stacked
+        assert png.format == "PNG" and png.size[1] > png.size[0] / 2
+
+
+def test_make_figures_from_a_trained_genre_and_its_fitted_prior(tmp_path: Path) -> None:
+    # the real files of the train_model and fit_prior stages: history.csv by step, checkpoint samples
+    shard, split = write_genre_data(tmp_path / "data", _tones(6), ["train", "test", "train", "test", "train", "unused"])
+    f = train_tiny_genre(shard, split, tmp_path / "model", seed=2)
+    steps = pd.read_csv(f["history"])["step"].tolist()
+    assert steps == [2, 4] and np.load(f["epoch_samples"]).shape[0] == len(steps) + 1
+    paths = make_figures(
+        f["model"], f["prior"], f["history"], f["epoch_samples"], shard, split, tmp_path / "figures", "jazz", FIGURE_SETTINGS
+    )
     assert {p.name for p in paths.values()} == set(FIGURE_NAMES.values())
     for path in paths.values():
         with Image.open(path) as image:

@@ -151,14 +151,19 @@ def test_elbo_terms_is_recon_minus_kl():
         def reparameterize(self, mean, logvar, seed):
             return mean
 
-        def decode(self, z, training=False):
-            return tf.concat([z, z], axis=1)
+        lengths: list = []
+
+        def decode(self, z, training=False, length=None):
+            self.lengths.append(int(length))  # the decoder is told the input's length
+            return tf.concat([z, z], axis=1)[:, :length]
 
         def log_likelihood(self, x, out):
             return losses.gaussian_log_likelihood(x, out, self.log_scale)
 
     x = tf.constant([[0.1, 0.2, -0.3, 0.4]])
-    t = losses.elbo_terms(Toy(), x, seed=0)
+    toy = Toy()
+    t = losses.elbo_terms(toy, x, seed=0)
+    assert toy.lengths == [4]
     np.testing.assert_allclose(t["elbo"].numpy(), (t["recon"] - t["kl"]).numpy())
     assert t["kl"].numpy()[0] == pytest.approx(2 * 0.5 * (math.exp(-1) + 0 - 1 + 1) + 0.5 * (0.05**2 + 0.1**2))
 

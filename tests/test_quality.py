@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import tensorflow_threads
+from genre_helpers import train_tiny_genre, write_genre_data
 from genrevae.quality import (
     DEFAULT_QUALITY_SETTINGS,
     NOISE_CLASS,
@@ -31,6 +33,9 @@ from genrevae.quality import (
 
 RATE = 3000
 N_SAMPLES = 3001
+
+# The file-level tests train tiny genres: pin TensorFlow's threads before any op runs.
+THREADS = tensorflow_threads()
 
 
 def _genre_clips(kind: str, n: int, seed: int) -> np.ndarray:
@@ -298,39 +303,61 @@ def test_measures_are_deterministic(toy_clips, toy_fidelity) -> None:
 
 @pytest.fixture(scope="module")
 def genre_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
-    import keras
-
-    from genrevae.model import build_model
-
+    """Two tiny genres trained (a few steps) and with their learned priors fitted, as the workflow does."""
     root = tmp_path_factory.mktemp("genres")
     files = {}
     for i, (genre, kind) in enumerate([("jazz", "low"), ("rock", "noise")]):
         folder = root / genre
-        folder.mkdir()
-        np.save(folder / "clips.npy", _genre_clips(kind, 6, i))
-        pd.DataFrame(
-            {"clip": range(6), "track": [f"{genre}.{j:05d}.wav" for j in range(6)],
-             "subset": ["train", "test", "train", "test", "train", "unused"]}
-        ).to_csv(folder / "split.csv", index=False)  # fmt: skip
-        keras.utils.set_random_seed(i)
-        model = build_model({"preset": "conv", "conv": {"width": 4, "max_width": 8, "strides": [4, 4], "latent_channels": 4}}, N_SAMPLES)
-        model.save(folder / "model.keras")
-        files[genre] = {"model": folder / "model.keras", "shard": folder / "clips.npy", "split": folder / "split.csv"}
+        shard, split = write_genre_data(folder, _genre_clips(kind, 6, i), ["train", "test", "train", "test", "train", "unused"], genre)
+        files[genre] = train_tiny_genre(shard, split, folder / "model", seed=i)
     return files
 
 
+PRIOR = {"temperature": 1.0}
+CONTROLS = {"phase_randomised", "reconstructions", "gaussian_prior"}
+
+
 def test_quality_from_files_uses_the_exported_seeds(genre_files) -> None:
+    from genrevae.generation import generate_clips
+    from genrevae.model import load_model
+    from genrevae.prior import load_prior
+
     f = genre_files["jazz"]
-    settings = {"seed": 40, "sample_rate": RATE, "quality": {"n_generated": 2}}
-    result = quality_genre_files(f["model"], f["shard"], f["split"], settings)
+    settings = {"seed": 40, "sample_rate": RATE, "quality": {"n_generated": 2}, "prior": PRIOR}
+    result = quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], settings)
     assert result["seeds"] == [40, 41] and result["n_clips"] == {"generated": 2, "train": 3, "test": 2}
+    assert result["prior"] == "learned" and result["temperature"] == 1.0
     assert result["frechet_generated_test"] > 0 and result["frechet_train_test"] > 0
     assert json.loads(json_text(result))["settings"]["n_generated"] == 2
-    default = quality_genre_files(f["model"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE})
+    # the generated clips are the learned prior's (the exported sample_NN clips), measured next to three controls
+    assert set(result["controls"]) == CONTROLS
+    controls = result["controls"]
+    assert {k: c["n_clips"] for k, c in controls.items()} == {"phase_randomised": 3, "reconstructions": 2, "gaussian_prior": 2}
+    keys = {"frechet_test", "ratio", "segment_frechet_test", "segment_ratio", "rms", "n_clips"}
+    assert all(set(c) == keys for c in controls.values())
+    assert controls["phase_randomised"]["rms"] == pytest.approx(result["rms"]["train"], rel=1e-3)  # same spectrum
+    model, prior = load_model(f["model"]), load_prior(f["prior"])
+    learned = generate_clips(model, prior, 2, 40, "learned", 1.0)
+    gaussian = generate_clips(model, None, 2, 40, "gaussian")
+
+    def mean_rms(clips: np.ndarray) -> float:
+        return float(np.mean(np.sqrt(np.mean(clips.astype(np.float64) ** 2, axis=1))))
+
+    assert result["rms"]["generated"] == pytest.approx(mean_rms(learned), rel=1e-5)
+    assert controls["gaussian_prior"]["rms"] == pytest.approx(mean_rms(gaussian), rel=1e-5)
+    assert controls["gaussian_prior"]["frechet_test"] != result["frechet_generated_test"]  # other clips than the learned prior's
+
+    default = quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE, "prior": PRIOR})
     assert default["n_clips"]["generated"] == 3  # as many as train clips
-    assert default["frechet_generated_test"] == pytest.approx(
-        quality_genre_files(f["model"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE})["frechet_generated_test"]
-    )
+    assert default["seeds"] == [40, 42]
+    again = quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE, "prior": PRIOR})
+    assert json_text(again) == json_text(default)
+    # the temperature changes the learned prior's clips only
+    cooler = quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], {**settings, "prior": {"temperature": 0.5}})
+    assert cooler["temperature"] == 0.5 and cooler["frechet_generated_test"] != result["frechet_generated_test"]
+    assert cooler["controls"] == result["controls"]
+    with pytest.raises(KeyError):  # the prior's temperature is part of the settings
+        quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE})
 
 
 def test_fidelity_from_files(genre_files) -> None:
@@ -338,10 +365,19 @@ def test_fidelity_from_files(genre_files) -> None:
     table = genre_fidelity_files(
         genres,
         [genre_files[g]["model"] for g in genres],
+        [genre_files[g]["prior"] for g in genres],
         [genre_files[g]["shard"] for g in genres],
         [genre_files[g]["split"] for g in genres],
-        {"seed": 1, "sample_rate": RATE, "quality": {"fidelity_n_generated": 3}},
+        {"seed": 1, "sample_rate": RATE, "quality": {"fidelity_n_generated": 3}, "prior": PRIOR},
     )
     assert table["genre"].tolist() == genres and (table["n_generated"] == 3).all()
     assert table["test_accuracy"].iloc[0] == 1.0  # tones vs noise: trivially separable real clips
     assert table["fidelity"].between(0, 1).all()
+    # the noise class and the phase-randomised control are there by default
+    assert {"phase_randomised_fidelity", "phase_randomised_as_noise", "predicted_noise"} <= set(table)
+    shares = table[[f"predicted_{c}" for c in (*genres, NOISE_CLASS)]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same length"):
+        genre_fidelity_files(genres, [genre_files[g]["model"] for g in genres], [genre_files["jazz"]["prior"]],
+                             [genre_files[g]["shard"] for g in genres], [genre_files[g]["split"] for g in genres],
+                             {"seed": 1, "sample_rate": RATE, "prior": PRIOR})  # fmt: skip

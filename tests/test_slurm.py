@@ -50,7 +50,7 @@ SMALL = {
 }
 GENRE = "jazz"
 PER_GENRE_RULES = (
-    "index_genre", "shard_genre", "split_genre", "train_model", "evaluate_model",
+    "index_genre", "shard_genre", "split_genre", "train_model", "fit_prior", "evaluate_model",
     "plot_figures", "generation_quality", "export_audio",
 )  # fmt: skip
 DATA_FILES = ("data/index.csv", "data/clips.npy", "data/tracks.csv", "data/split.csv")
@@ -102,7 +102,7 @@ def _site_profile(dest: Path, partition: str) -> Path:
     profile["default-resources"]["slurm_partition"] = partition
     del profile["default-resources"]["slurm_account"]
     # SMALL trains on one thread (the node has 2 fake GPUs and 2 CPUs).
-    for rule in ("train_model", "evaluate_model"):
+    for rule in ("train_model", "fit_prior", "evaluate_model"):
         profile["set-resources"][rule]["cpus_per_gpu"] = 1
     # An idle local cluster on a local disk: check job states early, no file-system latency.
     profile["slurm-init-seconds-before-status-checks"] = 2
@@ -224,7 +224,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
     assert cluster_run.returncode != 0, log[-6000:]
     results = on_cluster / "results" / GENRE
     assert (results / "metrics.json").is_file() and (results / "generation_quality.json").is_file()
-    assert len(list((results / "figures").glob("*.png"))) == 4
+    assert len(list((results / "figures").glob("*.png"))) == 5
     manifest = pd.read_csv(results / "generated/manifest.csv")
     assert all((results / "generated" / name).is_file() for name in manifest["file"])
 
@@ -250,7 +250,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
         assert slurm["MinMemoryNode"] == f"{job['mem_mb']}M", (job, slurm)
         assert slurm["TimeLimit"] == f"{int(job['runtime']) // 60:02d}:{int(job['runtime']) % 60:02d}:00"
         assert slurm["Partition"] == slurm_partition
-        wants_gpu = job["rule"] in ("train_model", "evaluate_model")
+        wants_gpu = job["rule"] in ("train_model", "fit_prior", "evaluate_model")
         assert (slurm.get("TresPerJob") == "gres:gpu:1") == wants_gpu, (job, slurm)
 
     # Exactly one job failed, the corrupt genre's: reported with its rule log, SLURM says FAILED.

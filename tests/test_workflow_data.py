@@ -135,9 +135,12 @@ def test_missing_genre_and_bad_config_fail_clearly(tmp_path: Path) -> None:
     assert "genre 'metal' does not exist" in result.stderr + result.stdout
     assert "genres that do: jazz, rock" in result.stderr + result.stdout
 
-    write_config(tmp_path, data_dir=str(data), tarin={"epochs": 2})
+    write_config(tmp_path, data_dir=str(data), tarin={"steps": 2})
     result = snakemake(tmp_path, "--dry-run", check=False)
     assert result.returncode != 0 and "unknown config key 'tarin'" in result.stderr + result.stdout
+    write_config(tmp_path, data_dir=str(data), train={"epochs": 2})  # training runs in steps now
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    assert result.returncode != 0 and "unknown config key 'train.epochs'" in result.stderr + result.stdout
 
     write_config(tmp_path, data_dir=str(tmp_path / "no_such_folder"))
     result = snakemake(tmp_path, "--dry-run", check=False)

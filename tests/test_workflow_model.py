@@ -16,7 +16,13 @@ from workflow_helpers import TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-PER_GENRE_RULES = {"train_model", "evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+PER_GENRE_RULES = {"train_model", "fit_prior", "evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+# What the learned prior feeds: every per-genre rule after it, and the cross-genre ones.
+AFTER_PRIOR = {"evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+FIGURES = [
+    "samples_grid.png", "spectrograms.png", "samples_evolution.gif", "reconstructions.png", "loss_curves.png",
+    "latent_space.png",
+]  # fmt: skip
 
 
 def _jobs(workdir: Path, *targets: str) -> dict[str, set[str]]:
@@ -36,15 +42,30 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     metrics = json.loads((jazz / "metrics.json").read_text())
     assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
     assert np.isfinite(metrics["train"]["elbo_nats"])
-    for name in ["samples_grid.png", "samples_evolution.gif", "reconstructions.png", "loss_curves.png", "latent_space.png"]:
+    learned = metrics["test"]["learned_prior"]  # evaluate_model got the fitted prior
+    assert learned["iwae_nats"] >= learned["elbo_nats"] - 1e-3
+    assert all(np.isfinite(v) for v in learned.values())
+    prior_report = json.loads((jazz / "prior/prior.json").read_text())
+    assert prior_report["settings"]["hidden"] == TINY["prior"]["hidden"] and prior_report["history"][-1]["step"] == 20
+    assert set(prior_report["report"]["test"]) >= {"standard_normal", "var", "learned"}
+    assert (jazz / "prior/prior.keras").stat().st_size > 1000
+    for name in FIGURES:
         assert (jazz / "figures" / name).stat().st_size > 1000
+    quality = json.loads((jazz / "generation_quality.json").read_text())
+    assert quality["genre"] == "jazz" and quality["prior"] == "learned"
+    assert set(quality["controls"]) == {"phase_randomised", "reconstructions", "gaussian_prior"}
     manifest = pd.read_csv(jazz / "generated/manifest.csv")
-    assert {"sample", "original", "reconstruction", "interpolation"} <= set(manifest["kind"])
+    assert {"sample", "gaussian_sample", "original", "reconstruction", "interpolation"} <= set(manifest["kind"])
+    n = TINY["render"]["n_generated"]
+    for kind in ("sample", "gaussian_sample"):  # the learned prior's and N(0, I)'s, with the same seeds
+        assert manifest.loc[manifest["kind"] == kind, "seed"].tolist() == list(range(123, 123 + n))
     for name in manifest["file"]:
         audio, rate = sf.read(str(jazz / "generated" / name))
         assert rate == 3000 and audio.shape == (9001,) and np.abs(audio).max() <= 1.0
     history = pd.read_csv(jazz / "model/history.csv")
-    assert list(history["epoch"]) == [1, 2]
+    assert list(history["step"]) == [2, 4]  # train.steps 4, checkpoint_every 2
+    assert (jazz / "model/checkpoints/step-0000004").is_dir()
+    assert list((jazz / "model/tensorboard").glob("events.out.tfevents.*"))
     assert not (tmp_path / "results/rock").exists()
     # Every TensorFlow job logs its start-up time (benchmarks/bench.py splits start-up from work).
     for rule in sorted(PER_GENRE_RULES):
@@ -59,16 +80,23 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     assert fidelity["fidelity"].between(0, 1).all()
     page = (tmp_path / "results/index.html").read_text()
     assert "jazz/generated/playback/sample_00_seed123.wav" in page and "<audio" in page
+    assert "jazz/generated/playback/gaussian_00_seed123.wav" in page  # the N(0, I) baseline beside it
     assert _jobs(tmp_path) == {}
 
-    # A rendering parameter re-runs the export, not the training; a training one re-trains.
+    # A rendering parameter re-runs the export, not the training or the prior; a training one
+    # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
     TINY_MORE = {**TINY, "render": {**TINY["render"], "n_generated": 3}}
     write_config(tmp_path, **TINY_MORE)
     jobs = _jobs(tmp_path)
-    assert "train_model" not in jobs and jobs["export_audio"] == {"jazz", "rock"}
-    write_config(tmp_path, **{**TINY, "train": {"epochs": 3, "batch_size": 2}})
+    assert "train_model" not in jobs and "fit_prior" not in jobs and jobs["export_audio"] == {"jazz", "rock"}
+    write_config(tmp_path, **{**TINY, "train": {**TINY["train"], "steps": 6}})
     jobs = _jobs(tmp_path)
-    assert jobs["train_model"] == {"jazz", "rock"} and "shard_genre" not in jobs
+    assert jobs["train_model"] == {"jazz", "rock"} and jobs["fit_prior"] == {"jazz", "rock"} and "shard_genre" not in jobs
+    write_config(tmp_path, **{**TINY, "prior": {**TINY["prior"], "steps": 30}})
+    jobs = _jobs(tmp_path)
+    assert "train_model" not in jobs and jobs["fit_prior"] == {"jazz", "rock"}
+    assert {rule: jobs.get(rule) for rule in AFTER_PRIOR} == dict.fromkeys(AFTER_PRIOR, {"jazz", "rock"})
+    assert jobs["genre_fidelity"] == {""} and jobs["listening_page"] == {""}
 
     # The report builds from the finished run.
     write_config(tmp_path, **TINY)
@@ -88,5 +116,8 @@ def test_seed_preset_end_to_end(tmp_path: Path) -> None:
     metrics = json.loads((tmp_path / "results/jazz/metrics.json").read_text())
     assert metrics["latent_dims"] == 2
     assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
+    # the learned prior of a latent vector: a mixture over one-frame sequences
+    assert metrics["test"]["learned_prior"]["iwae_nats"] >= metrics["test"]["learned_prior"]["elbo_nats"] - 1e-3
+    assert json.loads((tmp_path / "results/jazz/prior/prior.json").read_text())["report"]["test"]["frames"] == 1
     model_config = json.loads((tmp_path / "results/jazz/model/config.json").read_text())
     assert model_config["n_samples"] == 3001

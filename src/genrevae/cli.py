@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     toy = commands.add_parser("toy", help="synthesise the embedded toy dataset")
     toy.add_argument("--out", type=Path, required=True, help="dataset folder (genre subfolders)")
     toy.add_argument("--genre", nargs="+", required=True)
-    toy.add_argument("--clips", type=int, default=10)
+    toy.add_argument("--clips", type=int, default=30)
     toy.add_argument("--seed", type=int, default=0)
     toy.add_argument("--sample-rate", type=int, default=22050)
     toy.add_argument("--duration", type=float, default=30.0)

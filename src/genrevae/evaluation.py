@@ -118,17 +118,19 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
         kl = kl_dims.reshape(len(kl_dims), -1).sum(axis=1)
         kl_per_dim += kl_dims.reshape(len(kl_dims), -1, kl_dims.shape[-1]).sum(axis=(0, 1))
         post_means.append(mean.numpy().reshape(len(kl_dims), -1))
-        log_ws, recons, log_ws_learned = [], [], []
+        log_ws, recons, log_qs, zs = [], [], [], []
         for j in range(k):
             log_w, recon, log_q, z = importance_sample(x, mean, logvar, tf.constant([stream, base + b * k + j], tf.int32))
             log_ws.append(log_w.numpy().astype(np.float64))
             recons.append(recon.numpy().astype(np.float64))
             if prior is not None:
-                log_p = prior.log_prob(as_sequence(z.numpy())).numpy().astype(np.float64)
-                log_ws_learned.append(recon.numpy().astype(np.float64) + log_p - log_q.numpy().astype(np.float64))
+                log_qs.append(log_q.numpy().astype(np.float64))
+                zs.append(as_sequence(z.numpy()))
         log_ws = np.stack(log_ws)  # (k, batch)
         if prior is not None:
-            learned = np.stack(log_ws_learned)
+            # All k draws of the batch through the prior in one call: (k * batch, frames, C).
+            log_p = prior.log_prob(np.concatenate(zs)).numpy().astype(np.float64).reshape(k, -1)
+            learned = np.stack(recons) + log_p - np.stack(log_qs)
             sums["elbo_learned"] += learned.mean(axis=0).sum()
             sums["iwae_learned"] += losses.iwae_bound(tf.constant(learned)).numpy().sum()
         recon = np.mean(recons, axis=0)

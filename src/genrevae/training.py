@@ -121,7 +121,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "xla": False,
         "max_seconds": None,
     },
-    "evaluate": {"iw_samples": 64, "batch_size": 4},
+    "evaluate": {"iw_samples": 32, "batch_size": 4},
 }
 
 

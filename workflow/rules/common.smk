@@ -166,7 +166,12 @@ def train_runtime_min(wildcards, attempt):
     checkpoints = -(-steps // train["checkpoint_every"])
     n_clips = _genre_clips(wildcards.genre)
     estimate_s = steps * 3 * train["batch_size"] * _pass_seconds(_window_samples())
-    estimate_s += checkpoints * (n_clips + 16 + 2 * train["tensorboard_audio"]) * _pass_seconds() / 3
+    estimate_s += (
+        checkpoints
+        * (n_clips + 16 + 2 * train["tensorboard_audio"])
+        * _pass_seconds()
+        / 3
+    )
     if train["max_seconds"] is not None:
         # The budget ends training at the first checkpoint after it: allow one more interval.
         estimate_s = min(estimate_s, train["max_seconds"] + estimate_s / checkpoints)
@@ -182,7 +187,9 @@ def prior_mem_mb(wildcards, attempt):
 def prior_runtime_min(wildcards, attempt):
     # ~0.1 s per step at hidden 128, batch 16 x 128 frames; max_seconds caps it.
     prior = config["prior"]
-    estimate_s = 0.1 * prior["steps"] * (prior["hidden"] / 128) ** 2 * prior["batch_size"] / 16
+    estimate_s = (
+        0.1 * prior["steps"] * (prior["hidden"] / 128) ** 2 * prior["batch_size"] / 16
+    )
     if prior["max_seconds"] is not None:
         estimate_s = min(estimate_s, prior["max_seconds"])
     return _minutes(30 + estimate_s, attempt, floor=10)

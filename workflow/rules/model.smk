@@ -37,7 +37,7 @@ rule fit_prior:
         model="results/{genre}/model/model.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "files"),
+        code=package_code("model", "pqmf", "prior", "training", "files"),
     output:
         prior="results/{genre}/prior/prior.keras",
         report="results/{genre}/prior/prior.json",
@@ -68,7 +68,7 @@ rule evaluate_model:
         prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "losses", "evaluation", "files"),
+        code=package_code("model", "pqmf", "prior", "losses", "training", "evaluation", "files"),
     output:
         "results/{genre}/metrics.json",
     log:

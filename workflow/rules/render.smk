@@ -11,7 +11,9 @@ rule plot_figures:
         epoch_samples="results/{genre}/model/epoch_samples.npy",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "generation", "export", "figures", "files"),
+        code=package_code(
+            "model", "pqmf", "prior", "generation", "export", "figures", "files"
+        ),
     output:
         grid=report(
             "results/{genre}/figures/samples_grid.png",
@@ -82,7 +84,9 @@ rule generation_quality:
         prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "generation", "export", "quality", "files"),
+        code=package_code(
+            "model", "pqmf", "prior", "generation", "export", "quality", "files"
+        ),
     output:
         report(
             "results/{genre}/generation_quality.json",
@@ -148,7 +152,9 @@ rule genre_fidelity:
         priors=expand("results/{genre}/prior/prior.keras", genre=GENRES),
         shards=expand("results/{genre}/data/clips.npy", genre=GENRES),
         splits=expand("results/{genre}/data/split.csv", genre=GENRES),
-        code=package_code("model", "pqmf", "prior", "generation", "export", "quality", "files"),
+        code=package_code(
+            "model", "pqmf", "prior", "generation", "export", "quality", "files"
+        ),
     output:
         report(
             "results/genre_fidelity.csv",

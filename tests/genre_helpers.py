@@ -1,0 +1,84 @@
+"""Tiny trained genres for the tests that need a model and its learned prior on disk.
+
+Everything is sized to take seconds on one shared CPU core: a 4-band conv VAE with one
+stride and one residual unit per resolution, a few training steps on short windows, and an
+8-unit GRU prior fitted for 20 steps.  Use these where a test needs *real* files from the
+training and fit_prior stages (history.csv, epoch_samples.npy, prior.keras, prior.json);
+tests of pure functions should keep building models in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: The smallest sensible conv preset: hop = bands * prod(strides) = 32 samples per latent frame.
+TINY_MODEL = {
+    "preset": "conv",
+    "conv": {"bands": 4, "width": 4, "max_width": 8, "strides": [8], "kernel_size": 5, "dilations": [1], "latent_channels": 2},
+}
+#: A few steps on short windows, checkpointed twice (two history rows, three epoch-sample frames).
+TINY_TRAIN = {
+    "steps": 4, "checkpoint_every": 2, "batch_size": 2, "window_samples": 512, "kl_warmup_steps": 2,
+    "stft_sizes": [64, 128], "tensorboard_audio": 0,
+}  # fmt: skip
+#: Every key of the prior section (they are all required), tiny.
+TINY_PRIOR = {
+    "hidden": 8, "layers": 1, "mixtures": 2, "steps": 20, "batch_size": 4, "segment_frames": 16,
+    "learning_rate": 3e-3, "var_order": 1, "temperature": 1.0, "max_seconds": None,
+}  # fmt: skip
+
+_log = logging.getLogger("test.genre_helpers")
+
+
+def write_genre_data(folder: Path, clips: np.ndarray, subsets: Sequence[str], prefix: str = "jazz") -> tuple[Path, Path]:
+    """``clips.npy`` and ``split.csv`` (tracks ``<prefix>.NNNNN.wav``) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "clips.npy", np.asarray(clips, dtype=np.float32))
+    pd.DataFrame(
+        {"clip": range(len(subsets)), "track": [f"{prefix}.{i:05d}.wav" for i in range(len(subsets))], "subset": list(subsets)}
+    ).to_csv(folder / "split.csv", index=False)
+    return folder / "clips.npy", folder / "split.csv"
+
+
+def fit_tiny_prior(model_path: Path, shard: Path, split: Path, out_dir: Path, seed: int = 0, **prior: object) -> Path:
+    """Fit the learned prior of ``model_path`` with :data:`TINY_PRIOR` (plus overrides); returns prior.keras."""
+    from genrevae.prior import fit_prior_files
+
+    fit_prior_files(model_path, shard, split, out_dir, {"seed": seed, "prior": {**TINY_PRIOR, **prior}}, _log)
+    return Path(out_dir) / "prior.keras"
+
+
+def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, model: dict | None = None) -> dict[str, Path]:
+    """Train one genre as the train_model and fit_prior stages do; returns its files by name
+    (``model``, ``history``, ``epoch_samples``, ``config``, ``prior``, ``prior_json``, ``shard``, ``split``).
+
+    Train with the thread count the test process's TensorFlow already has: a test module
+    that calls this must pin it at import with ``conftest.tensorflow_threads()``.
+    """
+    from conftest import tensorflow_threads
+    from genrevae.training import train_genre
+
+    threads = tensorflow_threads()
+    out_dir = Path(out_dir)
+    settings = {"seed": seed, "sample_rate": 3000, "model": model or TINY_MODEL, "train": TINY_TRAIN}
+    train_genre(shard, split, out_dir, settings, threads, _log)
+    prior = fit_tiny_prior(out_dir / "model.keras", shard, split, out_dir / "prior", seed)
+    files = {
+        "model": out_dir / "model.keras",
+        "history": out_dir / "history.csv",
+        "epoch_samples": out_dir / "epoch_samples.npy",
+        "config": out_dir / "config.json",
+        "prior": prior,
+        "prior_json": prior.with_suffix(".json"),
+        "shard": Path(shard),
+        "split": Path(split),
+    }
+    assert all(p.exists() for p in files.values()), {k: p for k, p in files.items() if not p.exists()}
+    json.loads(files["prior_json"].read_text())
+    return files
