@@ -68,7 +68,9 @@ rule evaluate_model:
         prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "losses", "training", "evaluation", "files"),
+        code=package_code(
+            "model", "pqmf", "prior", "losses", "training", "evaluation", "files"
+        ),
     output:
         "results/{genre}/metrics.json",
     log:
