@@ -230,6 +230,22 @@ def plugin_lines(plugins: dict[str, dict[str, Any]]) -> list[str]:
             "(compare `dag.startup`)."]
 
 
+PACKAGE_NAMES = {"snakemake": "Snakemake", "librosa": "librosa", "numpy": "NumPy", "soundfile": "soundfile", "soxr": "soxr"}
+
+
+def machine_lines(mach: dict, packages: tuple[str, ...]) -> list[str]:
+    """The "## Machine" heading and its CPU, OS and version lines (TensorFlow, Keras and ``packages``)."""
+    versions = ", ".join(f"{PACKAGE_NAMES.get(p, p)} {mach[p]}" for p in packages)
+    return [
+        "## Machine",
+        "",
+        f"- CPU: {mach['cpu']}, {mach['cores']} cores ({mach['usable_cores']} usable), {mach['ram_gb']} GB RAM, "
+        f"GPU: {mach['gpu']}",
+        f"- OS: {mach['os']}",
+        f"- Python {mach['python']}, TensorFlow {mach['tensorflow']}, Keras {mach['keras']}, {versions}",
+    ]
+
+
 def results_markdown(ctx: bench.Context, command: str, mach: dict[str, Any], load: dict[str, float]) -> str:
     size = ctx.size
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -249,14 +265,7 @@ def results_markdown(ctx: bench.Context, command: str, mach: dict[str, Any], loa
         "Written by `benchmarks/run.py`; do not edit by hand. What each row measures and how to read it:",
         "`benchmarks/README.md`.",
         "",
-        "## Machine",
-        "",
-        f"- CPU: {mach['cpu']}, {mach['cores']} cores ({mach['usable_cores']} usable), {mach['ram_gb']} GB RAM, "
-        f"GPU: {mach['gpu']}",
-        f"- OS: {mach['os']}",
-        f"- Python {mach['python']}, TensorFlow {mach['tensorflow']}, Keras {mach['keras']}, Snakemake "
-        f"{mach['snakemake']}, librosa {mach['librosa']}, NumPy {mach['numpy']}, soundfile {mach['soundfile']}, "
-        f"soxr {mach['soxr']}",
+        *machine_lines(mach, ("snakemake", "librosa", "numpy", "soundfile", "soxr")),
         load_line,
         *plugin_lines(ctx.info.get("snakemake_plugins", {})),
         *(["- **Stages overlapped (`--overlap`): the times below are not measurements, only a smoke test.**"]

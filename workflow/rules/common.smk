@@ -148,9 +148,10 @@ def page_runtime_min(wildcards, attempt):
 
 
 def train_mem_mb(wildcards, attempt):
+    # Measured peak 1.48 GB at the default config (30 toy clips, batch 16 x 8192 samples, width 32).
     batch = config["train"]["batch_size"]
     return _mem(
-        1100
+        1300
         + 40 * _activation_mb(batch, _window_samples())
         + 8 * _activation_mb(config["evaluate"]["batch_size"])
         + _shard_mb(_genre_clips(wildcards.genre)),
@@ -204,20 +205,21 @@ def _inference_minutes(passes, attempt, base_s=30):
 
 
 def evaluate_mem_mb(wildcards, attempt):
-    # Measured 0.76-0.86 GB at the default config; the k draws are taken one after another.
+    # Measured 1.21 GB at the default config (30 clips, k = 32, the learned prior's GRU over
+    # all k draws of a batch at once).
     clips = _genre_clips(wildcards.genre)
-    return _inference_mem(config["evaluate"]["batch_size"], 800, 4, clips, attempt)
+    return _inference_mem(config["evaluate"]["batch_size"], 1200, 4, clips, attempt)
 
 
 def evaluate_runtime_min(wildcards, attempt):
-    # Measured 28-42 s at the default config (k = 64).
+    # Measured 57 s at the default config (30 clips, k = 32).
     passes = _genre_clips(wildcards.genre) * (config["evaluate"]["iw_samples"] + 2)
     return _inference_minutes(passes, attempt)
 
 
 def figures_mem_mb(wildcards, attempt):
-    # Measured peak 1.15 GB at the default config (/usr/bin/time; the benchmark's 30-s samples
-    # saw 0.97 GB); the GIF holds one frame per epoch.
+    # Measured peak 0.76 GB at the default config (30 clips, 16 learned-prior clips for the grid);
+    # the GIF holds one frame per checkpoint.
     clips = _genre_clips(wildcards.genre)
     checkpoints = -(-config["train"]["steps"] // config["train"]["checkpoint_every"])
     base = 1050 + 2 * checkpoints
@@ -225,13 +227,13 @@ def figures_mem_mb(wildcards, attempt):
 
 
 def export_mem_mb(wildcards, attempt):
-    # Measured 0.89-0.91 GB at the default config.
+    # Measured 0.93 GB at the default config (learned-prior and N(0, I) samples).
     clips = _genre_clips(wildcards.genre)
     return _inference_mem(config["render"]["batch_size"], 850, 6, clips, attempt)
 
 
 def figures_runtime_min(wildcards, attempt):
-    # Measured 38-57 s at the default config; ~1 s per GIF frame (one per epoch).
+    # Measured 37 s at the default config; ~1 s per GIF frame (one per checkpoint).
     render = config["render"]
     passes = 16 + 2 * render["n_reconstructions"] + 2 * _genre_clips(wildcards.genre)
     checkpoints = -(-config["train"]["steps"] // config["train"]["checkpoint_every"])
@@ -239,7 +241,7 @@ def figures_runtime_min(wildcards, attempt):
 
 
 def export_runtime_min(wildcards, attempt):
-    # Measured 8-12 s at the default config.
+    # Measured 18 s at the default config.
     render = config["render"]
     passes = (
         render["n_generated"]
@@ -250,13 +252,13 @@ def export_runtime_min(wildcards, attempt):
 
 
 def quality_mem_mb(wildcards, attempt):
-    # Measured 0.96-0.98 GB at the default config.
+    # Measured 0.78 GB at the default config.
     clips = _genre_clips(wildcards.genre)
     return _inference_mem(config["quality"]["batch_size"], 850, 6, clips, attempt)
 
 
 def quality_runtime_min(wildcards, attempt):
-    # Measured 9-12 s at the default config: decode n_generated clips, MFCCs of all clips.
+    # Measured 33 s at the default config: decode the generated clips and three controls, features.
     clips = _genre_clips(wildcards.genre)
     passes = (config["quality"]["n_generated"] or clips) + clips
     return _inference_minutes(passes, attempt)
