@@ -26,7 +26,7 @@ from genrevae.export import (
     slerp,
     to_pcm16,
 )
-from genrevae.generation import learned_latents, prior_latents
+from genrevae.generation import gaussian_latents, learned_latents
 from genre_helpers import TINY_MODEL, fit_tiny_prior, write_genre_data
 
 N_SAMPLES = 3001  # 1 s at 3 kHz, plus librosa's extra sample
@@ -167,7 +167,7 @@ def test_samples_are_the_models_prior_draws_and_latents_are_saved(exported, conv
     row = manifest[manifest["kind"] == "gaussian_sample"].iloc[3]
     z = np.load(out / row["latent_file"])
     assert z.shape == tuple(conv_model.latent_shape)
-    assert np.array_equal(z, prior_latents(conv_model.latent_shape, [int(row["seed"])])[0])
+    assert np.array_equal(z, gaussian_latents(conv_model.latent_shape, [int(row["seed"])])[0])
     expected, _ = peak_safe(conv_model.sample(1, int(row["seed"]))[0])
     x, _ = read_wav(out / row["file"])
     assert np.max(np.abs(x - expected * row["gain"])) < 2 / 32767

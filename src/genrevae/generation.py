@@ -20,7 +20,16 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["PRIORS", "gaussian_latents", "prior_latents", "learned_latents", "decode_latents", "posterior_means", "generate_clips"]
+__all__ = [
+    "PRIORS",
+    "gaussian_latents",
+    "learned_latents",
+    "decode_latents",
+    "posteriors",
+    "posterior_means",
+    "generate_latents",
+    "generate_clips",
+]
 
 PRIORS = ("learned", "gaussian")
 
@@ -40,10 +49,6 @@ def gaussian_latents(shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
     if not rows:
         return np.zeros((0,) + full[1:], dtype=np.float32)
     return np.concatenate(rows, axis=0)
-
-
-#: The name the rest of the package has used for N(0, I) draws.
-prior_latents = gaussian_latents
 
 
 def learned_latents(prior, frames: int, seeds: Sequence[int], temperature: float = 1.0) -> np.ndarray:
@@ -68,16 +73,24 @@ def decode_latents(model, z: np.ndarray, batch_size: int = 4, length: int | None
     return np.concatenate(chunks, axis=0)
 
 
-def posterior_means(model, clips: np.ndarray, batch_size: int = 4) -> np.ndarray:
-    """Posterior means ``E_q[z|x]`` of waveforms ``(n, n_samples)``: float32 ``(n, *latent_shape)``."""
-    chunks = []
+def posteriors(model, clips: np.ndarray, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of ``q(z|x)`` for waveforms ``(n, n_samples)``: two float32
+    arrays ``(n, *latent_shape)``, ``batch_size`` clips through the encoder at a time."""
+    means, logvars = [], []
     for start in range(0, len(clips), int(batch_size)):
         x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
-        mean, _ = model.encode(x, training=False)
-        chunks.append(np.asarray(mean, dtype=np.float32))
-    if not chunks:
-        return np.zeros((0,) + tuple(model.latent_shape), dtype=np.float32)
-    return np.concatenate(chunks, axis=0)
+        mean, logvar = model.encode(x, training=False)
+        means.append(np.asarray(mean, dtype=np.float32))
+        logvars.append(np.asarray(logvar, dtype=np.float32))
+    if not means:
+        empty = np.zeros((0,) + tuple(model.latent_shape), dtype=np.float32)
+        return empty, empty.copy()
+    return np.concatenate(means, axis=0), np.concatenate(logvars, axis=0)
+
+
+def posterior_means(model, clips: np.ndarray, batch_size: int = 4) -> np.ndarray:
+    """Posterior means ``E_q[z|x]`` of waveforms ``(n, n_samples)``: float32 ``(n, *latent_shape)``."""
+    return posteriors(model, clips, batch_size)[0]
 
 
 def generate_latents(model, prior, n: int, seed: int, prior_kind: str = "learned", temperature: float = 1.0, n_samples: int | None = None) -> np.ndarray:
@@ -85,7 +98,7 @@ def generate_latents(model, prior, n: int, seed: int, prior_kind: str = "learned
     if prior_kind not in PRIORS:
         raise ValueError(f"prior must be one of {PRIORS}, got {prior_kind!r}")
     length = int(n_samples or model.n_samples)
-    shape = tuple(model.latent_shape) if length == model.n_samples else (model.latent_frames(length),) + tuple(model.latent_shape[1:])
+    shape = model.latent_shape_for(length)
     seeds = [int(seed) + i for i in range(int(n))]
     if prior_kind == "gaussian":
         return gaussian_latents(shape, seeds)

@@ -304,6 +304,13 @@ class WaveVAE(keras.Model):
             raise ValueError(f"the {self.preset} preset takes exactly {self.n_samples} samples, not {n_samples}")
         return int(self.latent_shape[0])
 
+    def latent_shape_for(self, n_samples: int) -> tuple[int, ...]:
+        """Shape of the latent of a waveform of ``n_samples``: ``latent_shape`` for the clip length,
+        ``(latent_frames(n_samples), channels)`` for any other length (fully convolutional presets)."""
+        if int(n_samples) == self.n_samples:
+            return tuple(self.latent_shape)
+        return (self.latent_frames(n_samples),) + tuple(self.latent_shape[1:])
+
     def log_likelihood(self, x, output):
         """``log p(x | z)`` per example (nats) given the decoder output for ``z``."""
         if self.likelihood == "gaussian":
@@ -328,8 +335,7 @@ class WaveVAE(keras.Model):
         ``n_samples`` (default: the clip length) picks any length for ``conv``.
         """
         length = self.n_samples if n_samples is None else int(n_samples)
-        shape = self.latent_shape if length == self.n_samples else (self.latent_frames(length),) + tuple(self.latent_shape[1:])
-        z = tf.random.stateless_normal((int(n),) + tuple(shape), seed=seed_pair(seed))
+        z = tf.random.stateless_normal((int(n),) + self.latent_shape_for(length), seed=seed_pair(seed))
         chunks = []
         for start in range(0, int(n), int(batch_size)):
             out = self.decode(z[start : start + int(batch_size)], training=False, length=length)

@@ -71,7 +71,6 @@ __all__ = [
     "posterior_draws",
     "prior_report",
     "as_sequence",
-    "posteriors",
     "fit_prior_files",
     "load_prior",
 ]
@@ -819,17 +818,6 @@ def as_sequence(z: np.ndarray) -> np.ndarray:
     return z if z.ndim == 3 else z.reshape(len(z), 1, -1)
 
 
-def posteriors(model, clips: np.ndarray, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances ``(n, frames, C)`` of whole clips ``(n, n_samples)``."""
-    means, logvars = [], []
-    for start in range(0, len(clips), int(batch_size)):
-        x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
-        mean, logvar = model.encode(x, training=False)
-        means.append(np.asarray(mean, np.float32))
-        logvars.append(np.asarray(logvar, np.float32))
-    return np.concatenate(means), np.concatenate(logvars)
-
-
 def fit_prior_files(
     model_path, shard, split, out_dir, settings: Mapping[str, Any], log: logging.Logger | None = None
 ) -> dict[str, Any]:
@@ -846,6 +834,7 @@ def fit_prior_files(
     from pathlib import Path
 
     from genrevae.files import atomic_path, write_text
+    from genrevae.generation import posteriors
     from genrevae.model import load_model
     from genrevae.training import load_split, open_shard
 

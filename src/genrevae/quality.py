@@ -59,8 +59,8 @@ Across genres (:func:`genre_fidelity`, :func:`genre_fidelity_clips`)
     noise class was fitted on) gets a column ``<control>_fidelity``: a classifier that
     calls stationary noise a genre measures nothing, and this column shows it.
 
-Generated clips are decoded from the prior with the seeds ``seed, seed + 1, ...``
-(:func:`genrevae.generation.prior_latents`), so the first ones are exactly the exported
+Generated clips are decoded from the genre's learned prior with the seeds ``seed, seed + 1, ...``
+(:func:`genrevae.generation.generate_clips`), so the first ones are exactly the exported
 ``sample_NN_seed<seed+NN>.wav`` clips (before peak-safe scaling and 16-bit rounding).
 """
 
@@ -296,11 +296,17 @@ def _segment_rows(a: Mapping[str, np.ndarray], n_samples: int, sample_rate: int,
     n_seg = max(1, n_samples // seg)
     seg = seg if n_samples >= seg else n_samples
     max_lag = min(_MAX_LAG_S, seg / sample_rate / 2.0)
+
+    def frames(j: int, frame_hop: int) -> slice:
+        """The analysis frames of segment ``j`` at ``frame_hop`` samples per frame (at least one)."""
+        first = j * seg // frame_hop
+        return slice(first, max(first + 1, (j + 1) * seg // frame_hop))
+
     rows = []
     for j in range(n_seg):
-        m = a["mfcc"][:, j * seg // hop : max(j * seg // hop + 1, (j + 1) * seg // hop)]
-        rms = a["rms"][j * seg // hop : max(j * seg // hop + 1, (j + 1) * seg // hop)]
-        onset = a["onset"][j * seg // onset_hop : max(j * seg // onset_hop + 1, (j + 1) * seg // onset_hop)]
+        m = a["mfcc"][:, frames(j, hop)]
+        rms = a["rms"][frames(j, hop)]
+        onset = a["onset"][frames(j, onset_hop)]
         rows.append(
             np.concatenate(
                 [m.std(axis=1), _envelope_stats(onset, rms), _periodicity(onset, sample_rate / onset_hop, max_lag)]
