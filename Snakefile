@@ -16,11 +16,13 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     genre=r"[^/]+",
+    source=r"[^/]+",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/transfer.smk"
 
 
 rule all:

@@ -199,8 +199,78 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
 def cmd_page(args: argparse.Namespace) -> None:
     from genrevae.page import write_listening_page
 
-    write_listening_page(args.results_dir, args.genre, args.out, args.fidelity, args.out_report)
+    write_listening_page(
+        args.results_dir, args.genre, args.out, args.fidelity, args.out_report, thumbnails_dir=args.thumbnails_dir
+    )
     log.info("wrote %s (%d genres)%s", args.out, len(args.genre), f" and {args.out_report}" if args.out_report else "")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from genrevae.genre_model import GenreModel, write_generated
+
+    _start_tensorflow(args.threads)
+    genre_model = GenreModel.load(args.model_dir, need_prior=args.prior == "learned")
+    manifest = write_generated(
+        genre_model, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature,
+        args.playback_rate, args.peak_dbfs,
+    )  # fmt: skip
+    log.info("wrote %d clips of %.1f s (%s prior) and manifest.json under %s", args.n, args.seconds, args.prior, args.out)
+    for clip in manifest["clips"]:
+        log.info("  %s: seed %d, peak %.3f, rms %.4f", clip["file"], clip["seed"], clip["peak"], clip["rms"])
+
+
+def cmd_transfer(args: argparse.Namespace) -> None:
+    from genrevae.export import safe_name
+    from genrevae.genre_model import GenreModel, write_transfer
+
+    if (args.out is None) == (args.out_dir is None):
+        raise ConfigError("transfer: give --out FILE.wav (one input) or --out-dir FOLDER (any number of inputs)")
+    if args.out is not None and len(args.inputs) != 1:
+        raise ConfigError(f"transfer: --out takes one input, got {len(args.inputs)}; use --out-dir for several")
+    if args.out is not None:
+        jobs = [(args.inputs[0], args.out, args.playback_out)]
+    else:
+        names = [safe_name(p.name) for p in args.inputs]
+        clashes = sorted({n for n in names if names.count(n) > 1})
+        if clashes:
+            raise ConfigError(f"transfer: inputs share the output name(s) {clashes} in --out-dir; rename one of them")
+        jobs = [(p, args.out_dir / f"{n}.wav", args.out_dir / "playback" / f"{n}.wav") for p, n in zip(args.inputs, names)]
+    _start_tensorflow(args.threads)
+    genre_model = GenreModel.load(args.model_dir, need_prior=args.strength > 0 and args.prior == "learned")
+    for source, out, playback in jobs:
+        record = write_transfer(
+            genre_model, source, out, playback, args.strength, args.seed, args.prior, args.temperature,
+            args.playback_rate, args.peak_dbfs,
+        )  # fmt: skip
+        log.info("%s as %s: %s (%.1f s, strength %.2f)", source, genre_model.folder.name, out, record["seconds"], args.strength)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from genrevae.genre_model import GenreModel, write_interpolation
+
+    _start_tensorflow(args.threads)
+    genre_model = GenreModel.load(args.model_dir)
+    record = write_interpolation(
+        genre_model, args.a, args.b, args.out, args.playback_out, args.seconds, args.playback_rate, args.peak_dbfs
+    )
+    log.info("wrote %s: %.1f s morphing from %s into %s", args.out, record["seconds"], args.a, args.b)
+
+
+def cmd_transfer_source(args: argparse.Namespace) -> None:
+    from genrevae.transfer import write_transfer_source
+
+    record = write_transfer_source(
+        args.name, args.out_dir, args.sample_rate, args.playback_rate, file=args.file, genre=args.genre,
+        shard=args.shard, split=args.split,
+    )  # fmt: skip
+    log.info("transfer source %s: %s", args.name, record["description"])
+
+
+def _add_use_arguments(command: argparse.ArgumentParser) -> None:
+    """What every command that uses a trained genre folder takes besides its own arguments."""
+    command.add_argument("--playback-rate", type=int, default=22050, help="rate of the playback copies (Hz)")
+    command.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak limit; louder output is scaled down")
+    command.add_argument("--threads", type=int, default=2, help="CPU threads for TensorFlow")
 
 
 def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, prior: str = "none") -> None:
@@ -307,12 +377,58 @@ def build_parser() -> argparse.ArgumentParser:
     fidelity.add_argument("--out", type=Path, required=True)
     fidelity.set_defaults(func=cmd_fidelity)
 
+    generate = commands.add_parser("generate", help="new clips of any length from a trained genre folder")
+    generate.add_argument("model_dir", type=Path, help="the genre folder, e.g. results/jazz")
+    generate.add_argument("--n", type=int, default=4, help="number of clips (clip i uses seed + i)")
+    generate.add_argument("--seconds", type=float, default=30.0, help="duration of each clip")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--temperature", type=float, help="learned prior's temperature (default: the one it was fitted with)")
+    generate.add_argument("--prior", choices=["learned", "gaussian"], default="learned")
+    generate.add_argument("--out", type=Path, required=True, help="output folder (WAVs, playback/, manifest.json)")
+    _add_use_arguments(generate)
+    generate.set_defaults(func=cmd_generate)
+
+    transfer = commands.add_parser("transfer", help="re-synthesise audio files through a genre's VAE")
+    transfer.add_argument("model_dir", type=Path, help="the genre folder, e.g. results/jazz")
+    transfer.add_argument("inputs", type=Path, nargs="+", help="audio files: any format libsndfile reads, any rate and length")
+    transfer.add_argument("--out", type=Path, help="output WAV (one input); a JSON of the settings is written beside it")
+    transfer.add_argument("--playback-out", type=Path, help="with --out: also write a playback copy here")
+    transfer.add_argument("--out-dir", type=Path, help="output folder: <name>.wav, playback/<name>.wav, <name>.json")
+    transfer.add_argument("--strength", type=float, default=0.0, help="0: the recording's own latents; 1: a prior draw")
+    transfer.add_argument("--seed", type=int, default=0, help="seed of the prior draw (strength > 0)")
+    transfer.add_argument("--temperature", type=float)
+    transfer.add_argument("--prior", choices=["learned", "gaussian"], default="learned")
+    _add_use_arguments(transfer)
+    transfer.set_defaults(func=cmd_transfer)
+
+    interpolate = commands.add_parser("interpolate", help="one clip morphing from recording A into recording B")
+    interpolate.add_argument("model_dir", type=Path, help="the genre folder, e.g. results/jazz")
+    interpolate.add_argument("a", type=Path)
+    interpolate.add_argument("b", type=Path)
+    interpolate.add_argument("--out", type=Path, required=True, help="output WAV; a JSON of the settings is written beside it")
+    interpolate.add_argument("--playback-out", type=Path)
+    interpolate.add_argument("--seconds", type=float, help="at most this long (default: the shorter recording)")
+    _add_use_arguments(interpolate)
+    interpolate.set_defaults(func=cmd_interpolate)
+
+    source = commands.add_parser("transfer-source", help="workflow: prepare one clip to transfer (a test clip or a file)")
+    source.add_argument("--name", required=True)
+    source.add_argument("--out-dir", type=Path, required=True)
+    source.add_argument("--sample-rate", type=int, required=True)
+    source.add_argument("--playback-rate", type=int, default=22050)
+    source.add_argument("--file", type=Path, help="an audio file to transfer")
+    source.add_argument("--genre", help="or the first test clip of this genre ...")
+    source.add_argument("--shard", type=Path, help="... from its shard")
+    source.add_argument("--split", type=Path, help="... and split")
+    source.set_defaults(func=cmd_transfer_source)
+
     page = commands.add_parser("page", help="the static listening page (and its report excerpt)")
     page.add_argument("--results-dir", type=Path, required=True)
     page.add_argument("--genre", nargs="+", required=True)
     page.add_argument("--fidelity", type=Path, help="genre_fidelity.csv")
     page.add_argument("--out", type=Path, required=True)
     page.add_argument("--out-report", type=Path, help="self-contained excerpt for snakemake --report")
+    page.add_argument("--thumbnails-dir", type=Path, help="folder for the players' spectrogram thumbnails (rewritten)")
     page.set_defaults(func=cmd_page)
 
     return parser
@@ -328,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, OSError) as exc:
         log.error("%s", exc)
         return 1
     return 0

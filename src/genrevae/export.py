@@ -40,15 +40,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from genrevae.generation import decode_latents, generate_latents, posterior_means
+from genrevae.generation import INTERPOLATIONS, decode_latents, generate_latents, interpolation_path, posterior_means
 
 __all__ = [
     "DEFAULT_RENDER_SETTINGS",
     "MANIFEST_COLUMNS",
     "resolve_render_settings",
     "read_split",
-    "slerp",
-    "interpolation_path",
     "interpolation_pairs",
     "peak_safe",
     "to_pcm16",
@@ -75,8 +73,6 @@ DEFAULT_RENDER_SETTINGS: dict[str, Any] = {
     "gif_dpi": 50,
     "gif_fps": 2.0,
 }
-
-INTERPOLATIONS = ("slerp", "linear")
 
 #: Columns of ``manifest.csv``, in order.
 MANIFEST_COLUMNS = [
@@ -158,43 +154,8 @@ def read_split(split: Path, n_clips: int | None = None) -> dict[str, np.ndarray]
 
 
 # ---------------------------------------------------------------------------
-# Latent paths
+# Which clips to interpolate
 # ---------------------------------------------------------------------------
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between latents ``a`` and ``b`` (any equal shape) at ``t`` in [0, 1].
-
-    Treats each latent as one flat vector: ``sin((1-t) w)/sin(w) a + sin(t w)/sin(w) b``
-    with ``w`` the angle between them (White 2016, "Sampling generative networks").  The
-    norm moves smoothly between ``|a|`` and ``|b|`` instead of dipping towards the origin,
-    where Gaussian latents hardly ever are.  Falls back to linear interpolation when the
-    vectors are (anti)parallel or zero.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
-        return (1 - t) * a + t * b
-    cos = float(np.clip(np.sum(a * b) / (na * nb), -1.0, 1.0))
-    omega = math.acos(cos)
-    if math.sin(omega) < 1e-6:
-        return (1 - t) * a + t * b
-    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
-
-
-def interpolation_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
-    """``steps`` latents from ``a`` to ``b`` inclusive (``t = 0, 1/(steps-1), ..., 1``), float32."""
-    if steps < 2:
-        raise ValueError("an interpolation needs at least 2 steps")
-    if method not in INTERPOLATIONS:
-        raise ValueError(f"method must be one of {INTERPOLATIONS}, got {method!r}")
-    ts = np.linspace(0.0, 1.0, int(steps))
-    if method == "linear":
-        path = [(1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64) for t in ts]
-    else:
-        path = [slerp(a, b, float(t)) for t in ts]
-    return np.stack(path).astype(np.float32)
-
-
 def interpolation_pairs(test: Sequence[int], train: Sequence[int], n_pairs: int) -> list[tuple[int, int]]:
     """Up to ``n_pairs`` distinct clip pairs to interpolate between.
 

@@ -12,11 +12,18 @@ of clips, and
 
 The learned prior gives the latent sequence dynamics (phrases, rhythm, loudness contours);
 N(0, I) draws every frame independently and is kept beside it as the baseline.
+
+Latent paths (:func:`slerp`, :func:`interpolation_path`, :func:`slerp_frames`) and the
+chunked encoder and decoder for audio of any length (:func:`encode_blocks`,
+:func:`decode_blocks`: bounded memory, and the same samples as one piece up to float
+rounding, because every chunk sees ``model.context_frames()`` frames of its neighbours) are
+here too: everything that turns latents into audio and back.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,9 +36,20 @@ __all__ = [
     "posterior_means",
     "generate_latents",
     "generate_clips",
+    "INTERPOLATIONS",
+    "slerp",
+    "slerp_frames",
+    "interpolation_path",
+    "CHUNK_FRAMES",
+    "decode_blocks",
+    "encode_blocks",
 ]
 
 PRIORS = ("learned", "gaussian")
+INTERPOLATIONS = ("slerp", "linear")
+#: Latent frames per chunk when long audio is encoded or decoded (1,024 frames = 43.7 s at 3 kHz
+#: with the default hop of 128): what bounds memory, whatever the duration.
+CHUNK_FRAMES = 1024
 
 
 def gaussian_latents(shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
@@ -122,3 +140,148 @@ def generate_clips(
     """``n`` generated clips float32 ``(n, n_samples)``, clip ``i`` from the seed ``seed + i``."""
     z = generate_latents(model, prior, n, seed, prior_kind, temperature, n_samples)
     return decode_latents(model, z, batch_size, length=int(n_samples or model.n_samples))
+
+
+# ---------------------------------------------------------------------------
+# Latent paths
+# ---------------------------------------------------------------------------
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation between latents ``a`` and ``b`` (any equal shape) at ``t`` in [0, 1].
+
+    Treats each latent as one flat vector: ``sin((1-t) w)/sin(w) a + sin(t w)/sin(w) b``
+    with ``w`` the angle between them (White 2016, "Sampling generative networks").  The
+    norm moves smoothly between ``|a|`` and ``|b|`` instead of dipping towards the origin,
+    where Gaussian latents hardly ever are.  Falls back to linear interpolation when the
+    vectors are (anti)parallel or zero.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return (1 - t) * a + t * b
+    cos = float(np.clip(np.sum(a * b) / (na * nb), -1.0, 1.0))
+    omega = math.acos(cos)
+    if math.sin(omega) < 1e-6:
+        return (1 - t) * a + t * b
+    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
+
+
+def slerp_frames(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """:func:`slerp` of every latent frame on its own: ``a``, ``b`` ``(frames, C)``, ``t`` one
+    position per frame (or one for all); float64 ``(frames, C)``.  With ``t`` rising from 0 to 1
+    along the frames this is a morph: the sequence starts as ``a`` and ends as ``b``."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"latent sequences must have the same shape, got {a.shape} and {b.shape}")
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), a.shape[:-1])[..., None]
+    na = np.linalg.norm(a, axis=-1, keepdims=True)
+    nb = np.linalg.norm(b, axis=-1, keepdims=True)
+    cos = np.clip(np.sum(a * b, axis=-1, keepdims=True) / np.maximum(na * nb, 1e-300), -1.0, 1.0)
+    omega = np.arccos(cos)
+    sin = np.sin(omega)
+    linear = (1 - t) * a + t * b
+    spherical = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.where(sin < 1e-6, 1.0, sin)
+    return np.where((sin < 1e-6) | (na == 0) | (nb == 0), linear, spherical)
+
+
+def interpolation_path(a: np.ndarray, b: np.ndarray, steps: int, method: str = "slerp") -> np.ndarray:
+    """``steps`` latents from ``a`` to ``b`` inclusive (``t = 0, 1/(steps-1), ..., 1``), float32."""
+    if steps < 2:
+        raise ValueError("an interpolation needs at least 2 steps")
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"method must be one of {INTERPOLATIONS}, got {method!r}")
+    ts = np.linspace(0.0, 1.0, int(steps))
+    if method == "linear":
+        path = [(1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64) for t in ts]
+    else:
+        path = [slerp(a, b, float(t)) for t in ts]
+    return np.stack(path).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Audio of any length, in chunks
+# ---------------------------------------------------------------------------
+def _require_chunkable(model, what: str) -> int:
+    context = model.context_frames()
+    if context is None:
+        raise ValueError(
+            f"the {model.preset} preset takes clips of exactly {model.n_samples} samples, so it cannot {what} "
+            "audio of other lengths; train a fully convolutional model (model.preset: conv) for that"
+        )
+    return int(context)
+
+
+def decode_blocks(model, z: np.ndarray, length: int | None = None, chunk_frames: int = CHUNK_FRAMES) -> Iterator[np.ndarray]:
+    """Decode one latent sequence ``z (frames, C)`` to a waveform, ``chunk_frames`` frames at a time.
+
+    Yields consecutive float32 pieces in [-1, 1] whose concatenation is ``length`` samples
+    (default ``frames * hop``): the waveform ``model.decode(z[None], length=length)`` gives, up
+    to float rounding, because each chunk is decoded with ``model.context_frames()`` frames of
+    its neighbours on either side and only its own part is kept.  Memory is bounded by the
+    chunk size, not by the duration.  A fixed-length preset yields its one clip.
+    """
+    z = np.asarray(z, dtype=np.float32)
+    context = model.context_frames()
+    if context is None:
+        yield decode_latents(model, z[None], 1, length=length)[0]
+        return
+    frames, hop = int(z.shape[0]), int(model.hop)
+    total = frames * hop if length is None else int(length)
+    if int(chunk_frames) < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    for start in range(0, frames, int(chunk_frames)):
+        stop = min(frames, start + int(chunk_frames))
+        lo, hi = max(0, start - context), min(frames, stop + context)
+        out = model.waveform(model.decode(z[None, lo:hi], training=False, length=(hi - lo) * hop))
+        piece = np.asarray(out, dtype=np.float32)[0, (start - lo) * hop : (stop - lo) * hop]
+        piece = piece[: max(0, total - start * hop)]
+        if piece.size:
+            yield piece
+
+
+def encode_blocks(model, blocks: Iterable[np.ndarray], chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and log-variance ``(frames, C)`` of a waveform given as consecutive blocks.
+
+    The blocks (1-D float arrays at the model's rate, any sizes) are consumed as they come and
+    encoded ``chunk_frames`` latent frames at a time, each chunk with ``model.context_frames()``
+    frames of signal on either side, so the result equals ``model.encode`` of the whole signal
+    up to float rounding while memory stays bounded by the chunk size (a file hours long is
+    never held at once).  ``frames = ceil(samples / hop)``.
+    """
+    context = _require_chunkable(model, "encode")
+    hop, chunk = int(model.hop), int(chunk_frames)
+    if chunk < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0  # absolute index of buffer[0]
+    total = 0  # samples seen
+    next_frame = 0
+    means: list[np.ndarray] = []
+    logvars: list[np.ndarray] = []
+
+    def encode_chunk(start: int, stop: int, end_sample: int) -> None:
+        lo = max(0, start - context)
+        segment = buffer[lo * hop - buffer_start : end_sample - buffer_start]
+        mean, logvar = model.encode(segment[None], training=False)
+        means.append(np.asarray(mean, dtype=np.float32)[0, start - lo : stop - lo])
+        logvars.append(np.asarray(logvar, dtype=np.float32)[0, start - lo : stop - lo])
+
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        buffer = np.concatenate([buffer, block])
+        total += block.size
+        while (next_frame + chunk + context) * hop <= total:
+            encode_chunk(next_frame, next_frame + chunk, (next_frame + chunk + context) * hop)
+            next_frame += chunk
+            keep_from = max(0, next_frame - context) * hop
+            buffer, buffer_start = buffer[keep_from - buffer_start :], keep_from
+    frames = -(-total // hop)
+    while next_frame < frames:
+        stop = min(frames, next_frame + chunk)
+        encode_chunk(next_frame, stop, min(total, (stop + context) * hop))
+        next_frame = stop
+    if not means:
+        empty = np.zeros((0, int(model.latent_shape[-1])), dtype=np.float32)
+        return empty, empty.copy()
+    return np.concatenate(means), np.concatenate(logvars)

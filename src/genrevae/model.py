@@ -311,6 +311,12 @@ class WaveVAE(keras.Model):
             return tuple(self.latent_shape)
         return (self.latent_frames(n_samples),) + tuple(self.latent_shape[1:])
 
+    def context_frames(self) -> int | None:
+        """Latent frames of context on each side that make a chunk of frames decode (and encode)
+        exactly as it would inside the whole sequence; ``None`` for fixed-length presets, which
+        cannot be cut into chunks."""
+        return None
+
     def log_likelihood(self, x, output):
         """``log p(x | z)`` per example (nats) given the decoder output for ``z``."""
         if self.likelihood == "gaussian":
@@ -483,6 +489,32 @@ class ConvVAE(WaveVAE):
     @property
     def latent_shape(self) -> tuple[int, ...]:
         return (self.latent_frames(self.n_samples), self.latent_channels)
+
+    def context_frames(self) -> int:
+        """An upper bound on the receptive field's half-width, in latent frames, plus one.
+
+        Summed layer by layer in waveform samples: each "same" convolution of kernel ``k`` and
+        dilation ``d`` at ``step`` samples per time step reaches ``d (k - 1) / 2`` steps to each
+        side, a strided or transposed convolution of kernel ``2 s`` at most ``2 s`` input steps,
+        each PQMF filter its order.  Encoder and decoder are added together (a bound for both).
+        A chunk decoded with this many frames of its neighbours on each side equals the same
+        frames decoded in one piece, to float rounding (tested), so long clips have no seams.
+        """
+        half = (self.kernel_size - 1) // 2 + 1
+        reach = sum(self.dilations)  # kernel 3: d to each side per residual unit
+        order = PQMF(self.bands, "analysis").order
+        samples, step = order + half * self.bands, self.bands  # PQMF analysis, from_bands
+        for stride in self.strides:  # residual units, then the strided convolution
+            samples += reach * step + 2 * stride * step
+            step *= stride
+        samples += step  # to_latent, kernel 3
+        samples += half * step  # from_latent
+        for stride in reversed(self.strides):  # transposed convolution, then residual units
+            samples += 2 * step
+            step //= stride
+            samples += reach * step
+        samples += half * step + order  # band heads, PQMF synthesis
+        return -(-samples // self.hop) + 1
 
     def stage_channels(self) -> list[int]:
         """Channels at each resolution, from the band rate (``width``) to the latent rate."""

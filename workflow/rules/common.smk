@@ -1,4 +1,5 @@
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -7,6 +8,7 @@ SRC_DIR = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.config import is_toy_data_dir, resolve_config
+from genrevae.transfer import transfer_files
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
@@ -52,11 +54,49 @@ def model_settings(*keys):
     return json.dumps({key: config[key] for key in keys}, sort_keys=True)
 
 
+# --- Transfer sources: every file of transfer.dir, or else one test clip per genre ------------
+TRANSFER_FILES = (
+    transfer_files(Path(config["transfer"]["dir"])) if config["transfer"]["dir"] else {}
+)
+
+
+def transfer_sources(genre=None):
+    """Source names transferred (into `genre`): the files of transfer.dir into every genre, or
+    each genre's first test clip (source name = genre) into every other genre."""
+    if TRANSFER_FILES:
+        return sorted(TRANSFER_FILES)
+    return [g for g in GENRES if g != genre] if len(GENRES) > 1 else []
+
+
+def transfer_source_input(wildcards):
+    if TRANSFER_FILES:
+        return {"audio": str(TRANSFER_FILES[wildcards.source])}
+    return {
+        "shard": f"results/{wildcards.source}/data/clips.npy",
+        "split": f"results/{wildcards.source}/data/split.csv",
+    }
+
+
+def transfer_source_arguments(wildcards, input):
+    if TRANSFER_FILES:
+        return f"--file {shlex.quote(input.audio)}"
+    return (
+        f"--genre {shlex.quote(wildcards.source)} --shard {shlex.quote(input.shard)}"
+        f" --split {shlex.quote(input.split)}"
+    )
+
+
+def transfer_targets():
+    genres = [g for g in GENRES if transfer_sources(g)]
+    return expand("results/{genre}/transfer", genre=genres)
+
+
 def all_targets():
-    return expand("results/{genre}/generated", genre=GENRES) + [
-        "results/genre_fidelity.csv",
-        "results/index.html",
-    ]
+    return (
+        expand("results/{genre}/generated", genre=GENRES)
+        + transfer_targets()
+        + ["results/genre_fidelity.csv", "results/index.html"]
+    )
 
 
 # --- Resources ---------------------------------------------------------------------------------
@@ -262,6 +302,20 @@ def quality_runtime_min(wildcards, attempt):
     clips = _genre_clips(wildcards.genre)
     passes = (config["quality"]["n_generated"] or clips) + clips
     return _inference_minutes(passes, attempt)
+
+
+def transfer_mem_mb(wildcards, attempt):
+    # Model, prior and one chunk of CHUNK_FRAMES latent frames (~44 s at 3 kHz) at a time.
+    return _inference_mem(1, 900, 6, 0, attempt)
+
+
+def transfer_runtime_min(wildcards, attempt):
+    # One encoder and one decoder pass per source clip (30 s toy test clips; files of transfer.dir
+    # may be longer: counted as 10 clip lengths each).
+    per_source = 10 if TRANSFER_FILES else 1
+    return _inference_minutes(
+        2 * per_source * len(transfer_sources(wildcards.genre)), attempt
+    )
 
 
 def fidelity_mem_mb(wildcards, attempt):

@@ -1,0 +1,103 @@
+"""The clips the workflow transfers into every genre, prepared once for the model and the page.
+
+The ``transfer`` stage re-synthesises source clips through each genre's VAE
+(``genrevae transfer``, :func:`genrevae.genre_model.write_transfer`).  Its sources come from
+the config: every audio file in ``transfer.dir``, or -- when that is empty, as by default --
+the first test clip of each configured genre, which is then transferred into every *other*
+genre.  :func:`write_transfer_source` turns one source into what the model hears and a
+person can play::
+
+    results/transfer/sources/<name>.wav            mono 16-bit at the model's rate
+    results/transfer/sources/playback/<name>.wav   the same at the playback rate
+    results/transfer/sources/<name>.json           where it came from (for the page)
+
+A file is read block by block (any format libsndfile reads, any rate, channels and length),
+so a recording hours long is prepared in bounded memory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrevae.config import ConfigError
+
+__all__ = ["AUDIO_SUFFIXES", "transfer_files", "write_transfer_source"]
+
+#: File name endings the stage picks up in ``transfer.dir`` (what libsndfile decodes).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
+
+
+def transfer_files(folder: Path) -> dict[str, Path]:
+    """The audio files of ``folder`` by source name (:func:`genrevae.export.safe_name` of the
+    file name), sorted; two files with one name are an error naming both."""
+    from genrevae.export import safe_name
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"transfer.dir: {folder} is not a folder; give a folder of audio files or leave it empty")
+    sources: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
+            name = safe_name(path.name)
+            if name in sources:
+                raise ConfigError(f"transfer.dir: {sources[name]} and {path} both give the source name {name!r}; rename one")
+            sources[name] = path
+    if not sources:
+        raise ConfigError(f"transfer.dir: {folder} holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
+    return sources
+
+
+def write_transfer_source(
+    name: str,
+    out_dir: Path,
+    sample_rate: int,
+    playback_rate: int = 22050,
+    file: Path | None = None,
+    genre: str | None = None,
+    shard: Path | None = None,
+    split: Path | None = None,
+) -> dict[str, Any]:
+    """Write source ``name`` from an audio ``file`` or from the first test clip of ``genre``
+    (its ``shard`` and ``split``); returns the JSON record written beside the WAVs."""
+    from genrevae.audio import inspect_audio, read_blocks, write_waveform
+    from genrevae.files import write_text
+
+    out_dir = Path(out_dir)
+    wav, playback = out_dir / f"{name}.wav", out_dir / "playback" / f"{name}.wav"
+    if file is not None:
+        info = inspect_audio(file)
+        written = write_waveform(wav, read_blocks(file, sample_rate), sample_rate, -1.0, playback, playback_rate)
+        record = {
+            "description": f"{Path(file).name} ({info.seconds:.1f} s, {info.sample_rate} Hz, {info.channels} channel(s))",
+            "genre": None,
+            "track": Path(file).name,
+            "input": str(file),
+        }
+    elif genre is not None and shard is not None and split is not None:
+        from genrevae.export import read_split
+
+        clips = np.load(Path(shard), mmap_mode="r")
+        table = read_split(split, clips.shape[0])
+        if not len(table["test"]):
+            raise ConfigError(f"{split}: genre {genre} has no test clip to transfer; give transfer.dir instead")
+        clip = int(table["test"][0])
+        track = str(table["tracks"][clip]) or f"clip{clip:05d}"
+        written = write_waveform(wav, [np.asarray(clips[clip], dtype=np.float32)], sample_rate, -1.0, playback, playback_rate)
+        record = {"description": f"test clip {track} of genre {genre}", "genre": genre, "track": track, "input": f"{shard}[{clip}]"}
+    else:
+        raise ConfigError("transfer-source: give --file, or --genre with --shard and --split")
+    record = {
+        "source": name,
+        **record,
+        "file": wav.name,
+        "playback_file": f"playback/{wav.name}",
+        "sample_rate": int(sample_rate),
+        "seconds": round(written.seconds, 6),
+        "gain": written.gain,
+    }
+    write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", out_dir / f"{name}.json")
+    return record

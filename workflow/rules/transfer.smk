@@ -1,0 +1,75 @@
+# Timbre transfer: source clips (the files of transfer.dir, or one test clip of each genre)
+# re-synthesised through every genre's VAE, for the listening page's "original -> as <genre>".
+
+
+rule transfer_source:
+    input:
+        unpack(transfer_source_input),
+        code=package_code("audio", "data", "export", "generation", "transfer", "files"),
+    output:
+        wav="results/transfer/sources/{source}.wav",
+        playback="results/transfer/sources/playback/{source}.wav",
+        record="results/transfer/sources/{source}.json",
+    log:
+        "results/logs/transfer_source/{source}.log",
+    benchmark:
+        "results/benchmarks/transfer_source/{source}.tsv"
+    conda:
+        "../../envs/audio.yaml"
+    threads: 1
+    resources:
+        mem_mb=light_mem_mb,
+        runtime=page_runtime_min,
+    params:
+        source=transfer_source_arguments,
+        sample_rate=config["sample_rate"],
+        playback_rate=config["render"]["playback_rate"],
+        out_dir=lambda wildcards, output: Path(output.wav).parent,
+    shell:
+        "python -m genrevae transfer-source --name {wildcards.source} {params.source}"
+        " --sample-rate {params.sample_rate} --playback-rate {params.playback_rate}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule transfer:
+    input:
+        model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
+        sources=lambda wildcards: expand(
+            "results/transfer/sources/{source}.wav",
+            source=transfer_sources(wildcards.genre),
+        ),
+        code=package_code(
+            "model",
+            "pqmf",
+            "prior",
+            "generation",
+            "audio",
+            "data",
+            "export",
+            "genre_model",
+            "files",
+        ),
+    output:
+        directory("results/{genre}/transfer"),
+    log:
+        "results/logs/transfer/{genre}.log",
+    benchmark:
+        "results/benchmarks/transfer/{genre}.tsv"
+    retries: 1
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=transfer_mem_mb,
+        runtime=transfer_runtime_min,
+    params:
+        genre_dir=lambda wildcards: f"results/{wildcards.genre}",
+        strength=config["transfer"]["strength"],
+        seed=config["seed"],
+        playback_rate=config["render"]["playback_rate"],
+        peak_dbfs=config["render"]["peak_dbfs"],
+    shell:
+        "python -m genrevae transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
+        " --strength {params.strength} --seed {params.seed} --playback-rate {params.playback_rate}"
+        " --peak-dbfs {params.peak_dbfs} --threads {threads} > {log} 2>&1"
