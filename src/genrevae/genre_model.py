@@ -285,13 +285,16 @@ def write_generated(
         raise ConfigError(f"--prior must be one of {PRIORS}, got {prior_kind!r}")
     if prior_kind == "learned" and genre_model.prior is None:
         raise ModelFolderError(f"{genre_model.folder}: no learned prior (prior/prior.keras is missing); fit it or use --prior gaussian")
+    genre_model.samples_for(seconds)  # checks --seconds before anything is written
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir}: exists and is not a folder; give a folder for --out")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = "sample" if prior_kind == "learned" else "gaussian"
     clips = []
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".generate."))
+    done = False
     try:
         for i in range(int(n)):
             z, n_samples = genre_model.generate(seconds, int(seed) + i, prior_kind, tau)
@@ -313,8 +316,11 @@ def write_generated(
             os.replace(tmp / clip["file"], out_dir / clip["file"])
             os.replace(tmp / clip["playback_file"], out_dir / clip["playback_file"])
         os.replace(tmp / "manifest.json", out_dir / "manifest.json")
+        done = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and not done:
+            shutil.rmtree(out_dir, ignore_errors=True)  # it held nothing but our temporary folder
     return manifest
 
 
