@@ -373,3 +373,21 @@ def test_long_file_is_transferred_in_bounded_pieces(genre_dir: Path, tmp_path: P
     assert a.size == b.size == 40 * RATE
     # block-wise resampling differs from one-piece resampling only in the last bits
     assert np.sqrt(np.mean((a - b) ** 2)) < 1e-3 * max(np.sqrt(np.mean(a**2)), 1e-6)
+
+
+def test_readme_python_example_runs(genre_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The README's "Using a trained model" Python example, run as written on a tiny genre."""
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Using a trained model") :]
+    code = section[section.index("```python") + len("```python") :]
+    code = code[: code.index("```")]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "jazz").symlink_to(genre_dir)
+    write_tone(tmp_path / "some_song.wav", 2.0, sample_rate=44100)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["audio"].shape == (60 * RATE,) and namespace["jazz"].sample_rate == RATE
+    assert namespace["z"].shape[0] == namespace["jazz"].model.latent_frames(namespace["n_samples"])

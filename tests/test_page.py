@@ -8,9 +8,11 @@ missing (CI installs it with `apt-get install chromium`).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -25,9 +27,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from genrevae.export import export_genre
-from genrevae.page import collect_genre, relative_url, write_listening_page
+from genrevae.export import encode_wav, export_genre, resample, to_pcm16
+from genrevae.page import collect_genre, collect_transfers, relative_url, write_listening_page
 from genrevae.quality import json_text
+from genrevae.spectrum import THUMBNAIL_SIZE
 
 CHROMIUM = Path("/usr/bin/chromium")
 N_SAMPLES = 3001
@@ -36,8 +39,13 @@ GENRES = ["jazz", "r&b"]  # '&' must be escaped in HTML and percent-encoded in l
 N_GENERATED = 2  # per genre: from the learned prior, and the same seeds from N(0, I)
 TEMPERATURE = 0.8
 FIGURES = ("samples_grid.png", "spectrograms.png", "reconstructions.png", "loss_curves.png", "latent_space.png")
-N_AUDIO = 2 * (2 * N_GENERATED + 2 * 2 + 3)  # per genre: generated, 2 reconstruction pairs, 3 interpolation steps
-N_IMAGES = 2 * (len(FIGURES) + 1)  # and samples_evolution.gif
+N_GENRE_AUDIO = 2 * (2 * N_GENERATED + 2 * 2 + 3)  # per genre: generated, 2 reconstruction pairs, 3 interpolation steps
+#: Transfer sources: a tone with onsets (a test clip of jazz, so not transferred into jazz) and a silent user file.
+TONE_HZ = 500.0
+SOURCES = {"jazz.00001": "jazz", "silence": None}
+N_TRANSFER_AUDIO = len(SOURCES) + len(SOURCES) * len(GENRES) - 1  # the originals and every cell but jazz.00001 as jazz
+N_AUDIO = N_GENRE_AUDIO + N_TRANSFER_AUDIO
+N_IMAGES = 2 * (len(FIGURES) + 1) + N_AUDIO  # and samples_evolution.gif, and a thumbnail per player
 
 
 class _Links(HTMLParser):
@@ -126,6 +134,38 @@ class _StubPrior:
         return (temperature * np.cumsum(rng.standard_normal((n, frames, self.channels)), axis=1) / 4).astype(np.float32)
 
 
+def _tone_with_onsets(n: int = N_SAMPLES) -> np.ndarray:
+    """A 500 Hz tone switched on and off every 125 ms (abrupt onsets): a horizontal line cut by vertical ones."""
+    t = np.arange(n) / RATE
+    return 0.5 * np.sin(2 * np.pi * TONE_HZ * t) * ((t % 0.25) < 0.125)
+
+
+def _write_transfer_clip(folder: Path, name: str, signal: np.ndarray, info: dict) -> None:
+    """A clip as the transfer stage writes it: model-rate WAV, 22,050 Hz playback copy, JSON."""
+    (folder / "playback").mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.wav").write_bytes(encode_wav(to_pcm16(signal), RATE))
+    (folder / "playback" / f"{name}.wav").write_bytes(encode_wav(to_pcm16(resample(signal, RATE, 22050)), 22050))
+    (folder / f"{name}.json").write_text(json.dumps(info))
+
+
+def _write_transfers(root: Path) -> None:
+    """results/transfer/sources/ and results/<genre>/transfer/: every source through every
+    genre but its own (jazz.00001 as jazz is the missing cell)."""
+    signals = {"jazz.00001": _tone_with_onsets(), "silence": np.zeros(N_SAMPLES)}
+    for name, genre in SOURCES.items():
+        description = f"test clip {name}.wav of genre {genre}" if genre else f"user file {name}.wav"
+        info = {"source": name, "description": description, "genre": genre}
+        _write_transfer_clip(root / "transfer" / "sources", name, signals[name], info)
+    t = np.arange(N_SAMPLES) / RATE
+    for i, genre in enumerate(GENRES):
+        for j, (name, source_genre) in enumerate(SOURCES.items()):
+            if source_genre == genre:
+                continue
+            signal = 0.3 * np.sin(2 * np.pi * (200 + 100 * i + 50 * j) * t)
+            info = {"source": name, "genre": genre, "strength": 0.5, "prior": "learned", "seed": 7 + j}
+            _write_transfer_clip(root / genre / "transfer", name, signal, info)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     """A results/ folder as the workflow leaves it, for two genres, with tiny models."""
@@ -172,7 +212,9 @@ def results(tmp_path_factory) -> Path:
         {"genre": GENRES, "n_generated": [16, 16], "fidelity": [0.75, float("nan")], "test_accuracy": [1.0, 1.0],
          "cv_accuracy": [0.8125, 0.8125], "phase_randomised_fidelity": [0.0625, 0.0]}
     ).to_csv(root / "genre_fidelity.csv", index=False)  # fmt: skip
-    write_listening_page(root, GENRES, root / "index.html", root / "genre_fidelity.csv", root / "listening_report.html")
+    _write_transfers(root)
+    write_listening_page(root, GENRES, root / "index.html", root / "genre_fidelity.csv", root / "listening_report.html",
+                         thumbnails_dir=root / "thumbnails")  # fmt: skip
     return root
 
 
@@ -263,24 +305,30 @@ def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Pa
     assert "spectral contrast, chroma" in text and "cross-validated" in text and "must be low" in text
 
 
-def test_report_excerpt_is_self_contained_and_small(results: Path) -> None:
+def test_report_excerpt_is_self_contained_and_small(results: Path, tmp_path: Path) -> None:
     report = results / "listening_report.html"
     page = _parse(report)
     sources = page.links("audio", "src")
     assert sources and all(s.startswith("data:audio/wav;base64,") for s in sources)
-    assert not page.links("img", "src")
+    thumbnails = page.links("img", "src")  # one embedded thumbnail per embedded clip, no figure
+    assert len(thumbnails) == len(sources) and all(s.startswith("data:image/png;base64,") for s in thumbnails)
+    for src in thumbnails[:3]:
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+            assert image.format == "PNG" and image.size == THUMBNAIL_SIZE
     assert all(h.startswith("#") for h in page.links("a", "href"))
+    assert 'id="transfers"' not in report.read_text()  # the report leaves the transfers out
     assert report.stat().st_size < 1_400_000
     # a tight budget embeds fewer clips, generated samples of both genres first
-    small = results / "small.html"
-    write_listening_page(results, GENRES, results / "index.html", results / "genre_fidelity.csv", small, budget=50_000)
+    small = tmp_path / "small.html"  # (and a page beside it: the shared results/index.html stays as the fixture wrote it)
+    write_listening_page(results, GENRES, tmp_path / "index.html", results / "genre_fidelity.csv", small, budget=50_000)
     n_small = len(_parse(small).links("audio", "src"))
     assert 2 <= n_small < len(sources) and small.stat().st_size <= 50_000
     assert "(not embedded)" in small.read_text()
-    embedded = re.findall(r"<figcaption>([^<]*)</figcaption><audio", small.read_text())
+    assert len(_parse(small).links("img", "src")) == n_small  # the thumbnails count in the budget
+    embedded = re.findall(r'<figcaption>([^<]*)</figcaption><span class="clip"><img [^>]*><audio', small.read_text())
     assert "sample 0, seed 100" in embedded and "N(0, I) 0, seed 100" in embedded  # some of each kind
     for budget in (50_000, 100_000, 150_000):  # a pair is embedded whole or not at all
-        write_listening_page(results, GENRES, results / "index.html", results / "genre_fidelity.csv", small, budget=budget)
+        write_listening_page(results, GENRES, tmp_path / "index.html", results / "genre_fidelity.csv", small, budget=budget)
         pairs = re.findall(r'<div class="pair">(.*?)</div>', small.read_text())
         assert pairs and all(p.count("<audio") in (0, 2) for p in pairs)
 
@@ -308,6 +356,122 @@ def test_collect_genre_reads_the_prior_and_old_results_still_render(results: Pat
     text = (tmp_path / "index.html").read_text()
     assert "<h3>Generated clips</h3>" in text and "Baseline" not in text and "<h4>Controls</h4>" not in text
     assert "No prior/prior.json" in text and "under the learned prior" not in text
+
+
+# ---------------------------------------------------------------- thumbnails and transfers
+
+
+def _players(text: str) -> list[tuple[str | None, str]]:
+    """(thumbnail src or None, audio src) of every player of a page, in page order."""
+    found = re.findall(r'<span class="clip">(?:<img class="thumb" src="([^"]*)"[^>]*>)?<audio [^>]*src="([^"]*)"', text)
+    return [(img or None, audio) for img, audio in found]
+
+
+def _png(path: Path) -> np.ndarray:
+    """A thumbnail as grey levels (magma's lightness grows with the level), after checking it is a PNG."""
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == THUMBNAIL_SIZE
+        return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def test_every_player_has_its_spectrogram_thumbnail(results: Path) -> None:
+    text = (results / "index.html").read_text()
+    players = _players(text)
+    assert len(players) == N_AUDIO == text.count("<audio ")
+    thumbnails = results / "thumbnails"
+    for img, audio in players:
+        assert img is not None, audio
+        path = results / unquote(img)
+        assert path.is_relative_to(thumbnails) and path.is_file(), img
+        _png(path)
+        # the thumbnail of that very clip: same place under thumbnails/ as its model-rate WAV under results/
+        wav = (results / unquote(audio)).parent.parent / Path(unquote(audio)).name
+        assert path == thumbnails / wav.relative_to(results).with_suffix(".png"), (img, audio)
+    assert sorted(p for p in thumbnails.rglob("*") if p.is_file()) == sorted({results / unquote(i) for i, _ in players})
+    assert (thumbnails / "r&b" / "generated").is_dir() and (thumbnails / "transfer" / "sources" / "silence.png").is_file()
+    assert "the same colour scale" in text and "onsets (vertical lines)" in text
+
+
+def test_thumbnails_show_notes_and_onsets_and_silence(results: Path) -> None:
+    import librosa
+
+    tone = _png(results / "thumbnails" / "transfer" / "sources" / "jazz.00001.png")
+    silence = _png(results / "thumbnails" / "transfer" / "sources" / "silence.png")
+    assert silence.std() == 0 and silence.mean() < 10  # uniform and black: nothing to see
+    width, height = THUMBNAIL_SIZE
+    centres = librosa.mel_frequencies(height + 2, fmin=0.0, fmax=RATE / 2.0)[1:-1]
+    row = height - 1 - int(np.argmin(np.abs(centres - TONE_HZ)))  # low frequencies at the bottom
+    rows = tone.mean(axis=1)
+    assert abs(int(np.argmax(rows)) - row) <= 1  # the note: a bright horizontal band at the tone's mel row
+    assert rows[row] > rows.mean() + 60
+    # the onsets: columns where the tone is off are dark on that row, and the band is cut 8 times (4 x on, off)
+    on = tone[row] > tone[row].max() - 30
+    assert on.mean() == pytest.approx(0.5, abs=0.15) and np.count_nonzero(np.diff(on.astype(int))) >= 6
+    assert tone[row][~on].mean() < tone[row][on].mean() - 60
+    assert np.abs(tone - silence).mean() > 30  # visibly different
+
+
+def _table_with_header(text: str, first: str) -> list[list[str]]:
+    tables = _Tables()
+    tables.feed(text)
+    return next(t["rows"] for t in tables.tables if t["rows"] and t["rows"][0][0] == first)
+
+
+def test_transfers_table_has_a_row_per_source_and_a_column_per_genre(results: Path) -> None:
+    text = (results / "index.html").read_text()
+    assert text.index('id="fidelity"') < text.index('<section id="transfers"><h2>Transfers</h2>') < text.index('id="genre-jazz"')
+    assert '<a href="#transfers">Transfers</a>' in text
+    rows = _table_with_header(text, "source")
+    assert rows[0] == ["source", "as jazz", "as r&b"]
+    assert [r[0].split(" ")[0] for r in rows[1:]] == ["jazz.00001", "silence"]
+    tone, silence = rows[1:]
+    assert "test clip jazz.00001.wav of genre jazz" in tone[0] and "user file silence.wav" in silence[0]
+    assert tone[1] == "-"  # a source is not transferred into its own genre
+    assert tone[2].startswith("strength 0.5, prior learned, seed 7") and silence[1].startswith("strength 0.5, prior learned, seed 8")
+    section = text[text.index('<section id="transfers">') : text.index("</section>", text.index('<section id="transfers">'))]
+    audio = [a for _, a in _players(section)]
+    assert len(audio) == N_TRANSFER_AUDIO and all("/playback/" in a for a in audio)
+    assert relative_url(results / "r&b" / "transfer" / "playback" / "jazz.00001.wav", results) in audio
+    assert relative_url(results / "transfer" / "sources" / "playback" / "silence.wav", results) in audio
+    assert relative_url(results / "jazz" / "transfer" / "jazz.00001.wav", results) not in section
+    assert section.count('<td class="missing">-</td>') == 1
+    # the reading side: every part optional
+    transfers = collect_transfers(results, GENRES)
+    assert [(t.source, t.genre, sorted(t.outputs)) for t in transfers] == [
+        ("jazz.00001", "jazz", ["r&b"]), ("silence", None, ["jazz", "r&b"])]  # fmt: skip
+    assert collect_transfers(results, ["blues"])[0].outputs == {}
+
+
+def test_page_without_transfers_rewrites_its_thumbnails_afresh(results: Path, tmp_path: Path) -> None:
+    shutil.copytree(results / "jazz" / "generated", tmp_path / "jazz" / "generated")
+    thumbnails = tmp_path / "thumbnails"
+    write_listening_page(tmp_path, ["jazz"], tmp_path / "index.html", thumbnails_dir=thumbnails)
+    text = (tmp_path / "index.html").read_text()
+    assert "Transfers" not in text and 'id="transfers"' not in text and collect_transfers(tmp_path, ["jazz"]) == []
+    players = _players(text)
+    assert len(players) == N_GENRE_AUDIO // 2 and all(img and (tmp_path / unquote(img)).is_file() for img, _ in players)
+    first = sorted(thumbnails.rglob("*.png"))
+    # stale thumbnails of an earlier run (another genre, a clip gone) do not survive a rewrite
+    (thumbnails / "blues").mkdir()
+    (thumbnails / "blues" / "old.png").write_bytes(b"stale")
+    (thumbnails / "jazz" / "generated" / "gone.png").write_bytes(b"stale")
+    write_listening_page(tmp_path, ["jazz"], tmp_path / "index.html", thumbnails_dir=thumbnails)
+    assert sorted(thumbnails.rglob("*.png")) == first and not (thumbnails / "blues").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "jazz", "thumbnails"]  # no temp folder left
+    # without thumbnails_dir: the page as before, no thumbnails
+    write_listening_page(tmp_path, ["jazz"], tmp_path / "plain.html")
+    assert "<img class=\"thumb\"" not in (tmp_path / "plain.html").read_text()
+    # a partial transfer folder: one genre's clip of a source nobody described
+    _write_transfer_clip(tmp_path / "jazz" / "transfer", "mystery", np.zeros(N_SAMPLES), {"strength": 1.0})
+    (tmp_path / "jazz" / "transfer" / "mystery.json").unlink()
+    (tmp_path / "jazz" / "transfer" / "playback" / "mystery.wav").unlink()
+    write_listening_page(tmp_path, ["jazz"], tmp_path / "index.html", thumbnails_dir=thumbnails)
+    text = (tmp_path / "index.html").read_text()
+    assert _table_with_header(text, "source") == [["source", "as jazz"], ["mystery", "transfer"]]
+    assert (thumbnails / "jazz" / "transfer" / "mystery.png").is_file()
+    assert relative_url(tmp_path / "jazz" / "transfer" / "mystery.wav", tmp_path) in text  # no playback copy: the WAV plays
 
 
 # ---------------------------------------------------------------- a real browser
@@ -427,6 +591,10 @@ MEDIA_STATE = """JSON.stringify({
 })"""
 
 
+THUMBNAILS_STATE = "JSON.stringify([...document.querySelectorAll('img.thumb')].map(i => [i.naturalWidth, i.naturalHeight]))"
+TRANSFER_PLAYERS = "JSON.stringify([...document.querySelectorAll('#transfers audio')].map(a => a.readyState))"
+
+
 def _settled_media(tools: DevTools, context_id: int | None = None, timeout: float = 30.0) -> dict:
     """Poll until every image finished and every <audio> has metadata or an error."""
     deadline = time.monotonic() + timeout
@@ -483,14 +651,19 @@ def test_page_loads_in_chromium_with_every_image_and_player(browser: DevTools, r
     _open(browser, results / "index.html")
     state = _settled_media(browser)
     assert len(state["images"]) == N_IMAGES and len(state["audio"]) == N_AUDIO
-    assert all(i["width"] > 0 for i in state["images"]), state["images"]
+    assert all(i["width"] > 0 for i in state["images"]), state["images"]  # figures and every thumbnail
     assert all(a["ready"] >= 1 and a["error"] is None for a in state["audio"]), state["audio"]
+    thumbnails = json.loads(browser.evaluate(THUMBNAILS_STATE))
+    assert len(thumbnails) == N_AUDIO and all(t == list(THUMBNAIL_SIZE) for t in thumbnails), thumbnails
+    transfers = json.loads(browser.evaluate(TRANSFER_PLAYERS))
+    assert len(transfers) == N_TRANSFER_AUDIO and all(r >= 1 for r in transfers), transfers  # every transfer plays
     assert all(a["duration"] == pytest.approx(N_SAMPLES / RATE, abs=0.01) for a in state["audio"])
     assert browser.errors() == []
     shown = browser.evaluate("document.body.innerText")
     for line in (f"Generated clips (learned prior, temperature {TEMPERATURE})", "Baseline: the same seeds from N(0, I)",
                  "Learned prior: held-out negative log-likelihood per latent frame", "VAR(2) (linear baseline)",
-                 "ELBO under the learned prior (bits per sample)", "generated (learned prior)", "phase_randomised_fidelity"):
+                 "ELBO under the learned prior (bits per sample)", "generated (learned prior)", "phase_randomised_fidelity",
+                 "Transfers", "as r&b", "user file silence.wav"):
         assert line in shown, line  # fmt: skip
 
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)

@@ -66,7 +66,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     assert list(history["step"]) == [2, 4]  # train.steps 4, checkpoint_every 2
     assert (jazz / "model/checkpoints/step-0000004").is_dir()
     assert list((jazz / "model/tensorboard").glob("events.out.tfevents.*"))
-    assert not (tmp_path / "results/rock").exists()
+    assert not (tmp_path / "results/rock").exists() and not (tmp_path / "results/transfer").exists()
     # Every TensorFlow job logs its start-up time (benchmarks/bench.py splits start-up from work).
     for rule in sorted(PER_GENRE_RULES):
         log_text = (tmp_path / f"results/logs/{rule}/jazz.log").read_text()
@@ -81,6 +81,19 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     page = (tmp_path / "results/index.html").read_text()
     assert "jazz/generated/playback/sample_00_seed123.wav" in page and "<audio" in page
     assert "jazz/generated/playback/gaussian_00_seed123.wav" in page  # the N(0, I) baseline beside it
+    # Transfers: each genre's first test clip re-played by the other genre's model, on the page.
+    for genre, source in (("jazz", "rock"), ("rock", "jazz")):
+        folder = tmp_path / f"results/{genre}/transfer"
+        assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {f"{source}.json", f"{source}.wav", "playback"}
+        record = json.loads((folder / f"{source}.json").read_text())
+        assert record["genre"] == genre and record["strength"] == 0.0
+        audio, rate = sf.read(str(folder / f"{source}.wav"))
+        assert rate == 3000 and audio.shape == (9001,) and np.abs(audio).max() > 0
+        origin = json.loads((tmp_path / f"results/transfer/sources/{source}.json").read_text())
+        assert origin["genre"] == source and origin["description"].startswith(f"test clip {source}.")
+        assert f"{genre}/transfer/playback/{source}.wav" in page
+        assert (tmp_path / f"results/thumbnails/{genre}/transfer/{source}.png").is_file()
+    assert 'id="transfers"' in page and (tmp_path / "results/thumbnails/jazz/generated/sample_00_seed123.png").is_file()
     assert _jobs(tmp_path) == {}
 
     # A rendering parameter re-runs the export, not the training or the prior; a training one
@@ -102,6 +115,27 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     write_config(tmp_path, **TINY)
     snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
     assert (tmp_path / "report.html").stat().st_size > 100_000
+
+    # Transfer settings re-run the transfers and the page, nothing else; a folder of one's own
+    # files (any rate and channels) replaces the test clips, and a changed file re-runs only them.
+    write_config(tmp_path, **{**TINY, "transfer": {"strength": 0.5}})
+    assert _jobs(tmp_path) == {"transfer": {"jazz", "rock"}, "listening_page": {""}}
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(5 * 44100) / 44100)
+    sf.write(str(mine / "song one.flac"), np.stack([tone, 0.5 * tone], axis=1), 44100)
+    write_config(tmp_path, **{**TINY, "transfer": {"dir": str(mine)}})
+    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}}
+    snakemake(tmp_path)
+    for genre in ("jazz", "rock"):
+        audio, rate = sf.read(str(tmp_path / f"results/{genre}/transfer/song_one.wav"))
+        assert rate == 3000 and abs(audio.shape[0] - 5 * 3000) <= 1
+        assert not (tmp_path / f"results/{genre}/transfer/rock.wav").exists()
+    page = (tmp_path / "results/index.html").read_text()
+    assert "jazz/transfer/playback/song_one.wav" in page and "rock/transfer/playback/jazz.wav" not in page
+    assert _jobs(tmp_path) == {}
+    sf.write(str(mine / "song one.flac"), np.stack([tone, tone], axis=1), 44100)
+    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}}
 
 
 def test_seed_preset_end_to_end(tmp_path: Path) -> None:

@@ -200,8 +200,9 @@ def cmd_page(args: argparse.Namespace) -> None:
     from genrevae.page import write_listening_page
 
     write_listening_page(
-        args.results_dir, args.genre, args.out, args.fidelity, args.out_report, thumbnails_dir=args.thumbnails_dir
-    )
+        args.results_dir, args.genre, args.out, args.fidelity, args.out_report, thumbnails_dir=args.thumbnails_dir,
+        transfer_sources=args.transfer_source,
+    )  # fmt: skip
     log.info("wrote %s (%d genres)%s", args.out, len(args.genre), f" and {args.out_report}" if args.out_report else "")
 
 
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--fidelity", type=Path, help="genre_fidelity.csv")
     page.add_argument("--out", type=Path, required=True)
     page.add_argument("--out-report", type=Path, help="self-contained excerpt for snakemake --report")
+    page.add_argument("--transfer-source", nargs="*", help="the transfer sources to show (default: every one found)")
     page.add_argument("--thumbnails-dir", type=Path, help="folder for the players' spectrogram thumbnails (rewritten)")
     page.set_defaults(func=cmd_page)
 

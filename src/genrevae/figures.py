@@ -41,6 +41,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from genrevae.spectrum import COLORMAP, DB_RANGE, log_mel, mel_db  # noqa: E402
+
 __all__ = [
     "FIGURE_NAMES",
     "waveform_grid_figure",
@@ -218,16 +220,6 @@ def write_gif(frames: Sequence[np.ndarray], path: Path, fps: float = 2.0, hold_l
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
 
 
-def log_mel(x: np.ndarray, sample_rate: int, n_fft: int = 512, hop_length: int = 128, n_mels: int = 64) -> np.ndarray:
-    """Mel power spectrogram ``(n_mels, frames)`` of one waveform, up to the Nyquist frequency."""
-    import librosa
-
-    return librosa.feature.melspectrogram(
-        y=np.asarray(x, dtype=np.float32), sr=sample_rate, n_fft=n_fft, hop_length=hop_length,
-        n_mels=n_mels, fmax=sample_rate / 2.0,
-    )  # fmt: skip
-
-
 def reconstructions_figure(
     originals: np.ndarray,
     reconstructions: np.ndarray,
@@ -264,10 +256,9 @@ def reconstructions_figure(
         image = None
         for col, (mel, what) in enumerate(((mx, "original"), (my, "reconstruction")), start=2):
             ax = axes[row, col]
-            db = librosa.power_to_db(mel, ref=ref, amin=1e-10, top_db=None)
             image = librosa.display.specshow(
-                np.maximum(db, -80.0), sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="mel",
-                fmax=sample_rate / 2.0, ax=ax, vmin=-80.0, vmax=0.0, cmap="magma",
+                mel_db(mel, ref, floor_db=-DB_RANGE), sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="mel",
+                fmax=sample_rate / 2.0, ax=ax, vmin=-DB_RANGE, vmax=0.0, cmap=COLORMAP,
             )  # fmt: skip
             ax.set_title(f"{names[row]}: {what}, log-mel", fontsize=10)
             ax.set_xlabel(TIME_LABEL)
@@ -301,10 +292,9 @@ def spectrograms_figure(
     axes = np.asarray(fig.subplots(max(len(rows), 1), 1, squeeze=False, sharex=True))[:, 0]
     image = None
     for ax, (label, _), mel in zip(axes, rows, mels):
-        db = librosa.power_to_db(mel, ref=ref, amin=1e-10, top_db=None)
         image = librosa.display.specshow(
-            np.maximum(db, -80.0), sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="mel",
-            fmax=sample_rate / 2.0, ax=ax, vmin=-80.0, vmax=0.0, cmap="magma",
+            mel_db(mel, ref, floor_db=-DB_RANGE), sr=sample_rate, hop_length=hop_length, x_axis="s", y_axis="mel",
+            fmax=sample_rate / 2.0, ax=ax, vmin=-DB_RANGE, vmax=0.0, cmap=COLORMAP,
         )  # fmt: skip
         ax.set_title(label, fontsize=10, loc="left")
         ax.set_ylabel("Hz (mel)")

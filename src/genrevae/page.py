@@ -9,17 +9,37 @@
     ``<audio>`` players for the clips generated from the learned prior, the same seeds
     decoded from N(0, I) (the baseline), the reconstructions next to their originals and the
     interpolations (all from the 22,050 Hz ``playback/`` copies, with a link to each
-    model-rate file), and the figures; on top, the cross-genre fidelity table.  Everything
-    is referenced by *relative* links, so the page works from disk (``file://``), from any
-    static web server and inside a copied ``results/`` folder, with no network and no script.
+    model-rate file), and the figures; on top, the cross-genre fidelity table and then the
+    transfers (below).  Everything is referenced by *relative* links, so the page works from
+    disk (``file://``), from any static web server and inside a copied ``results/`` folder,
+    with no network and no script.
+``results/thumbnails/`` (with ``thumbnails_dir``)
+    Look before you listen: beside every player, a small log-mel spectrogram of its clip
+    (:func:`genrevae.spectrum.spectrogram_thumbnail`, computed from the model-rate WAV), one
+    fixed colour scale for all of them, so notes (horizontal lines), onsets (vertical lines)
+    or their absence show at a glance.  One PNG per clip at the clip's path relative to
+    ``results/`` (``<genre>/generated/<stem>.png``, ``<genre>/transfer/<source>.png``,
+    ``transfer/sources/<source>.png``); the folder is written afresh on every run (a temp
+    folder moved into place), so no thumbnail of an older run survives.  Without
+    ``thumbnails_dir`` the page has no thumbnails.
+Transfers (section ``#transfers``, only when there are any)
+    Source clips re-synthesised through every genre's VAE, read from
+    ``results/transfer/sources/<source>.{wav,json}`` (and ``playback/``) and
+    ``results/<genre>/transfer/<source>.{wav,json}`` (and ``playback/``); every part is
+    optional.  One table row per source: the original (player, thumbnail, description),
+    then one column "as <genre>" per configured genre: the transfer's player and thumbnail
+    with its strength, prior and seed, or "-" where there is none (a source is usually not
+    transferred into its own genre).
 ``results/listening_report.html`` (optional)
     A self-contained variant for ``snakemake --report report.html``: the report shows an
     HTML result inside an iframe whose source is a ``data:`` URL, and Chromium refuses
     ``data:`` URLs over 2 MB in frames (measured: the frame stays blank).  So this variant
-    embeds as many generated clips (model-rate WAVs, smaller) as fit under
-    :data:`REPORT_PAGE_BUDGET` bytes -- learned-prior and N(0, I) clips of the same seed
-    side by side, so the excerpt always has some of each -- and the tables; figures are in
-    the report anyway.
+    embeds as many generated clips (model-rate WAVs, smaller) with their thumbnails (PNG
+    ``data:`` URIs, counted in the cost) as fit under :data:`REPORT_PAGE_BUDGET` bytes --
+    learned-prior and N(0, I) clips of the same seed side by side, so the excerpt always has
+    some of each -- and the tables; figures are in the report anyway.  It leaves the
+    transfers out (they would compete with the generated clips for the same 1.4 MB; the
+    page has them all).
 """
 
 from __future__ import annotations
@@ -29,19 +49,27 @@ import html
 import json
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 from urllib.parse import quote
 
 import pandas as pd
+
+from genrevae.spectrum import COLORMAP, THUMBNAIL_DB_LIMITS, THUMBNAIL_SIZE
 
 __all__ = [
     "FIGURE_CAPTIONS",
     "METRIC_LABELS",
     "REPORT_PAGE_BUDGET",
+    "ClipLink",
     "GenreResults",
+    "TransferClip",
+    "TransferRow",
     "collect_genre",
+    "collect_transfers",
     "relative_url",
     "render_page",
     "write_listening_page",
@@ -116,7 +144,23 @@ audio { width: 260px; display: block; }
 .figures figure { margin: 0 0 1.5em; }
 .figures img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .note { color: #666; font-size: 0.9em; }
+.clip { display: flex; gap: 0.4em; align-items: center; }
+img.thumb { display: block; border: 1px solid #ddd; }
+.scroll { overflow-x: auto; }
+table.transfers th, table.transfers td { text-align: left; vertical-align: top; }
+table.transfers td.missing { text-align: center; vertical-align: middle; color: #999; }
+table.transfers figure { margin: 0; max-width: 230px; }
+table.transfers .clip { flex-direction: column; align-items: flex-start; }
+table.transfers audio { width: 220px; }
 """
+
+_THUMBNAIL_NOTE = (
+    '<p class="note">Beside every player: the clip\'s log-mel spectrogram, computed from its model-rate file '
+    "(time left to right, low frequencies at the bottom, up to half the model's sample rate). Every thumbnail "
+    f"has the same colour scale ({COLORMAP}: black at {THUMBNAIL_DB_LIMITS[0]:+.0f} dB or below, brightest at "
+    f"{THUMBNAIL_DB_LIMITS[1]:+.0f} dB, the loudest band of a full-scale sine), so notes (horizontal lines) and "
+    "onsets (vertical lines), or their absence, show before you listen; silence is black.</p>"
+)
 
 
 @dataclass
@@ -130,6 +174,32 @@ class GenreResults:
     generated_dir: Path = Path()
     figures: dict[str, Path] = field(default_factory=dict)
     prior: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TransferClip:
+    """One clip of the transfers: its model-rate WAV (thumbnail, download link), the 22,050 Hz
+    ``playback/`` copy the player uses (when present) and its JSON sidecar (empty if missing)."""
+
+    wav: Path
+    playback: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def player_file(self) -> Path:
+        """What the ``<audio>`` player plays: the playback copy, else the model-rate WAV."""
+        return self.playback if self.playback.is_file() else self.wav
+
+
+@dataclass
+class TransferRow:
+    """One source of the transfers: the original and its re-synthesis per genre (missing cells absent)."""
+
+    source: str
+    description: str = ""
+    genre: str | None = None
+    original: TransferClip | None = None
+    outputs: dict[str, TransferClip] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -154,6 +224,48 @@ def collect_genre(results_dir: Path, genre: str) -> GenreResults:
         figures=figures,
         prior=_read_json(base / "prior" / "prior.json"),
     )
+
+
+def _transfer_clip(folder: Path, name: str) -> TransferClip | None:
+    """The clip ``name`` of a transfer folder (``<name>.wav``, ``playback/<name>.wav``,
+    ``<name>.json``), or None when it has no audio at all."""
+    clip = TransferClip(folder / f"{name}.wav", folder / "playback" / f"{name}.wav", _read_json(folder / f"{name}.json"))
+    return clip if clip.wav.is_file() or clip.playback.is_file() else None
+
+
+def _clip_names(folder: Path) -> set[str]:
+    """Stems of the WAV and JSON files directly in ``folder`` (none if it is missing)."""
+    if not folder.is_dir():
+        return set()
+    return {p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".wav", ".json")}
+
+
+def collect_transfers(results_dir: Path, genres: Sequence[str], sources: Sequence[str] | None = None) -> list[TransferRow]:
+    """The transfers under ``results_dir``, one row per source (sorted by name): the sources in
+    ``transfer/sources/`` and any source a genre's ``<genre>/transfer/`` folder has, or only
+    ``sources`` when given (the workflow names the configured ones, so sources left from an
+    earlier configuration do not show); every file is optional (no transfer folder at all: no
+    rows).  A source's ``description`` and ``genre`` come from its ``transfer/sources/<source>.json``."""
+    results_dir = Path(results_dir)
+    sources_dir = results_dir / "transfer" / "sources"
+    folders = {g: results_dir / g / "transfer" for g in genres}
+    names = _clip_names(sources_dir).union(*(_clip_names(f) for f in folders.values()))
+    if sources is not None:
+        names &= set(sources)
+    rows = []
+    for name in sorted(names):
+        info = _read_json(sources_dir / f"{name}.json")
+        genre = info.get("genre")
+        rows.append(
+            TransferRow(
+                source=str(info.get("source") or name),
+                description=str(info.get("description") or ""),
+                genre=None if genre is None else str(genre),
+                original=_transfer_clip(sources_dir, name),
+                outputs={g: c for g, f in folders.items() if (c := _transfer_clip(f, name)) is not None},
+            )
+        )
+    return [r for r in rows if r.original is not None or r.outputs]
 
 
 def relative_url(target: Path, page_dir: Path) -> str:
@@ -345,17 +457,37 @@ def _fidelity_html(fidelity: pd.DataFrame | None) -> str:
     )
 
 
-AudioLink = Callable[[GenreResults, pd.Series], "tuple[str, str | None] | None"]
+class ClipLink(NamedTuple):
+    """Where a player finds its clip: the ``<audio>`` source, the model-rate file to link to
+    (or None) and the spectrogram thumbnail's ``<img>`` source (or None: no thumbnail)."""
+
+    src: str
+    download: str | None = None
+    thumbnail: str | None = None
 
 
-def _player(label: str, link: tuple[str, str | None] | None) -> str:
+AudioLink = Callable[[GenreResults, pd.Series], "ClipLink | tuple[str, str | None] | None"]
+TransferLink = Callable[[TransferClip], "ClipLink | None"]
+
+
+def _player(label: str, link: ClipLink | tuple[str, str | None] | None, note: str = "") -> str:
+    """A captioned ``<audio>`` player with its spectrogram thumbnail beside it (``note``: a
+    line of text under it)."""
+    note_html = f'<p class="note">{_e(note)}</p>' if note else ""
     if link is None:
-        return f'<figure><figcaption>{_e(label)}</figcaption><p class="note">(not embedded)</p></figure>'
-    src, download = link
-    extra = f' <a href="{_e(download)}">model-rate WAV</a>' if download else ""
+        return f'<figure><figcaption>{_e(label)}</figcaption><p class="note">(not embedded)</p>{note_html}</figure>'
+    link = ClipLink(*link)
+    extra = f' <a href="{_e(link.download)}">model-rate WAV</a>' if link.download else ""
+    thumbnail = ""
+    if link.thumbnail:
+        width, height = THUMBNAIL_SIZE
+        thumbnail = (
+            f'<img class="thumb" src="{_e(link.thumbnail)}" width="{width}" height="{height}" '
+            f'alt="log-mel spectrogram of {_e(label)}">'
+        )
     return (
-        f'<figure><figcaption>{_e(label)}{extra}</figcaption>'
-        f'<audio controls preload="metadata" src="{_e(src)}"></audio></figure>'
+        f'<figure><figcaption>{_e(label)}{extra}</figcaption><span class="clip">{thumbnail}'
+        f'<audio controls preload="metadata" src="{_e(link.src)}"></audio></span>{note_html}</figure>'
     )
 
 
@@ -425,6 +557,38 @@ def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
     return "".join(parts)
 
 
+def _transfer_label(info: dict[str, Any]) -> str:
+    """``strength 0.5, prior learned, seed 7`` from a transfer's JSON (missing keys left out)."""
+    parts = [f"{key} {_fmt(info[key])}" for key in ("strength", "prior", "seed") if info.get(key) is not None]
+    return ", ".join(parts) or "transfer"
+
+
+def _transfers_html(transfers: Sequence[TransferRow], genres: Sequence[str], transfer_link: TransferLink) -> str:
+    header = "<th>source</th>" + "".join(f"<th>as {_e(g)}</th>" for g in genres)
+    rows = []
+    for row in transfers:
+        if row.original is not None:
+            first = _player(row.source, transfer_link(row.original), note=row.description)
+        else:
+            note = f'<p class="note">{_e(row.description)}</p>' if row.description else ""
+            first = f"<strong>{_e(row.source)}</strong>{note}"
+        cells = [f"<td>{first}</td>"]
+        for g in genres:
+            clip = row.outputs.get(g)
+            if clip is None:
+                cells.append('<td class="missing">-</td>')
+            else:
+                cells.append(f"<td>{_player(_transfer_label(clip.info), transfer_link(clip))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        '<p class="note">Each source clip encoded by a genre\'s VAE and decoded again ("as &lt;genre&gt;"; '
+        "strength, prior and seed of each transfer under its player); - : no transfer (a source is usually not "
+        "transferred into its own genre).</p>"
+        f'<div class="scroll"><table class="transfers"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def _figures_html(genre: GenreResults, image_link: Callable[[Path], str | None]) -> str:
     parts = []
     for name, path in genre.figures.items():
@@ -447,14 +611,26 @@ def render_page(
     image_link: Callable[[Path], str | None],
     title: str = "genrevae: listening page",
     intro: str = "",
+    transfers: Sequence[TransferRow] = (),
+    transfer_link: TransferLink | None = None,
 ) -> str:
     """The page as one HTML string.
 
-    ``audio_link(genre, manifest_row)`` returns ``(src, model_rate_link_or_None)`` for an
+    ``audio_link(genre, manifest_row)`` returns a :class:`ClipLink` (``(src,
+    model_rate_link_or_None, thumbnail_src_or_None)``; a 2-tuple means no thumbnail) for an
     ``<audio>`` player or ``None`` to leave it out; ``image_link(path)`` returns an
-    ``<img>`` source or ``None`` to leave the figure out.
+    ``<img>`` source or ``None`` to leave the figure out.  ``transfers`` (with
+    ``transfer_link(clip)``, like ``audio_link``) gives the transfers section, after the
+    fidelity table; without any, the page has no such section.
     """
     nav = " ".join(f'<a href="#genre-{_e(g.name)}">{_e(g.name)}</a>' for g in genres)
+    transfer_section = ""
+    if transfers and transfer_link is not None:
+        nav = '<a href="#transfers">Transfers</a> ' + nav
+        transfer_section = (
+            '<section id="transfers"><h2>Transfers</h2>'
+            f"{_transfers_html(transfers, [g.name for g in genres], transfer_link)}</section>"
+        )
     sections = []
     for g in genres:
         sections.append(
@@ -470,6 +646,7 @@ def render_page(
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{_e(title)}</h1>{intro}<nav>{nav}</nav></header>"
         f'<section id="fidelity"><h2>Genre fidelity (all genres)</h2>{_fidelity_html(fidelity)}</section>'
+        + transfer_section
         + "".join(sections)
         + '<footer><p class="note">Written by genrevae. A static page: no server, no network, no script.</p>'
         "</footer></body></html>\n"
@@ -477,15 +654,80 @@ def render_page(
 
 
 def _data_uri(path: Path, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return _bytes_uri(Path(path).read_bytes(), mime)
 
 
-def _report_selection(genres: Sequence[GenreResults], budget: int) -> set[tuple[str, str]]:
-    """(genre, file) of the clips to embed while their base64 size fits ``budget``: generated
-    clips round-robin over the genres, each genre's learned-prior clip ``i`` right before its
-    N(0, I) clip of the same seed (so even a tight budget embeds some of each, comparable in
-    pairs), then reconstruction pairs, then interpolations (a pair or an interpolation is
-    embedded whole or not at all)."""
+def _bytes_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _base64_size(n_bytes: int) -> int:
+    return 4 * ((n_bytes + 2) // 3)
+
+
+class _Thumbnails:
+    """The spectrogram thumbnails of one run, each rendered once from its model-rate WAV."""
+
+    def __init__(self, results_dir: Path) -> None:
+        self.results_dir = Path(results_dir)
+        self._png: dict[Path, bytes | None] = {}
+
+    def png(self, wav: Path) -> bytes | None:
+        """The thumbnail PNG of a model-rate WAV (None when there is no such file)."""
+        from genrevae.export import read_wav
+        from genrevae.spectrum import spectrogram_thumbnail
+
+        wav = Path(wav)
+        if wav not in self._png:
+            png = None
+            if wav.is_file():
+                signal, rate = read_wav(wav)
+                png = spectrogram_thumbnail(signal, rate)
+            self._png[wav] = png
+        return self._png[wav]
+
+    def relative(self, wav: Path) -> Path:
+        """A thumbnail's path inside the thumbnails folder: its WAV's path relative to the
+        results folder, as ``.png`` (so two clips never share a thumbnail)."""
+        return Path(wav).relative_to(self.results_dir).with_suffix(".png")
+
+    def write(self, wavs: Sequence[Path], folder: Path) -> dict[Path, Path]:
+        """Write the thumbnails of ``wavs`` into a fresh ``folder`` (replacing any older one as
+        a whole: a temp folder beside it, moved into place); returns {wav: thumbnail path}."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        written: dict[Path, Path] = {}
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+        try:
+            out = staging / "out"  # made by mkdir, not mkdtemp: the usual permissions, servable
+            out.mkdir()
+            for wav in wavs:
+                png = self.png(wav)
+                if png is None or wav in written:
+                    continue
+                target = out / self.relative(wav)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(png)
+                written[wav] = folder / self.relative(wav)
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+            elif folder.exists() or folder.is_symlink():
+                folder.unlink()
+            os.replace(out, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return written
+
+
+def _report_selection(
+    genres: Sequence[GenreResults], budget: int, thumbnail: Callable[[Path], bytes | None] = lambda wav: None
+) -> set[tuple[str, str]]:
+    """(genre, file) of the clips to embed while their base64 size, with their thumbnails'
+    (``thumbnail(model-rate wav)``), fits ``budget``: generated clips round-robin over the
+    genres, each genre's learned-prior clip ``i`` right before its N(0, I) clip of the same
+    seed (so even a tight budget embeds some of each, comparable in pairs), then
+    reconstruction pairs, then interpolations (a pair or an interpolation is embedded whole
+    or not at all)."""
     units: list[tuple[GenreResults, list[pd.Series]]] = []
     for kinds in (("sample", "gaussian_sample"), ("original", "reconstruction"), ("interpolation",)):
         queues: list[list[list[list[pd.Series]]]] = []  # per genre, per round: the units of that round
@@ -509,7 +751,11 @@ def _report_selection(genres: Sequence[GenreResults], budget: int) -> set[tuple[
         paths = [g.generated_dir / _embedded_file(r) for r in rows]
         if not all(p.is_file() for p in paths):
             continue
-        cost = sum(4 * ((p.stat().st_size + 2) // 3) + 300 for p in paths)
+        cost = sum(_base64_size(p.stat().st_size) + 300 for p in paths)
+        if used + cost > budget:  # too large even without thumbnails: do not render them
+            continue
+        pngs = [thumbnail(g.generated_dir / str(r["file"])) for r in rows]
+        cost += sum(_base64_size(len(png)) + 200 for png in pngs if png)
         if used + cost <= budget:
             chosen |= {(g.name, str(r["file"])) for r in rows}
             used += cost
@@ -527,19 +773,44 @@ def write_listening_page(
     fidelity_csv: Path | None = None,
     report_html: Path | None = None,
     budget: int = REPORT_PAGE_BUDGET,
+    thumbnails_dir: Path | None = None,
+    transfer_sources: Sequence[str] | None = None,
 ) -> None:
     """Write the listening page ``out_html`` (relative links) and, if given, the
-    self-contained report variant ``report_html`` (at most ``budget`` bytes)."""
+    self-contained report variant ``report_html`` (at most ``budget`` bytes).
+
+    With ``thumbnails_dir`` (``results/thumbnails``), every player of the page gets a
+    spectrogram thumbnail there, the folder written afresh; the report variant embeds the
+    thumbnails of its clips either way.  ``transfer_sources`` limits the transfers section to
+    those sources (default: every source found)."""
     from genrevae.files import write_text
 
     results_dir, out_html = Path(results_dir), Path(out_html)
     data = [collect_genre(results_dir, g) for g in genres]
+    transfers = collect_transfers(results_dir, genres, transfer_sources)
     fidelity = pd.read_csv(fidelity_csv) if fidelity_csv and Path(fidelity_csv).is_file() else None
     page_dir = out_html.parent
+    thumbnails = _Thumbnails(results_dir)
 
-    def audio_link(genre: GenreResults, row: pd.Series) -> tuple[str, str | None]:
+    thumbnail_files: dict[Path, Path] = {}
+    if thumbnails_dir is not None:
+        wavs = [g.generated_dir / str(f) for g in data if not g.manifest.empty for f in g.manifest["file"]]
+        for row in transfers:
+            wavs += [c.wav for c in ([row.original] if row.original else []) + list(row.outputs.values())]
+        thumbnail_files = thumbnails.write(wavs, Path(thumbnails_dir))
+
+    def thumbnail_url(wav: Path) -> str | None:
+        return relative_url(thumbnail_files[wav], page_dir) if wav in thumbnail_files else None
+
+    def audio_link(genre: GenreResults, row: pd.Series) -> ClipLink:
+        wav = genre.generated_dir / str(row["file"])
         playback = relative_url(genre.generated_dir / str(row["playback_file"]), page_dir)
-        return playback, relative_url(genre.generated_dir / str(row["file"]), page_dir)
+        return ClipLink(playback, relative_url(wav, page_dir), thumbnail_url(wav))
+
+    def transfer_link(clip: TransferClip) -> ClipLink:
+        player = clip.player_file
+        download = relative_url(clip.wav, page_dir) if clip.wav.is_file() and player != clip.wav else None
+        return ClipLink(relative_url(player, page_dir), download, thumbnail_url(clip.wav))
 
     intro = (
         "<p>One variational autoencoder per genre, trained on raw waveforms, and a learned prior over its "
@@ -548,22 +819,30 @@ def write_listening_page(
         "copies of the model-rate clips (browsers refuse very low rates); the links lead to the "
         "model-rate files. Clips are DC-free and were only ever scaled down to stay below full scale.</p>"
     )
-    write_text(render_page(data, fidelity, audio_link, lambda p: relative_url(p, page_dir), intro=intro), out_html)
+    if thumbnail_files:
+        intro += _THUMBNAIL_NOTE
+    page = render_page(
+        data, fidelity, audio_link, lambda p: relative_url(p, page_dir), intro=intro,
+        transfers=transfers, transfer_link=transfer_link,
+    )  # fmt: skip
+    write_text(page, out_html)
 
     if report_html is None:
         return
     intro_report = (
         "<p>Self-contained excerpt of <code>results/index.html</code> for the Snakemake report (which cannot "
         "show pages over 2 MB): the tables and as many generated clips as fit (learned prior and N(0, I) "
-        "baseline of the same seed side by side), at the model rate. "
-        "Open <code>results/index.html</code> for every clip and figure.</p>"
+        "baseline of the same seed side by side), at the model rate, each with its spectrogram thumbnail. "
+        "Open <code>results/index.html</code> for every clip, the transfers and the figures.</p>" + _THUMBNAIL_NOTE
     )
     empty = render_page(data, fidelity, lambda g, r: None, lambda p: None, intro=intro_report)
-    chosen = _report_selection(data, budget - len(empty.encode("utf-8")))
+    chosen = _report_selection(data, budget - len(empty.encode("utf-8")), thumbnails.png)
 
-    def embed_audio(genre: GenreResults, row: pd.Series) -> tuple[str, str | None] | None:
+    def embed_audio(genre: GenreResults, row: pd.Series) -> ClipLink | None:
         if (genre.name, str(row["file"])) not in chosen:
             return None
-        return _data_uri(genre.generated_dir / _embedded_file(row), "audio/wav"), None
+        png = thumbnails.png(genre.generated_dir / str(row["file"]))
+        thumbnail = _bytes_uri(png, "image/png") if png else None
+        return ClipLink(_data_uri(genre.generated_dir / _embedded_file(row), "audio/wav"), None, thumbnail)
 
     write_text(render_page(data, fidelity, embed_audio, lambda p: None, intro=intro_report), report_html)

@@ -189,9 +189,14 @@ rule listening_page:
         quality=expand("results/{genre}/generation_quality.json", genre=GENRES),
         figures=expand(rules.plot_figures.output, genre=GENRES),
         fidelity="results/genre_fidelity.csv",
-        code=package_code("page", "files"),
+        transfers=transfer_targets(),
+        transfer_sources=expand(
+            "results/transfer/sources/{source}.json", source=transfer_sources()
+        ),
+        code=package_code("page", "spectrum", "export", "generation", "files"),
     output:
         page="results/index.html",
+        thumbnails=directory("results/thumbnails"),
         report=report(
             "results/listening_report.html",
             caption="../report/listening_page.rst",
@@ -211,7 +216,9 @@ rule listening_page:
     params:
         results_dir=lambda wildcards, output: Path(output.page).parent,
         genres=GENRES,
+        transfer_sources=transfer_sources(),
     shell:
         "python -m genrevae page --results-dir {params.results_dir} --genre {params.genres:q}"
         " --fidelity {input.fidelity} --out {output.page} --out-report {output.report}"
-        " > {log} 2>&1"
+        " --transfer-source {params.transfer_sources:q}"
+        " --thumbnails-dir {output.thumbnails} > {log} 2>&1"
