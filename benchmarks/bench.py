@@ -20,6 +20,7 @@ Stages (row ids in brackets; see benchmarks/README.md for what each row means):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -285,7 +286,7 @@ def make_trees(ctx: Context) -> None:
 
     A clip depends only on (seed, genre, index), so clips 0..99 of the 400-clip jazz pool are the
     very files `write_toy_genre(tree, "jazz", 100, seed)` writes. The pool is reused when its
-    stamp matches (same sizes, same toy.py).
+    stamp matches (same sizes, same sources of the toy package).
     """
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
@@ -301,7 +302,10 @@ def make_trees(ctx: Context) -> None:
         "duration": size.duration,
         "rate": TOY_RATE,
         "seed": TOY_SEED,
-        "toy_py_bytes": Path(toy.__file__).stat().st_size,
+        # a clip depends on every module of the toy package, so an edit to any one renews the pool
+        "toy_sources_sha256": hashlib.sha256(
+            b"".join(p.read_bytes() for p in sorted(Path(toy.__file__).parent.rglob("*.py")))
+        ).hexdigest(),
     }
     stamp_file = pool / "STAMP.json"
     t0 = time.perf_counter()

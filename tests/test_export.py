@@ -17,16 +17,14 @@ from genrevae.export import (
     export_genre,
     export_genre_files,
     interpolation_pairs,
-    interpolation_path,
     peak_safe,
     read_split,
     read_wav,
     resolve_render_settings,
     safe_name,
-    slerp,
     to_pcm16,
 )
-from genrevae.generation import gaussian_latents, learned_latents
+from genrevae.generation import gaussian_latents, interpolation_path, learned_latents, slerp
 from genre_helpers import TINY_MODEL, fit_tiny_prior, write_genre_data
 
 N_SAMPLES = 3001  # 1 s at 3 kHz, plus librosa's extra sample

@@ -115,11 +115,9 @@ def test_same_settings_give_identical_weights(data, reference, tmp_path):
 
 def test_resume_after_sigkill(data, reference, tmp_path):
     out = tmp_path / "killed"
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps(TINY))
     cmd = [
-        sys.executable, "-m", "genrevae.training", "--shard", str(data[0]), "--split", str(data[1]),
-        "--out-dir", str(out), "--settings", str(settings), "--threads", str(THREADS),
+        sys.executable, "-m", "genrevae", "train", "--shard", str(data[0]), "--split", str(data[1]),
+        "--out-dir", str(out), "--settings", json.dumps(TINY), "--threads", str(THREADS),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

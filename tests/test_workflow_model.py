@@ -4,7 +4,9 @@ snakemake CLI, at tiny widths so they fit in CI on 2 cores."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from conftest import REPO_ROOT
 from workflow_helpers import TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -31,6 +34,42 @@ def _jobs(workdir: Path, *targets: str) -> dict[str, set[str]]:
         out.setdefault(rule, set()).add(genre)
     out.pop("all", None)
     return out
+
+
+def _jobs_after_editing(workdir: Path, module: str) -> dict[str, set[str]]:
+    """The jobs a dry run plans right after ``src/genrevae/<module>`` was edited (a comment line
+    added; Snakemake ignores a mere touch of a file whose checksum it knows); the file's content
+    and mtime are restored afterwards."""
+    path = REPO_ROOT / "src" / "genrevae" / module
+    before, content = path.stat(), path.read_bytes()
+    try:
+        path.write_bytes(content + b"\n# edited by tests/test_workflow_model.py\n")
+        os.utime(path, (time.time() + 60, time.time() + 60))
+        return _jobs(workdir)
+    finally:
+        path.write_bytes(content)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+#: Edit a module -> the jobs that re-run (the README's rebuild promises, one row each).
+REBUILDS = {
+    "cli.py": {},  # wiring and help only
+    "config.py": {},
+    "page.py": {"listening_page": {""}},
+    # export_audio needs the figures and the quality report (so that `results/<genre>/generated`
+    # builds the genre's full set), so it follows them (see render.smk)
+    "figures.py": {"plot_figures": {"jazz", "rock"}, "export_audio": {"jazz", "rock"}, "listening_page": {""}},
+    "quality.py": {
+        "generation_quality": {"jazz", "rock"}, "export_audio": {"jazz", "rock"}, "genre_fidelity": {""},
+        "listening_page": {""},
+    },  # fmt: skip
+    "export.py": {
+        "export_audio": {"jazz", "rock"}, "plot_figures": {"jazz", "rock"}, "generation_quality": {"jazz", "rock"},
+        "genre_fidelity": {""}, "transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""},
+    },  # fmt: skip
+    "transfer.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}},
+    "genre_model.py": {"transfer": {"jazz", "rock"}, "listening_page": {""}},
+}
 
 
 def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
@@ -95,6 +134,12 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
         assert (tmp_path / f"results/thumbnails/{genre}/transfer/{source}.png").is_file()
     assert 'id="transfers"' in page and (tmp_path / "results/thumbnails/jazz/generated/sample_00_seed123.png").is_file()
     assert _jobs(tmp_path) == {}
+
+    # Editing a module re-runs the stages that run it and what reads their outputs, nothing else.
+    for module, expected in REBUILDS.items():
+        assert _jobs_after_editing(tmp_path, module) == expected, module
+    retrain = _jobs_after_editing(tmp_path, "training.py")
+    assert retrain["train_model"] == {"jazz", "rock"} and "shard_genre" not in retrain
 
     # A rendering parameter re-runs the export, not the training or the prior; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.

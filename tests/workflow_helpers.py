@@ -11,18 +11,10 @@ import yaml
 
 from conftest import REPO_ROOT
 
-# The whole toy workflow at tiny widths and sizes, so end-to-end runs fit in CI on 2 cores.
-TINY = {
-    "toy": {"genres": ["jazz", "rock"], "clips_per_genre": 4, "duration": 4.0},
-    "clip_seconds": 3.0,
-    "model": {"conv": {"width": 4, "max_width": 8, "dilations": [1, 3], "latent_channels": 4}},
-    "train": {"steps": 4, "checkpoint_every": 2, "batch_size": 2, "window_samples": 2048, "tensorboard_audio": 1},
-    "prior": {"hidden": 8, "steps": 20, "batch_size": 4, "segment_frames": 16},
-    "evaluate": {"iw_samples": 4},
-    "render": {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3},
-    "quality": {"fidelity_n_generated": 2, "cv_folds": 2},
-    "resources": {"train_threads": 1},
-}
+# The whole toy workflow at tiny widths and sizes, so end-to-end runs fit in CI on 2 cores; the
+# same file is the README's smoke test.
+TINY_CONFIG = REPO_ROOT / "tests" / "config" / "tiny.yaml"
+TINY = yaml.safe_load(TINY_CONFIG.read_text())
 
 
 def write_config(workdir: Path, **config: object) -> Path:

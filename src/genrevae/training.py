@@ -58,7 +58,6 @@ checkpoint after the budget is spent: the step count then depends on the machine
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -612,24 +611,3 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     with atomic_path(out_dir / "model.keras") as tmp_model:
         model.save(tmp_model)
     log.info("wrote %s", out_dir / "model.keras")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m genrevae.training --shard clips.npy --split split.csv --out-dir DIR [--settings JSON] [--threads N]``."""
-    parser = argparse.ArgumentParser(prog="python -m genrevae.training", description=main.__doc__)
-    parser.add_argument("--shard", type=Path, required=True)
-    parser.add_argument("--split", type=Path, required=True)
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--settings", default="{}", help="a JSON file or a JSON string (default: all defaults)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    text = args.settings
-    if not text.lstrip().startswith("{"):
-        text = Path(text).read_text()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    train_genre(args.shard, args.split, args.out_dir, json.loads(text), args.threads, logging.getLogger("genrevae.training"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,11 +33,19 @@ prepare_job_environment(SRC_DIR)
 
 
 def package_code(*modules):
-    """The package modules a job runs, declared as inputs so that editing one re-runs its jobs."""
-    return [
-        str(SRC_DIR / "genrevae" / f"{module}.py")
-        for module in ("cli", "config") + modules
-    ]
+    """The package modules a job runs, declared as inputs so that editing one re-runs its jobs.
+
+    The command line (cli.py) and the config reader (config.py) are not listed: they only wire
+    settings through, and a help-text edit must not retrain every genre. When a command's
+    meaning changes, change its rule's params or code input with it."""
+    return [str(SRC_DIR / "genrevae" / f"{module}.py") for module in modules]
+
+
+def package_dir_code(subpackage):
+    """Every module of a subpackage (genrevae/<subpackage>/ and its sub-folders), as package_code."""
+    return sorted(
+        str(path) for path in (SRC_DIR / "genrevae" / subpackage).rglob("*.py")
+    )
 
 
 def audio_files(wildcards):

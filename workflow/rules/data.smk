@@ -3,7 +3,7 @@
 
 rule toy_genre:
     input:
-        code=package_code("toy"),
+        code=package_dir_code("toy"),
     output:
         expand(
             "data/toy/{{genre}}/{{genre}}.{index}.wav",

@@ -121,6 +121,9 @@ rule export_audio:
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         # Not read: they make `snakemake results/<genre>/generated` build the genre's full set.
+        # So re-drawing figures or re-measuring re-exports the WAVs too. ancient() would avoid
+        # that, but Snakemake 9 then also drops this job when its own code changes while one
+        # of these is being rebuilt (measured with dry runs): stale WAVs are worse.
         metrics="results/{genre}/metrics.json",
         quality="results/{genre}/generation_quality.json",
         figures=rules.plot_figures.output,
