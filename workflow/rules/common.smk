@@ -30,6 +30,10 @@ AVAILABLE_GENRES = discover_genres(
 )
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
 prepare_job_environment(SRC_DIR)
+# Every job runs this workflow's own copy of the package. PYTHONPATH is set on the command line
+# itself: Snakemake removes it from the environment of jobs that run in a conda env (--sdm conda),
+# whose envs/*.yaml hold the dependencies only.
+GENREVAE = f"PYTHONPATH={shlex.quote(str(SRC_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} python -m genrevae"
 
 
 def package_code(*modules):

@@ -26,7 +26,7 @@ rule transfer_source:
         playback_rate=config["render"]["playback_rate"],
         out_dir=lambda wildcards, output: Path(output.wav).parent,
     shell:
-        "python -m genrevae transfer-source --name {wildcards.source} {params.source}"
+        "{GENREVAE} transfer-source --name {wildcards.source} {params.source}"
         " --sample-rate {params.sample_rate} --playback-rate {params.playback_rate}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -70,6 +70,6 @@ rule transfer:
         playback_rate=config["render"]["playback_rate"],
         peak_dbfs=config["render"]["peak_dbfs"],
     shell:
-        "python -m genrevae transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
+        "{GENREVAE} transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
         " --strength {params.strength} --seed {params.seed} --playback-rate {params.playback_rate}"
         " --peak-dbfs {params.peak_dbfs} --threads {threads} > {log} 2>&1"
