@@ -509,10 +509,11 @@ class OursLoop:
         import keras
 
         from genrevae import training
+        from genrevae.config import sections
         from genrevae.model import build_model
 
         self.training = training
-        s = training.resolve_settings(settings)
+        s = sections(settings, training.SECTIONS)
         self.train_settings = tr = {**s["train"], "xla": bool(xla)}
         self.clips = training.open_shard(shard)
         self.train_idx, _ = training.load_split(split, self.clips.shape[0])
@@ -668,14 +669,15 @@ def bench_gen(ctx: Context) -> None:
     import keras
     import tensorflow as tf
 
+    from genrevae.config import sections
     from genrevae.model import build_model
-    from genrevae.training import configure_threads, resolve_settings
+    from genrevae.training import SECTIONS, configure_threads
 
     configure_threads(THREADS)
     size = ctx.size
     audio_s = size.n_samples / SAMPLE_RATE
     for preset in ("seed", "conv"):
-        s = resolve_settings(_settings(ctx, preset))
+        s = sections(_settings(ctx, preset), SECTIONS)
         keras.utils.set_random_seed(SEED)
         model = build_model(s["model"], size.n_samples)
         decode = tf.function(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT, write_tone
-from genrevae.config import ConfigError, load_config_file, resolve_config
+from genrevae.cli import build_parser
+from genrevae.config import SCHEMA_PATH, ConfigError, load_config_file, load_schema, resolve_config, section, sections
+from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
@@ -126,27 +132,122 @@ def test_seed_report_config_reproduces_its_split_without_the_leak() -> None:
     assert train["learning_rate"] == pytest.approx(3e-4) and train["stft_weight"] == 0
 
 
-def test_package_defaults_equal_the_schema_defaults() -> None:
-    # The functions carry their own defaults so they work without the workflow; the schema is
-    # the reference, and this keeps the two from drifting apart.
-    from genrevae.config import _fill_defaults, load_schema
-    from genrevae.export import DEFAULT_RENDER_SETTINGS
-    from genrevae.model import DEFAULT_MODEL_SETTINGS
-    from genrevae.prior import PRIOR_SETTING_KEYS, validate_prior_settings
-    from genrevae.quality import DEFAULT_QUALITY_SETTINGS
-    from genrevae.toy import DEFAULT_TOY_GENRES, write_toy_genre
-    from genrevae.training import DEFAULT_SETTINGS
+# ---------------------------------------------------------------------------
+# genrevae.config.section: the schema is the one home of every default
+# ---------------------------------------------------------------------------
 
-    schema = _fill_defaults(load_schema(), {})
-    assert DEFAULT_MODEL_SETTINGS == schema["model"]
-    assert DEFAULT_RENDER_SETTINGS == schema["render"]
-    assert DEFAULT_QUALITY_SETTINGS == schema["quality"]
-    assert list(DEFAULT_TOY_GENRES) == schema["toy"]["genres"]
-    toy_defaults = inspect.signature(write_toy_genre).parameters
-    for key in ("sample_rate", "duration"):
-        assert toy_defaults[key].default == schema["toy"][key], key
-    for key in ("seed", "sample_rate", "train", "evaluate"):
-        assert DEFAULT_SETTINGS[key] == schema[key], key
-    # the prior has no package defaults (every key is required): the schema's must validate
-    assert set(schema["prior"]) == set(PRIOR_SETTING_KEYS)
-    assert validate_prior_settings(schema["prior"]) == schema["prior"]
+
+def test_section_fills_every_default_from_the_schema() -> None:
+    config = resolve_config({})
+    for name in load_schema()["properties"]:
+        if name not in ("n_samples", "min_seconds"):  # derived by resolve_config
+            assert section(name) == config[name], name
+    assert section("model")["conv"]["bands"] == 8 and section("seed") == 123 and section("n_samples") is None
+    assert section("seed", 7) == 7
+    assert section("model") is not section("model") and section("model")["conv"] is not section("model")["conv"]
+
+
+def test_section_merges_nested_settings_in_schema_order() -> None:
+    given = {"conv": {"strides": [4], "bands": 4}, "likelihood": "bernoulli"}
+    model = section("model", given)
+    defaults = section("model")
+    assert model["likelihood"] == "bernoulli" and model["preset"] == defaults["preset"]
+    assert model["conv"] == {**defaults["conv"], "bands": 4, "strides": [4]}
+    assert list(model) == list(defaults) and list(model["conv"]) == list(defaults["conv"])
+    assert given == {"conv": {"strides": [4], "bands": 4}, "likelihood": "bernoulli"}  # not modified
+    assert section("train", {"window_samples": None})["window_samples"] is None  # null is a value
+    settings = sections({"note": "kept", "train": {"steps": 5}}, ("seed", "train"))
+    assert list(settings) == ["seed", "train", "note"] and settings["train"]["steps"] == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "message"),
+    [
+        ("model", {"conv": {"bands": 1}}, r"config key 'model.conv.bands': 1 is less than the minimum of 2"),
+        ("model", {"conv": {"strides": []}}, r"config key 'model.conv.strides'"),
+        ("model", {"conv": {"dilations": [1, 0]}}, r"config key 'model.conv.dilations.1'"),
+        ("model", {"preset": "mlp"}, r"config key 'model.preset': 'mlp' is not one of"),
+        ("train", {"steps": -1}, r"config key 'train.steps': -1 is less than the minimum of 0"),
+        ("train", {"window_samples": 8}, r"config key 'train.window_samples'"),
+        ("train", {"stft_sizes": [2]}, r"config key 'train.stft_sizes.0'"),
+        ("evaluate", {"iw_samples": 0}, r"config key 'evaluate.iw_samples'"),
+        ("render", {"interpolation_steps": 1}, r"config key 'render.interpolation_steps'"),
+        ("quality", {"cv_folds": 1}, r"config key 'quality.cv_folds'"),
+        ("quality", {"classifier_noise_class": "yes"}, r"config key 'quality.classifier_noise_class'"),
+        ("prior", {"var_order": -1}, r"config key 'prior.var_order'"),
+        ("prior", {"temperature": float("nan")}, r"config key 'prior.temperature': nan is not a finite number"),
+        ("prior", {"max_seconds": float("inf")}, r"config key 'prior.max_seconds': inf is not a finite number"),
+        ("prior", "fast", r"config key 'prior': 'fast' is not of type 'object'"),
+        ("seed", -1, r"config key 'seed': -1 is less than the minimum of 0"),
+    ],
+)
+def test_section_names_a_bad_value(name: str, given, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        section(name, given)
+
+
+def test_section_names_an_unknown_key() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'model.conv.res_blocks'; allowed keys here: .*bands"):
+        section("model", {"conv": {"res_blocks": 1}})
+    with pytest.raises(ConfigError, match=r"unknown config key 'train.epochs'; allowed keys here: .*steps"):
+        section("train", {"epochs": 3})
+    with pytest.raises(ConfigError, match=r"unknown config section 'modle'; sections: .*model"):
+        section("modle")
+
+
+def test_the_schema_lives_in_the_package_and_the_workflow_links_to_it() -> None:
+    import genrevae
+
+    assert SCHEMA_PATH == Path(genrevae.__file__).resolve().parent / "config.schema.yaml"
+    catalog = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    assert catalog.is_symlink() and catalog.resolve() == SCHEMA_PATH
+    assert 'genrevae = ["config.schema.yaml"]' in (REPO_ROOT / "pyproject.toml").read_text()
+
+
+def test_section_and_the_toy_command_work_outside_the_workflow(tmp_path: Path) -> None:
+    code = "import json; from genrevae.config import section; print(json.dumps([section('model'), section('toy')]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [section("model"), section("toy")]
+    # the toy command's --seed defaults to the schema's toy.seed
+    command = [sys.executable, "-m", "genrevae", "toy", "--out", "toy", "--genre", "jazz", "--clips", "1",
+               "--sample-rate", "8000", "--duration", "0.5"]  # fmt: skip
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = write_toy_genre(tmp_path / "expected", "jazz", 1, section("toy")["seed"], 8000, 0.5)[0]
+    assert (tmp_path / "toy" / "jazz" / "jazz.00000.wav").read_bytes() == expected.read_bytes()
+
+
+def test_toy_defaults_come_from_the_schema() -> None:
+    toy = section("toy")
+    assert DEFAULT_TOY_GENRES == tuple(toy["genres"])
+    for function in (write_toy_genre, synthesize_clip):
+        parameters = inspect.signature(function).parameters
+        assert (parameters["sample_rate"].default, parameters["duration"].default) == (toy["sample_rate"], toy["duration"])
+    args = build_parser().parse_args(["toy", "--out", "toy", "--genre", "jazz"])
+    assert (args.clips, args.seed, args.sample_rate, args.duration) == (None, None, None, None)  # cmd_toy: toy.*
+
+
+def _defined_names(tree: ast.AST) -> list[tuple[str, ast.AST]]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            out += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            out.append((node.target.id, node.value))
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.append((node.name, node))
+    return out
+
+
+def test_no_module_keeps_its_own_copy_of_the_defaults() -> None:
+    removed = {"merge_settings", "resolve_settings", "resolve_model_settings", "resolve_render_settings",
+               "resolve_quality_settings", "validate_prior_settings", "PRIOR_SETTING_KEYS"}  # fmt: skip
+    files = sorted((REPO_ROOT / "src" / "genrevae").rglob("*.py"))
+    assert len(files) > 20
+    offenders = []
+    for path in files:
+        for name, value in _defined_names(ast.parse(path.read_text(encoding="utf-8"))):
+            if (name.startswith("DEFAULT_") and isinstance(value, ast.Dict)) or name in removed:
+                offenders.append(f"{path.relative_to(REPO_ROOT)}: {name}")
+    assert not offenders, "defaults belong in src/genrevae/config.schema.yaml only: " + ", ".join(offenders)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import yaml
 from conftest import REPO_ROOT
-from workflow_helpers import TINY, write_config
 
 #: PyPI name -> conda-forge name where they differ.
 CONDA_NAMES = {"soundfile": "pysoundfile", "soxr": "soxr-python", "matplotlib": "matplotlib-base", "tensorflow": "tensorflow-cpu"}
@@ -62,22 +61,24 @@ def test_rules_use_only_the_two_envs() -> None:
 
 
 def test_jobs_find_the_package_without_pythonpath(tmp_path: Path) -> None:
-    """The command line of every job sets PYTHONPATH to the workflow's src/ itself, so a job whose
-    environment lost PYTHONPATH (as conda jobs do) still runs this checkout's package."""
-    config = write_config(tmp_path, **TINY)
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(config), "--cores", "1", "-n", "-p", "results/jazz/data/split.csv"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    commands = [line.split("Shell command: ", 1)[1] for line in result.stdout.splitlines() if "Shell command: " in line]
-    assert len(commands) == 4  # toy, index, shard, split
-    prefix = f"PYTHONPATH={REPO_ROOT / 'src'}${{PYTHONPATH:+:$PYTHONPATH}} python -m genrevae "
-    assert all(c.startswith(prefix) for c in commands), commands
+    """Every job's shell sets PYTHONPATH to the workflow's src/ itself (shell.prefix), so a job
+    whose environment lost PYTHONPATH, as conda jobs do, runs this checkout's package -- here a
+    copy of it, which must win over the installed one."""
+    import shutil
+
+    from genrevae.workflow_support import job_shell_prefix
+
+    assert "shell.prefix(job_shell_prefix(SRC_DIR))" in (REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
+    copy = tmp_path / "checkout" / "src"
+    shutil.copytree(REPO_ROOT / "src" / "genrevae", copy / "genrevae", ignore=shutil.ignore_patterns("__pycache__"))
+    prefix = job_shell_prefix(copy).replace("{{", "{").replace("}}", "}")  # as Snakemake formats it
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
-    probe = prefix.replace(" -m genrevae ", " -c 'import genrevae; print(genrevae.__file__)'")
-    out = subprocess.run(["bash", "-c", f"set -u; {probe}"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    command = prefix + "python -c 'import genrevae; print(genrevae.__file__)'"
+    out = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == str(REPO_ROOT / "src" / "genrevae" / "__init__.py")
+    assert out.stdout.strip() == str(copy / "genrevae" / "__init__.py")
+    # and with a PYTHONPATH already set, the workflow's copy still comes first
+    env["PYTHONPATH"] = str(REPO_ROOT / "src")
+    out = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == str(copy / "genrevae" / "__init__.py")

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genrevae.config import section
 from genrevae.export import (
     common_gain,
     encode_wav,
@@ -20,7 +21,6 @@ from genrevae.export import (
     peak_safe,
     read_split,
     read_wav,
-    resolve_render_settings,
     safe_name,
     to_pcm16,
 )
@@ -317,11 +317,11 @@ def test_interpolation_pairs_are_distinct_and_prefer_test_clips() -> None:
 
 
 def test_settings_and_names_are_checked() -> None:
-    assert resolve_render_settings(None)["n_generated"] == 8
-    with pytest.raises(ValueError, match="unknown render"):
-        resolve_render_settings({"n_samples": 3})
+    assert section("render", None)["n_generated"] == 8
+    with pytest.raises(ValueError, match="unknown config key 'render.n_samples'"):
+        section("render", {"n_samples": 3})
     with pytest.raises(ValueError, match="playback_rate"):
-        resolve_render_settings({"playback_rate": 2000})
+        section("render", {"playback_rate": 2000})
     assert safe_name("jazz.00054.wav") == "jazz.00054"
     assert safe_name("../we ird/na me?.WAV") == "na_me"
 

@@ -125,7 +125,7 @@ def test_write_waveform_failure_leaves_nothing(tmp_path: Path) -> None:
         raise RuntimeError("decoder died")
 
     with pytest.raises(RuntimeError, match="decoder died"):
-        write_waveform(tmp_path / "a.wav", failing(), RATE, -1.0, tmp_path / "a22.wav")
+        write_waveform(tmp_path / "a.wav", failing(), RATE, -1.0, tmp_path / "a22.wav", 22050)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -192,11 +192,11 @@ def test_generated_clip_decodes_the_learned_prior_draw_of_its_seed(genre_dir: Pa
 
 def test_long_generation_in_chunks_has_no_seams(genre_dir: Path, tmp_path: Path) -> None:
     """Generating far more than one chunk (tiny chunks here) equals decoding in one piece."""
-    from genrevae.genre_model import GenreModel, write_generated
+    from genrevae.genre_model import GenreModel, Rendering, write_generated
 
     genre = GenreModel.load(genre_dir)
-    write_generated(genre, tmp_path / "chunked", 1, 20.0, 5, chunk_frames=16)
-    write_generated(genre, tmp_path / "whole", 1, 20.0, 5, chunk_frames=10_000)
+    write_generated(genre, tmp_path / "chunked", 1, 20.0, 5, rendering=Rendering.from_settings(chunk_frames=16))
+    write_generated(genre, tmp_path / "whole", 1, 20.0, 5, rendering=Rendering.from_settings(chunk_frames=10_000))
     a, _ = _wav(tmp_path / "chunked" / "sample_00_seed5.wav")
     b, _ = _wav(tmp_path / "whole" / "sample_00_seed5.wav")
     assert a.size == 20 * RATE and np.max(np.abs(a - b)) <= 1 / 32768
@@ -350,11 +350,11 @@ def test_bad_arguments(genre_dir: Path, tmp_path: Path, caplog) -> None:
 def test_long_file_is_transferred_in_bounded_pieces(genre_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """A file longer than one read block and one chunk gives the same audio as in one piece."""
     import genrevae.audio as audio
-    from genrevae.genre_model import GenreModel, write_transfer
+    from genrevae.genre_model import GenreModel, Rendering, write_transfer
 
     song = write_tone(tmp_path / "long.wav", 40.0, sample_rate=8000, freq=250.0)
     genre = GenreModel.load(genre_dir)
-    write_transfer(genre, song, tmp_path / "whole.wav", chunk_frames=100_000)
+    write_transfer(genre, song, tmp_path / "whole.wav", rendering=Rendering.from_settings(chunk_frames=100_000))
     monkeypatch.setattr(audio, "BLOCK_SECONDS", 3.0)
     monkeypatch.setattr(audio, "_SPOOL_BLOCK", 4096)
     seen: list[int] = []
@@ -366,7 +366,7 @@ def test_long_file_is_transferred_in_bounded_pieces(genre_dir: Path, tmp_path: P
             yield block
 
     monkeypatch.setattr(audio, "read_blocks", spy)
-    write_transfer(genre, song, tmp_path / "pieces.wav", chunk_frames=64)
+    write_transfer(genre, song, tmp_path / "pieces.wav", rendering=Rendering.from_settings(chunk_frames=64))
     assert len(seen) > 10 and max(seen) <= 3.0 * RATE + 64  # never the whole file at once
     a, _ = _wav(tmp_path / "whole.wav")
     b, _ = _wav(tmp_path / "pieces.wav")

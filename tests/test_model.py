@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 from genrevae import losses
-from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, SeedVAE, build_model, resolve_model_settings
+from genrevae.config import section
+from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, SeedVAE, build_model
 
 TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
 N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
@@ -198,7 +199,7 @@ def test_seed_preset_encoder_blocks_get_zero_gradient():
 
 def test_invalid_settings():
     with pytest.raises(ValueError, match="preset"):
-        resolve_model_settings({"preset": "transformer"})
+        section("model", {"preset": "transformer"})
     with pytest.raises(ValueError, match="likelihood"):
         build_model({"likelihood": "laplace"}, 100)
     with pytest.raises(ValueError, match="strides"):

@@ -15,15 +15,14 @@ import pytest
 from scipy import stats
 
 from conftest import REPO_ROOT, tensorflow_threads
+from genrevae.config import section
 from genrevae.prior import (
-    PRIOR_SETTING_KEYS,
     LatentPrior,
     VarModel,
     fit_prior,
     fit_var,
     prior_report,
     standard_normal_log_prob,
-    validate_prior_settings,
 )
 
 # Pin TensorFlow to 1 thread at collection time, before any op runs (bit-reproducibility
@@ -394,16 +393,15 @@ def test_var_sampling_is_seeded_and_tempered(ar_data) -> None:
 )
 def test_bad_settings_raise_naming_the_key(key: str, value) -> None:
     with pytest.raises(ValueError, match=rf"prior\.{key}\b"):
-        validate_prior_settings(small_settings(**{key: value}))
+        section("prior", small_settings(**{key: value}))
 
 
-def test_missing_and_unknown_settings_are_named(ar_data) -> None:
+def test_missing_settings_take_the_schema_default_and_unknown_are_named(ar_data) -> None:
     train, _ = ar_data
     settings = small_settings()
     del settings["mixtures"]
-    with pytest.raises(ValueError, match=r"prior\.mixtures"):
-        fit_prior(train, posterior_logvar(train), settings, seed=0)
+    assert section("prior", settings)["mixtures"] == section("prior")["mixtures"]
     with pytest.raises(ValueError, match=r"prior\.dropout"):
-        validate_prior_settings(small_settings(dropout=0.1))
-    good = validate_prior_settings(small_settings(max_seconds=60, var_order=0))
-    assert set(good) == set(PRIOR_SETTING_KEYS) and good["max_seconds"] == 60.0
+        fit_prior(train, posterior_logvar(train), small_settings(dropout=0.1), seed=0)
+    good = section("prior", small_settings(max_seconds=60, var_order=0))
+    assert set(good) == set(small_settings()) and good["max_seconds"] == 60.0

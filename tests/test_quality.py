@@ -12,8 +12,8 @@ import pytest
 
 from conftest import tensorflow_threads
 from genre_helpers import train_tiny_genre, write_genre_data
+from genrevae.config import section
 from genrevae.quality import (
-    DEFAULT_QUALITY_SETTINGS,
     NOISE_CLASS,
     clip_features,
     frechet_distance,
@@ -27,7 +27,6 @@ from genrevae.quality import (
     phase_randomise,
     phase_randomised_control,
     quality_genre_files,
-    resolve_quality_settings,
     segment_features,
 )
 
@@ -144,16 +143,16 @@ def test_fidelity_with_a_single_genre_is_undefined() -> None:
 
 
 def test_settings_are_checked() -> None:
-    assert resolve_quality_settings(None)["n_mfcc"] == 20
-    with pytest.raises(ValueError, match="unknown quality"):
-        resolve_quality_settings({"mfcc": 3})
+    assert section("quality", None)["n_mfcc"] == 20
+    with pytest.raises(ValueError, match="unknown config key 'quality.mfcc'"):
+        section("quality", {"mfcc": 3})
     with pytest.raises(ValueError):
-        resolve_quality_settings({"n_generated": 0})
+        section("quality", {"n_generated": 0})
     for bad in ({"classifier_c": 0}, {"cv_folds": 1}, {"segment_seconds": 0}, {"onset_hop_length": 0},
                 {"classifier_noise_class": "yes"}):  # fmt: skip
         with pytest.raises(ValueError, match=f"quality.{next(iter(bad))}"):
-            resolve_quality_settings(bad)
-    assert not {"classifier_l2", "classifier_steps", "classifier_learning_rate"} & set(DEFAULT_QUALITY_SETTINGS)
+            section("quality", bad)
+    assert not {"classifier_l2", "classifier_steps", "classifier_learning_rate"} & set(section("quality"))
 
 
 # ---------------------------------------------------------------- controls on toy music

@@ -165,9 +165,9 @@ def write_waveform(
     path: Path,
     blocks: Iterable[np.ndarray],
     sample_rate: int,
-    peak_dbfs: float = -1.0,
+    peak_dbfs: float,
     playback_path: Path | None = None,
-    playback_rate: int = 22050,
+    playback_rate: int | None = None,
 ) -> WrittenAudio:
     """Write a waveform given as consecutive blocks to ``path`` (mono 16-bit PCM WAV).
 
@@ -182,6 +182,8 @@ def write_waveform(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if playback_path is not None:
+        if playback_rate is None:
+            raise ValueError("a playback copy needs its playback_rate")
         Path(playback_path).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
         spool = Path(tmp) / "signal.f32"

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from genrevae.config import ConfigError
+from genrevae.config import ConfigError, section
 from genrevae.data import DataError
 
 log = logging.getLogger("genrevae")
@@ -58,10 +58,13 @@ def _json_arg(text: str) -> Any:
 def cmd_toy(args: argparse.Namespace) -> None:
     from genrevae.toy import write_toy_genre
 
+    defaults = section("toy")
+    clips = defaults["clips_per_genre"] if args.clips is None else args.clips
+    seed = defaults["seed"] if args.seed is None else args.seed
+    sample_rate = defaults["sample_rate"] if args.sample_rate is None else args.sample_rate
+    duration = defaults["duration"] if args.duration is None else args.duration
     for genre in args.genre:
-        paths = write_toy_genre(
-            args.out, genre, args.clips, args.seed, args.sample_rate, args.duration
-        )
+        paths = write_toy_genre(args.out, genre, clips, seed, sample_rate, duration)
         log.info("wrote %d toy clips of genre %s under %s", len(paths), genre, args.out / genre)
 
 
@@ -212,9 +215,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     _start_tensorflow(args.threads)
     genre_model = GenreModel.load(args.model_dir, need_prior=args.prior == "learned")
     manifest = write_generated(
-        genre_model, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature,
-        args.playback_rate, args.peak_dbfs,
-    )  # fmt: skip
+        genre_model, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature, _rendering(args)
+    )
     log.info("wrote %d clips of %.1f s (%s prior) and manifest.json under %s", args.n, args.seconds, args.prior, args.out)
     for clip in manifest["clips"]:
         log.info("  %s: seed %d, peak %.3f, rms %.4f", clip["file"], clip["seed"], clip["peak"], clip["rms"])
@@ -240,9 +242,8 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     genre_model = GenreModel.load(args.model_dir, need_prior=args.strength > 0 and args.prior == "learned")
     for source, out, playback in jobs:
         record = write_transfer(
-            genre_model, source, out, playback, args.strength, args.seed, args.prior, args.temperature,
-            args.playback_rate, args.peak_dbfs,
-        )  # fmt: skip
+            genre_model, source, out, playback, args.strength, args.seed, args.prior, args.temperature, _rendering(args)
+        )
         log.info("%s as %s: %s (%.1f s, strength %.2f)", source, genre_model.folder.name, out, record["seconds"], args.strength)
 
 
@@ -251,26 +252,37 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
     _start_tensorflow(args.threads)
     genre_model = GenreModel.load(args.model_dir)
-    record = write_interpolation(
-        genre_model, args.a, args.b, args.out, args.playback_out, args.seconds, args.playback_rate, args.peak_dbfs
-    )
+    record = write_interpolation(genre_model, args.a, args.b, args.out, args.playback_out, args.seconds, _rendering(args))
     log.info("wrote %s: %.1f s morphing from %s into %s", args.out, record["seconds"], args.a, args.b)
 
 
 def cmd_transfer_source(args: argparse.Namespace) -> None:
     from genrevae.transfer import write_transfer_source
 
+    rendering = _rendering(args)
     record = write_transfer_source(
-        args.name, args.out_dir, args.sample_rate, args.playback_rate, file=args.file, genre=args.genre,
-        shard=args.shard, split=args.split,
+        args.name, args.out_dir, args.sample_rate, rendering.playback_rate, rendering.peak_dbfs, file=args.file,
+        genre=args.genre, shard=args.shard, split=args.split,
     )  # fmt: skip
     log.info("transfer source %s: %s", args.name, record["description"])
 
 
+def _rendering(args: argparse.Namespace):
+    """--playback-rate and --peak-dbfs, each defaulting to the schema's render section."""
+    from genrevae.genre_model import Rendering
+
+    given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
+    return Rendering.from_settings({k: v for k, v in given.items() if v is not None})
+
+
+def _add_rendering_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--playback-rate", type=int, help="rate of the playback copies in Hz (default: render.playback_rate)")
+    command.add_argument("--peak-dbfs", type=float, help="louder output is scaled down to this (default: render.peak_dbfs)")
+
+
 def _add_use_arguments(command: argparse.ArgumentParser) -> None:
     """What every command that uses a trained genre folder takes besides its own arguments."""
-    command.add_argument("--playback-rate", type=int, default=22050, help="rate of the playback copies (Hz)")
-    command.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak limit; louder output is scaled down")
+    _add_rendering_arguments(command)
     command.add_argument("--threads", type=int, default=2, help="CPU threads for TensorFlow")
 
 
@@ -295,10 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     toy = commands.add_parser("toy", help="synthesise the embedded toy dataset")
     toy.add_argument("--out", type=Path, required=True, help="dataset folder (genre subfolders)")
     toy.add_argument("--genre", nargs="+", required=True)
-    toy.add_argument("--clips", type=int, default=30)
-    toy.add_argument("--seed", type=int, default=0)
-    toy.add_argument("--sample-rate", type=int, default=22050)
-    toy.add_argument("--duration", type=float, default=30.0)
+    # Defaults (None here): the config schema's `toy` section, filled in by cmd_toy.
+    toy.add_argument("--clips", type=int, help="clips per genre (default: toy.clips_per_genre)")
+    toy.add_argument("--seed", type=int, help="default: toy.seed")
+    toy.add_argument("--sample-rate", type=int, help="default: toy.sample_rate")
+    toy.add_argument("--duration", type=float, help="seconds per clip (default: toy.duration)")
     toy.set_defaults(func=cmd_toy)
 
     index = commands.add_parser("index", help="stage 1: index one genre's files")
@@ -416,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--name", required=True)
     source.add_argument("--out-dir", type=Path, required=True)
     source.add_argument("--sample-rate", type=int, required=True)
-    source.add_argument("--playback-rate", type=int, default=22050)
+    _add_rendering_arguments(source)
     source.add_argument("--file", type=Path, help="an audio file to transfer")
     source.add_argument("--genre", help="or the first test clip of this genre ...")
     source.add_argument("--shard", type=Path, help="... from its shard")

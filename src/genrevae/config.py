@@ -1,15 +1,25 @@
-"""Configuration: validation against the JSON schema, defaults, and derived values."""
+"""Configuration: the JSON schema (the one home of every default), validation, and derived values.
+
+`config.schema.yaml` beside this module holds every config key, its type, its checks and its
+default (`workflow/schemas/config.schema.yaml` is a link to it). `resolve_config` validates a whole
+config as the workflow gets it; `section` resolves one top-level key for code that runs without
+the workflow (the package's functions, the CLI, tests and benchmarks).
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
+import math
+import numbers
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")
 TOY_DATA_DIR = "data/toy"
 
 
@@ -52,6 +62,95 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{_key_path(error)}': {error.message}"
 
 
+def _is_integer(checker: Any, value: Any) -> bool:
+    # Draft 7 counts 3.0 as an integer; numpy's integers count too (Python callers pass them).
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_array(checker: Any, value: Any) -> bool:
+    return isinstance(value, (list, tuple))  # Python callers pass tuples where YAML gives lists
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many({"integer": _is_integer, "array": _is_array}),
+)
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """The key path of the first NaN or infinity in `value` (JSON Schema cannot exclude them)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}.{i}")
+            if found:
+                return found
+    elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not math.isfinite(value):
+        return f"config key '{path}': {value!r} is not a finite number"
+    return None
+
+
+def _check(validator: jsonschema.protocols.Validator, instance: Any) -> None:
+    """Raise ConfigError naming the first offending key of `instance`."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    problem = _non_finite(instance, "")
+    if problem:
+        raise ConfigError(problem)
+
+
+@functools.lru_cache(maxsize=None)
+def _section_schema(name: str) -> tuple[dict[str, Any], jsonschema.protocols.Validator]:
+    """The schema of top-level key `name`, and a validator of `{name: value}` (so that errors
+    name the whole path: model.conv.bands, not conv.bands)."""
+    properties = load_schema()["properties"]
+    if name not in properties:
+        raise ConfigError(f"unknown config section {name!r}; sections: {', '.join(sorted(properties))}")
+    return properties[name], _Validator({"type": "object", "properties": {name: properties[name]}})
+
+
+def _lay_over(base: Any, given: Any) -> Any:
+    """`given` laid over `base` (a fresh copy): nested mappings merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(given, Mapping):
+        for key, value in given.items():
+            base[key] = _lay_over(base[key], value) if key in base else copy.deepcopy(value)
+        return base
+    return copy.deepcopy(given)
+
+
+def section(name: str, given: Any = None) -> Any:
+    """The config section `name` (a top-level key of the schema) with its schema defaults filled in.
+
+    `given` (None: nothing given) is laid over a deep copy of the defaults, nested mappings
+    merged key by key, so the result has the defaults' keys in schema order. The result is
+    validated against the section's schema: a wrong value or an unknown key raises ConfigError
+    naming it (`model.conv.bands: ...`). For a scalar key (`seed`, `sample_rate`, ...) the result
+    is `given`, or the default when `given` is None.
+    """
+    sub_schema, validator = _section_schema(name)
+    value = _fill_defaults(sub_schema, copy.deepcopy(sub_schema.get("default")))
+    if given is not None:
+        value = _lay_over(value, given)
+    _check(validator, {name: value})
+    return value
+
+
+def sections(settings: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, Any]:
+    """`settings` (top-level keys) with each of `names` resolved by :func:`section`, in that order,
+    followed by its other keys unchanged."""
+    settings = dict(settings or {})
+    resolved = {name: section(name, settings.get(name)) for name in names}
+    resolved.update((key, value) for key, value in settings.items() if key not in resolved)
+    return resolved
+
+
 def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate a raw config (as Snakemake or YAML gives it) and return it with defaults filled.
 
@@ -60,10 +159,7 @@ def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) 
     """
     schema = load_schema(schema_path)
     config = _fill_defaults(schema, dict(raw or {}))
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise ConfigError(_describe(errors[0]))
+    _check(_Validator(schema), config)
     if config["n_samples"] is None:
         # The seed's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
         config["n_samples"] = int(round(config["sample_rate"] * config["clip_seconds"])) + 1

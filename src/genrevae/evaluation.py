@@ -55,7 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genrevae.training import configure_threads, load_split, open_shard, resolve_settings
+from genrevae.config import sections
+from genrevae.training import SECTIONS, configure_threads, load_split, open_shard
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
 
@@ -184,7 +185,7 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
     from genrevae.prior import load_prior
 
     given = sorted(settings)
-    settings = resolve_settings(settings)
+    settings = sections(settings, SECTIONS)
     seed = int(settings["seed"]) % (2**31 - 2**10)  # TF's stateless seeds are int32 pairs
     ev = settings["evaluate"]
     keras.utils.set_random_seed(seed)

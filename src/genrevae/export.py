@@ -35,17 +35,16 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from genrevae.generation import INTERPOLATIONS, decode_latents, generate_latents, interpolation_path, posterior_means
+from genrevae.config import section
+from genrevae.generation import decode_latents, generate_latents, interpolation_path, posterior_means
 
 __all__ = [
-    "DEFAULT_RENDER_SETTINGS",
     "MANIFEST_COLUMNS",
-    "resolve_render_settings",
     "read_split",
     "interpolation_pairs",
     "peak_safe",
@@ -58,21 +57,6 @@ __all__ = [
     "export_genre",
     "export_genre_files",
 ]
-
-#: Defaults of the ``render`` config section.
-DEFAULT_RENDER_SETTINGS: dict[str, Any] = {
-    "n_generated": 8,
-    "n_reconstructions": 4,
-    "n_interpolations": 2,
-    "interpolation_steps": 5,
-    "interpolation": "slerp",
-    "playback_rate": 22050,
-    "peak_dbfs": -1.0,
-    "batch_size": 4,
-    "figure_dpi": 100,
-    "gif_dpi": 50,
-    "gif_fps": 2.0,
-}
 
 #: Columns of ``manifest.csv``, in order.
 MANIFEST_COLUMNS = [
@@ -97,29 +81,6 @@ MANIFEST_COLUMNS = [
     "peak",  # peak |x| of the written signal, full scale = 1
     "rms",  # RMS of the written signal
 ]
-
-
-def resolve_render_settings(render: dict | None) -> dict:
-    """``render`` settings with defaults filled in and values checked."""
-    s = {**DEFAULT_RENDER_SETTINGS, **(render or {})}
-    unknown = set(s) - set(DEFAULT_RENDER_SETTINGS)
-    if unknown:
-        raise ValueError(f"unknown render setting(s) {sorted(unknown)}")
-    for key in ("n_generated", "n_reconstructions", "n_interpolations", "batch_size"):
-        if int(s[key]) < 0 or (key == "batch_size" and int(s[key]) < 1):
-            raise ValueError(f"render.{key} must be >= {1 if key == 'batch_size' else 0}, got {s[key]!r}")
-    if int(s["interpolation_steps"]) < 2:
-        raise ValueError(f"render.interpolation_steps must be >= 2, got {s['interpolation_steps']!r}")
-    if s["interpolation"] not in INTERPOLATIONS:
-        raise ValueError(f"render.interpolation must be one of {INTERPOLATIONS}, got {s['interpolation']!r}")
-    if int(s["playback_rate"]) < 3000:
-        raise ValueError("render.playback_rate must be >= 3000 Hz (browsers refuse lower rates)")
-    for key in ("figure_dpi", "gif_dpi", "gif_fps"):
-        if float(s[key]) <= 0:
-            raise ValueError(f"render.{key} must be > 0, got {s[key]!r}")
-    if float(s["peak_dbfs"]) > 0:
-        raise ValueError(f"render.peak_dbfs must be <= 0 dBFS, got {s['peak_dbfs']!r}")
-    return s
 
 
 # ---------------------------------------------------------------------------
@@ -351,12 +312,12 @@ def export_genre(
     ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``prior`` its
     :class:`genrevae.prior.LatentPrior` (None: only N(0, I) samples), ``clips`` the shard
     ``(n_clips, n_samples)`` (memory-mapped is fine), ``split`` as returned by
-    :func:`read_split`, ``render`` the ``render`` settings (see
-    :data:`DEFAULT_RENDER_SETTINGS`).  The folder is assembled under a temporary name
+    :func:`read_split`, ``render`` the ``render`` settings (missing keys take the schema's
+    defaults, see :func:`genrevae.config.section`).  The folder is assembled under a temporary name
     beside ``out_dir`` and moved into place at the end (an existing ``out_dir`` is
     replaced), so a failed run never leaves a half-written folder.  Returns the manifest.
     """
-    s = resolve_render_settings(render)
+    s = section("render", render)
     out_dir = Path(out_dir)
     if clips.shape[1] != model.n_samples:
         raise ValueError(f"clips have {clips.shape[1]} samples but the model expects {model.n_samples}")

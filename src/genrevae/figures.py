@@ -470,12 +470,13 @@ def make_figures(
     (:func:`genrevae.generation.generate_clips`), the same as the exported WAVs.  Returns the
     written paths by key of :data:`FIGURE_NAMES`.
     """
-    from genrevae.export import read_split, resolve_render_settings
+    from genrevae.config import section
+    from genrevae.export import read_split
     from genrevae.generation import decode_latents, generate_clips, posterior_means
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
-    render = resolve_render_settings(settings.get("render"))
+    render = section("render", settings.get("render"))
     dpi, batch = float(render["figure_dpi"]), int(render["batch_size"])
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])

@@ -26,14 +26,32 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from genrevae.config import ConfigError
 from genrevae.generation import CHUNK_FRAMES, PRIORS, decode_blocks, encode_blocks, generate_latents, slerp_frames
 
-__all__ = ["ModelFolderError", "GenreModel", "write_generated", "write_transfer", "write_interpolation"]
+__all__ = ["ModelFolderError", "GenreModel", "Rendering", "write_generated", "write_transfer", "write_interpolation"]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How the commands write clips: the playback copy's rate and the peak limit (defaults: the
+    schema's ``render`` section, as for the workflow's clips) and the decoder's chunk size."""
+
+    playback_rate: int
+    peak_dbfs: float
+    chunk_frames: int = CHUNK_FRAMES
+
+    @classmethod
+    def from_settings(cls, render: Mapping[str, Any] | None = None, chunk_frames: int = CHUNK_FRAMES) -> "Rendering":
+        """``render`` settings (any subset; the rest from the schema) and a chunk size."""
+        from genrevae.config import section
+
+        settings = section("render", dict(render or {}))
+        return cls(int(settings["playback_rate"]), float(settings["peak_dbfs"]), int(chunk_frames))
 
 
 class ModelFolderError(ConfigError):
@@ -232,13 +250,14 @@ def _check_wav_path(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
 
 def _write_clip(
     genre_model: GenreModel, z: np.ndarray, n_samples: int | None, path: Path, playback_path: Path | None,
-    playback_rate: int, peak_dbfs: float, chunk_frames: int,
+    rendering: Rendering,
 ) -> dict[str, Any]:  # fmt: skip
     from genrevae.audio import write_waveform
 
     written = write_waveform(
-        path, genre_model.decode(z, n_samples, chunk_frames), genre_model.sample_rate, peak_dbfs, playback_path, playback_rate
-    )
+        path, genre_model.decode(z, n_samples, rendering.chunk_frames), genre_model.sample_rate, rendering.peak_dbfs,
+        playback_path, rendering.playback_rate,
+    )  # fmt: skip
     return {
         "n_samples": written.n_samples,
         "seconds": round(written.seconds, 6),
@@ -249,12 +268,15 @@ def _write_clip(
     }
 
 
-def _settings(genre_model: GenreModel, **values: Any) -> dict[str, Any]:
+def _settings(genre_model: GenreModel, rendering: Rendering, **values: Any) -> dict[str, Any]:
     return {
         "model": str(genre_model.folder),
         "model_fingerprint": genre_model.fingerprint,
         "sample_rate": genre_model.sample_rate,
         **values,
+        "playback_rate": rendering.playback_rate,
+        "peak_dbfs": rendering.peak_dbfs,
+        "chunk_frames": rendering.chunk_frames,
     }
 
 
@@ -266,9 +288,7 @@ def write_generated(
     seed: int,
     prior_kind: str = "learned",
     temperature: float | None = None,
-    playback_rate: int = 22050,
-    peak_dbfs: float = -1.0,
-    chunk_frames: int = CHUNK_FRAMES,
+    rendering: Rendering | None = None,
 ) -> dict[str, Any]:
     """``n`` clips of ``seconds`` (clip ``i`` from seed ``seed + i``) into ``out_dir``:
     ``<prior>_NN_seedS.wav`` at the model rate, ``playback/<same>.wav`` at ``playback_rate`` and
@@ -278,6 +298,7 @@ def write_generated(
     import shutil
     import tempfile
 
+    rendering = rendering or Rendering.from_settings()
     if int(n) < 1:
         raise ConfigError(f"--n must be >= 1, got {n}")
     tau = _check_temperature(genre_model.temperature if temperature is None else temperature)
@@ -299,14 +320,13 @@ def write_generated(
         for i in range(int(n)):
             z, n_samples = genre_model.generate(seconds, int(seed) + i, prior_kind, tau)
             name = f"{prefix}_{i:02d}_seed{int(seed) + i}.wav"
-            info = _write_clip(genre_model, z, n_samples, tmp / name, tmp / "playback" / name, playback_rate, peak_dbfs, chunk_frames)
+            info = _write_clip(genre_model, z, n_samples, tmp / name, tmp / "playback" / name, rendering)
             clips.append({"file": name, "playback_file": f"playback/{name}", "seed": int(seed) + i, **info})
         manifest = {
             "command": "generate",
             "settings": _settings(
-                genre_model, n=int(n), seconds=float(seconds), seed=int(seed), prior=prior_kind,
-                temperature=tau if prior_kind == "learned" else None, playback_rate=int(playback_rate),
-                peak_dbfs=float(peak_dbfs), chunk_frames=int(chunk_frames),
+                genre_model, rendering, n=int(n), seconds=float(seconds), seed=int(seed), prior=prior_kind,
+                temperature=tau if prior_kind == "learned" else None,
             ),  # fmt: skip
             "clips": clips,
         }
@@ -326,13 +346,13 @@ def write_generated(
 
 def _write_with_sidecar(
     genre_model: GenreModel, z: np.ndarray, n_samples: int, out: Path, playback_out: Path | None,
-    playback_rate: int, peak_dbfs: float, chunk_frames: int, record: dict[str, Any],
+    rendering: Rendering, record: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """``out`` (WAV), optionally ``playback_out``, and ``out`` with ``.json`` (every setting),
     the JSON last so that its presence means the WAVs are complete."""
     from genrevae.files import write_text
 
-    info = _write_clip(genre_model, z, n_samples, out, playback_out, playback_rate, peak_dbfs, chunk_frames)
+    info = _write_clip(genre_model, z, n_samples, out, playback_out, rendering)
     record = {**record, "file": out.name, "playback_file": None if playback_out is None else str(playback_out), **info}
     write_text(_json(record), out.with_suffix(".json"))
     return record
@@ -347,25 +367,21 @@ def write_transfer(
     seed: int = 0,
     prior_kind: str = "learned",
     temperature: float | None = None,
-    playback_rate: int = 22050,
-    peak_dbfs: float = -1.0,
-    chunk_frames: int = CHUNK_FRAMES,
+    rendering: Rendering | None = None,
 ) -> dict[str, Any]:
     """``source`` re-synthesised by the genre (:meth:`GenreModel.transfer`) into ``out``."""
     out = _check_wav_path(out, (Path(source),))
+    rendering = rendering or Rendering.from_settings()
     tau = genre_model.temperature if temperature is None else temperature
-    z, n_samples = genre_model.transfer(source, strength, seed, prior_kind, tau, chunk_frames)
+    z, n_samples = genre_model.transfer(source, strength, seed, prior_kind, tau, rendering.chunk_frames)
     record = {
         "command": "transfer",
         "source": Path(source).stem,
         "input": str(source),
         "genre": genre_model.folder.name,
-        **_settings(
-            genre_model, strength=float(strength), seed=int(seed), prior=prior_kind,
-            temperature=float(tau), playback_rate=int(playback_rate), peak_dbfs=float(peak_dbfs), chunk_frames=int(chunk_frames),
-        ),  # fmt: skip
+        **_settings(genre_model, rendering, strength=float(strength), seed=int(seed), prior=prior_kind, temperature=float(tau)),
     }
-    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, playback_rate, peak_dbfs, chunk_frames, record)
+    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, rendering, record)
 
 
 def write_interpolation(
@@ -375,20 +391,19 @@ def write_interpolation(
     out: Path,
     playback_out: Path | None = None,
     seconds: float | None = None,
-    playback_rate: int = 22050,
-    peak_dbfs: float = -1.0,
-    chunk_frames: int = CHUNK_FRAMES,
+    rendering: Rendering | None = None,
 ) -> dict[str, Any]:
     """One clip morphing from ``source_a`` into ``source_b`` (:meth:`GenreModel.interpolate`) into ``out``."""
     out = _check_wav_path(out, (Path(source_a), Path(source_b)))
-    z, n_samples = genre_model.interpolate(source_a, source_b, seconds, chunk_frames)
+    rendering = rendering or Rendering.from_settings()
+    z, n_samples = genre_model.interpolate(source_a, source_b, seconds, rendering.chunk_frames)
     record = {
         "command": "interpolate",
         "inputs": [str(source_a), str(source_b)],
         "genre": genre_model.folder.name,
         **_settings(
-            genre_model, seconds=None if seconds is None else float(seconds), path="slerp per latent frame, t = frame / (frames - 1)",
-            playback_rate=int(playback_rate), peak_dbfs=float(peak_dbfs), chunk_frames=int(chunk_frames),
+            genre_model, rendering, seconds=None if seconds is None else float(seconds),
+            path="slerp per latent frame, t = frame / (frames - 1)",
         ),  # fmt: skip
     }
-    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, playback_rate, peak_dbfs, chunk_frames, record)
+    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, rendering, record)

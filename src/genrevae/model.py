@@ -38,9 +38,7 @@ genrevae.model`` without ``custom_objects``.
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import Any
 
 import keras
 import numpy as np
@@ -48,11 +46,10 @@ import tensorflow as tf
 from keras import layers
 
 from genrevae import losses
+from genrevae.config import section
 from genrevae.pqmf import PQMF
 
 __all__ = [
-    "DEFAULT_MODEL_SETTINGS",
-    "resolve_model_settings",
     "Resnet1DBlock",
     "ResidualUnit",
     "WaveVAE",
@@ -63,22 +60,6 @@ __all__ = [
     "seed_pair",
 ]
 
-DEFAULT_MODEL_SETTINGS: dict[str, Any] = {
-    "preset": "conv",
-    "likelihood": "gaussian",
-    "latent_dim": 2,
-    "conv": {
-        "bands": 8,
-        "width": 32,
-        "max_width": 128,
-        "strides": [2, 2, 4],
-        "kernel_size": 7,
-        "dilations": [1, 3, 9],
-        "latent_channels": 16,
-    },
-}
-
-PRESETS = ("conv", "seed")
 LIKELIHOODS = ("gaussian", "bernoulli")
 
 #: Initial value of the Gaussian's learned log standard deviation.  GTZAN clips at
@@ -86,39 +67,6 @@ LIKELIHOODS = ("gaussian", "bernoulli")
 #: of an untrained decoder; starting at sigma = 1 would leave the reconstruction term
 #: almost flat for the few hundred Adam steps a small genre set gets.
 INITIAL_LOG_SCALE = math.log(0.1)
-
-
-def merge_settings(defaults: dict, given: dict | None) -> dict:
-    """A deep copy of ``defaults`` with ``given`` laid over it, nested dicts merged key by key."""
-    out = copy.deepcopy(defaults)
-    for key, value in (given or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_settings(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def resolve_model_settings(model_settings: dict | None) -> dict:
-    """Fill missing keys of the ``model`` settings section with the defaults and validate it."""
-    s = merge_settings(DEFAULT_MODEL_SETTINGS, model_settings)
-    if s["preset"] not in PRESETS:
-        raise ValueError(f"model.preset must be one of {PRESETS}, got {s['preset']!r}")
-    if s["likelihood"] not in LIKELIHOODS:
-        raise ValueError(f"model.likelihood must be one of {LIKELIHOODS}, got {s['likelihood']!r}")
-    if int(s["latent_dim"]) < 1:
-        raise ValueError("model.latent_dim must be >= 1")
-    c = s["conv"]
-    if not c["strides"] or any(int(v) < 1 for v in c["strides"]):
-        raise ValueError(f"model.conv.strides must be a non-empty list of positive ints, got {c['strides']!r}")
-    for key in ("width", "max_width", "kernel_size", "latent_channels"):
-        if int(c[key]) < 1:
-            raise ValueError(f"model.conv.{key} must be >= 1, got {c[key]!r}")
-    if int(c["bands"]) < 2:
-        raise ValueError(f"model.conv.bands must be >= 2, got {c['bands']!r}")
-    if any(int(v) < 1 for v in c["dilations"]):
-        raise ValueError(f"model.conv.dilations must be positive ints, got {c['dilations']!r}")
-    return s
 
 
 def seed_pair(seed) -> tf.Tensor:
@@ -594,8 +542,9 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
 
     The returned model is built (weights exist); initial weights come from Keras' global
     RNG, so call ``keras.utils.set_random_seed`` first for reproducible initialisation.
+    Missing keys take the schema's defaults; a bad value raises ConfigError naming it.
     """
-    s = resolve_model_settings(model_settings)
+    s = section("model", model_settings)
     if s["preset"] == "seed":
         return SeedVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
     c = s["conv"]

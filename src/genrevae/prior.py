@@ -59,9 +59,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from genrevae.config import section
+
 __all__ = [
-    "PRIOR_SETTING_KEYS",
-    "validate_prior_settings",
     "LatentPrior",
     "aggregate_posterior_moments",
     "fit_prior",
@@ -74,20 +74,6 @@ __all__ = [
     "fit_prior_files",
     "load_prior",
 ]
-
-#: The keys of the ``prior`` section of the config, all required (defaults live in the schema).
-PRIOR_SETTING_KEYS = (
-    "hidden",
-    "layers",
-    "mixtures",
-    "steps",
-    "batch_size",
-    "segment_frames",
-    "learning_rate",
-    "var_order",
-    "temperature",
-    "max_seconds",
-)
 
 #: log(2 pi), the constant of every Gaussian log-density.
 LOG_2PI = math.log(2.0 * math.pi)
@@ -122,47 +108,11 @@ def _seed_word(seed: int) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _positive_int(settings: Mapping[str, Any], key: str, minimum: int = 1) -> int:
-    value = settings[key]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
-        raise ValueError(f"prior.{key} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _positive_float(settings: Mapping[str, Any], key: str) -> float:
-    value = settings[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"prior.{key} must be a number > 0, got {value!r}")
-    if not math.isfinite(float(value)) or float(value) <= 0:
-        raise ValueError(f"prior.{key} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def validate_prior_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the ``prior`` config section; return it with normalised Python types.
-
-    Required keys (exactly :data:`PRIOR_SETTING_KEYS`): ``hidden``, ``layers``,
-    ``mixtures``, ``steps``, ``batch_size``, ``segment_frames`` (ints >= 1),
-    ``var_order`` (int >= 0; 0 is an i.i.d. full-covariance Gaussian), ``learning_rate``
-    and ``temperature`` (finite floats > 0) and ``max_seconds`` (``None`` or a number
-    > 0).  Raises ``ValueError`` naming ``prior.<key>``.
-    """
-    if not isinstance(settings, Mapping):
-        raise ValueError(f"prior settings must be a mapping, got {type(settings).__name__}")
-    missing = [k for k in PRIOR_SETTING_KEYS if k not in settings]
-    if missing:
-        raise ValueError(f"missing prior setting(s): {', '.join('prior.' + k for k in missing)}")
-    unknown = sorted(str(k) for k in settings if k not in PRIOR_SETTING_KEYS)
-    if unknown:
-        raise ValueError(f"unknown prior setting(s): {', '.join('prior.' + k for k in unknown)}")
-    out: dict[str, Any] = {}
-    for key in ("hidden", "layers", "mixtures", "steps", "batch_size", "segment_frames"):
-        out[key] = _positive_int(settings, key)
-    out["var_order"] = _positive_int(settings, "var_order", minimum=0)
-    out["learning_rate"] = _positive_float(settings, "learning_rate")
-    out["temperature"] = _positive_float(settings, "temperature")
-    out["max_seconds"] = None if settings["max_seconds"] is None else _positive_float(settings, "max_seconds")
-    return out
+def _typed(settings: dict[str, Any]) -> dict[str, Any]:
+    """The ``prior`` section (resolved by :func:`genrevae.config.section`) with Python numbers:
+    the rates and the budget as floats, every count as an int."""
+    floats = ("learning_rate", "temperature", "max_seconds")
+    return {k: v if v is None else float(v) if k in floats else int(v) for k, v in settings.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -528,8 +478,8 @@ def fit_prior(
     Args:
         train_mean, train_logvar: ``(clips, frames, C)`` posterior means and
             log-variances of the TRAIN clips.
-        settings: the ``prior`` config section (see :func:`validate_prior_settings`;
-            ``var_order`` and ``temperature`` are not used here).
+        settings: the ``prior`` config section (missing keys take the schema's defaults, a bad
+            value raises ConfigError naming it; ``var_order`` and ``temperature`` are not used here).
         seed: fixes the initial weights (``keras.utils.set_random_seed``) and, with the
             step number, every batch (:func:`_training_batch`): on CPU with the same
             thread count two runs give bit-identical weights -- unless ``max_seconds``
@@ -546,7 +496,7 @@ def fit_prior(
     last step, ``{"step", "nll_per_frame" (mean over the steps since the previous
     record, nats, original units), "seconds" (since the start)}``.
     """
-    s = validate_prior_settings(settings)
+    s = _typed(section("prior", settings))
     mean, logvar = _check_posteriors(train_mean, train_logvar)
     seed = _seed_word(seed)
     segment = min(s["segment_frames"], mean.shape[1])
@@ -838,7 +788,7 @@ def fit_prior_files(
     from genrevae.model import load_model
     from genrevae.training import load_split, open_shard
 
-    s = validate_prior_settings(settings["prior"])
+    s = _typed(section("prior", settings.get("prior")))
     seed = int(settings["seed"])
     model = load_model(Path(model_path))
     clips = open_shard(Path(shard))

@@ -73,10 +73,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from genrevae.config import section
+
 __all__ = [
-    "DEFAULT_QUALITY_SETTINGS",
     "NOISE_CLASS",
-    "resolve_quality_settings",
     "phase_randomise",
     "phase_randomised_control",
     "mfcc_frames",
@@ -93,49 +93,11 @@ __all__ = [
     "json_text",
 ]
 
-#: Defaults of the ``quality`` config section.
-DEFAULT_QUALITY_SETTINGS: dict[str, Any] = {
-    "n_generated": None,  # clips generated for the Frechet distance; None = as many as train clips
-    "n_mfcc": 20,
-    "n_fft": 512,
-    "hop_length": 256,
-    "n_mels": 40,
-    "onset_hop_length": 64,  # onset envelope at 3000/64 = 47 frames/s (sixteenth notes need > 16/s)
-    "segment_seconds": 3.0,
-    "fidelity_n_generated": 16,
-    "classifier_c": 1.0,  # inverse L2 strength of the logistic regression
-    "classifier_noise_class": True,
-    "cv_folds": 5,
-    "batch_size": 4,
-}
-
 #: Label of the classifier's extra class of stationary noise (phase-randomised train clips).
 NOISE_CLASS = "noise"
 
 # Lag range (seconds) searched for periodicity in onset/RMS envelopes: 30-600 beats per minute.
 _MIN_LAG_S, _MAX_LAG_S = 0.1, 2.0
-
-
-def resolve_quality_settings(quality: dict | None) -> dict:
-    """``quality`` settings with defaults filled in and values checked (errors name ``quality.<key>``)."""
-    s = {**DEFAULT_QUALITY_SETTINGS, **(quality or {})}
-    unknown = set(s) - set(DEFAULT_QUALITY_SETTINGS)
-    if unknown:
-        raise ValueError(f"unknown quality setting(s) {sorted(unknown)}")
-    if s["n_generated"] is not None and int(s["n_generated"]) < 1:
-        raise ValueError("quality.n_generated must be >= 1 or null")
-    for key in ("n_mfcc", "n_fft", "hop_length", "n_mels", "onset_hop_length", "fidelity_n_generated", "batch_size"):
-        if int(s[key]) < 1:
-            raise ValueError(f"quality.{key} must be >= 1, got {s[key]!r}")
-    if int(s["cv_folds"]) < 2:
-        raise ValueError(f"quality.cv_folds must be >= 2, got {s['cv_folds']!r}")
-    if not float(s["segment_seconds"]) > 0:
-        raise ValueError(f"quality.segment_seconds must be > 0, got {s['segment_seconds']!r}")
-    if not float(s["classifier_c"]) > 0:
-        raise ValueError(f"quality.classifier_c must be > 0, got {s['classifier_c']!r}")
-    if not isinstance(s["classifier_noise_class"], (bool, np.bool_)):
-        raise ValueError(f"quality.classifier_noise_class must be true or false, got {s['classifier_noise_class']!r}")
-    return s
 
 
 # ---------------------------------------------------------------------------
@@ -320,7 +282,7 @@ def mfcc_frames(clips: np.ndarray, sample_rate: int, settings: Mapping[str, Any]
 
     Clips are processed one at a time (``clips`` may be memory-mapped).
     """
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     rows = [_mfcc(x, sample_rate, s).T for x in clips]
     if not rows:
         return np.zeros((0, int(s["n_mfcc"])))
@@ -345,7 +307,7 @@ def segment_features(clips: np.ndarray, sample_rate: int, settings: Mapping[str,
     dynamics (with them the toy set's phase-randomised segment ratios fell from 4.9-38
     to 2.6-21).
     """
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     rows = [_segment_rows(_analysis(x, sample_rate, s), len(x), sample_rate, s) for x in clips]
     return np.concatenate(rows) if rows else np.zeros((0, _segment_dim(s)))
 
@@ -359,7 +321,7 @@ def clip_features(clips: np.ndarray, sample_rate: int, settings: Mapping[str, An
     mean |step|, RMS coefficient of variation; autocorrelation statistics (see
     ``_periodicity``) of the onset envelope and of the RMS envelope.
     """
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     rows = [_clip_feature_vector(_analysis(x, sample_rate, s), sample_rate, s) for x in clips]
     if not rows:
         n_bands = _contrast_bands(int(sample_rate), int(s["n_fft"]))[1]
@@ -455,7 +417,7 @@ def generation_quality(
     - ``n_clips``, ``rms`` (mean RMS per set: a near-silent generator shows up there
       first), ``feature``, ``segment_feature``, ``sample_rate``.
     """
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     f_gen, g_gen = _frames_and_segments(generated, sample_rate, s)
     f_train, g_train = _frames_and_segments(train, sample_rate, s)
     f_test, g_test = _frames_and_segments(test, sample_rate, s)
@@ -529,7 +491,7 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
-    s = resolve_quality_settings(settings.get("quality"))
+    s = section("quality", settings.get("quality"))
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])
     clips = np.load(Path(shard), mmap_mode="r")
@@ -564,7 +526,7 @@ def make_classifier(settings: Mapping[str, Any] | None = None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     return make_pipeline(StandardScaler(), LogisticRegression(C=float(s["classifier_c"]), max_iter=10_000, random_state=0))
 
 
@@ -604,7 +566,7 @@ def genre_fidelity(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     genres = sorted(train)
     if NOISE_CLASS in genres:
         raise ValueError(f"a genre may not be called {NOISE_CLASS!r} (the classifier's noise class)")
@@ -712,7 +674,7 @@ def genre_fidelity_clips(
     ``controls`` already has one.  ``controls`` maps names to per-genre waveforms
     (e.g. ``reconstructions``, ``gaussian_prior``).
     """
-    s = resolve_quality_settings(dict(settings or {}))
+    s = section("quality", settings)
     f_train, f_test, f_gen, noise = {}, {}, {}, []
     f_controls: dict[str, dict[str, np.ndarray]] = {"phase_randomised": {}}
     for g in sorted(train):
@@ -751,7 +713,7 @@ def genre_fidelity_files(
     if not (len(genres) == len(models) == len(priors) == len(shards) == len(splits)):
         raise ValueError("genres, models, priors, shards and splits must have the same length")
     temperature = float(settings["prior"]["temperature"])
-    s = resolve_quality_settings(settings.get("quality"))
+    s = section("quality", settings.get("quality"))
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     train, test, generated, noise = {}, {}, {}, []
     controls: dict[str, dict[str, np.ndarray]] = {"phase_randomised": {}}

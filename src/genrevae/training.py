@@ -67,16 +67,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from genrevae.config import sections
 from genrevae.files import atomic_path, write_csv, write_npy, write_text
 
 __all__ = [
-    "DEFAULT_SETTINGS",
-    "resolve_settings",
+    "SECTIONS",
     "configure_threads",
     "load_split",
     "data_fingerprint",
@@ -99,58 +98,8 @@ ENVELOPE_POINTS = 4096
 _SAMPLES_STREAM = 0x5A3D
 _TEST_STREAM = 1
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "seed": 123,
-    "sample_rate": 3000,
-    "model": None,  # filled from genrevae.model.DEFAULT_MODEL_SETTINGS
-    "train": {
-        "steps": 3000,
-        "window_samples": 8192,
-        "batch_size": 16,
-        "learning_rate": 1.0e-3,
-        "beta_1": 0.9,
-        "beta_2": 0.999,
-        "epsilon": 1.0e-8,
-        "kl_beta": 1.0,
-        "kl_warmup_steps": 500,
-        "stft_weight": 1.0,
-        "stft_sizes": [64, 128, 256, 512, 1024],
-        "checkpoint_every": 250,
-        "tensorboard_audio": 2,
-        "xla": False,
-        "max_seconds": None,
-    },
-    "evaluate": {"iw_samples": 32, "batch_size": 4},
-}
-
-
-def resolve_settings(settings: dict | None) -> dict:
-    """Fill missing keys with the documented defaults and validate the values this module uses.
-
-    Unknown top-level keys are kept (and ignored).  Returns a new dict.
-    """
-    from genrevae.model import merge_settings, resolve_model_settings
-
-    s = merge_settings(DEFAULT_SETTINGS, settings)
-    s["model"] = resolve_model_settings(s.get("model"))
-    t = s["train"]
-    if int(t["steps"]) < 0:
-        raise ValueError("train.steps must be >= 0")
-    for key in ("batch_size", "checkpoint_every"):
-        if int(t[key]) < 1:
-            raise ValueError(f"train.{key} must be >= 1")
-    if t["window_samples"] is not None and int(t["window_samples"]) < 16:
-        raise ValueError("train.window_samples must be null (whole clips) or >= 16")
-    if not float(t["learning_rate"]) > 0:
-        raise ValueError("train.learning_rate must be > 0")
-    if float(t["kl_beta"]) < 0 or int(t["kl_warmup_steps"]) < 0 or float(t["stft_weight"]) < 0:
-        raise ValueError("train.kl_beta, train.kl_warmup_steps and train.stft_weight must be >= 0")
-    if not t["stft_sizes"] or any(int(v) < 4 for v in t["stft_sizes"]):
-        raise ValueError("train.stft_sizes must be a non-empty list of FFT sizes >= 4")
-    e = s["evaluate"]
-    if int(e["iw_samples"]) < 1 or int(e["batch_size"]) < 1:
-        raise ValueError("evaluate.iw_samples and evaluate.batch_size must be >= 1")
-    return s
+#: The config sections training reads (genrevae.config.sections fills them from the schema).
+SECTIONS = ("seed", "sample_rate", "model", "train", "evaluate")
 
 
 # ---------------------------------------------------------------------------
@@ -495,7 +444,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     from genrevae.model import build_model
 
     shard, split, out_dir = Path(shard), Path(split), Path(out_dir)
-    settings = resolve_settings(settings)
+    settings = sections(settings, SECTIONS)
     seed = int(settings["seed"]) % (2**31 - 2)  # TF's stateless seeds are int32 pairs
     tr = settings["train"]
     steps, batch_size, every = int(tr["steps"]), int(tr["batch_size"]), int(tr["checkpoint_every"])

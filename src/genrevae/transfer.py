@@ -55,7 +55,8 @@ def write_transfer_source(
     name: str,
     out_dir: Path,
     sample_rate: int,
-    playback_rate: int = 22050,
+    playback_rate: int,
+    peak_dbfs: float,
     file: Path | None = None,
     genre: str | None = None,
     shard: Path | None = None,
@@ -70,7 +71,7 @@ def write_transfer_source(
     wav, playback = out_dir / f"{name}.wav", out_dir / "playback" / f"{name}.wav"
     if file is not None:
         info = inspect_audio(file)
-        written = write_waveform(wav, read_blocks(file, sample_rate), sample_rate, -1.0, playback, playback_rate)
+        written = write_waveform(wav, read_blocks(file, sample_rate), sample_rate, peak_dbfs, playback, playback_rate)
         record = {
             "description": f"{Path(file).name} ({info.seconds:.1f} s, {info.sample_rate} Hz, {info.channels} channel(s))",
             "genre": None,
@@ -86,7 +87,7 @@ def write_transfer_source(
             raise ConfigError(f"{split}: genre {genre} has no test clip to transfer; give transfer.dir instead")
         clip = int(table["test"][0])
         track = str(table["tracks"][clip]) or f"clip{clip:05d}"
-        written = write_waveform(wav, [np.asarray(clips[clip], dtype=np.float32)], sample_rate, -1.0, playback, playback_rate)
+        written = write_waveform(wav, [np.asarray(clips[clip], dtype=np.float32)], sample_rate, peak_dbfs, playback, playback_rate)
         record = {"description": f"test clip {track} of genre {genre}", "genre": genre, "track": track, "input": f"{shard}[{clip}]"}
     else:
         raise ConfigError("transfer-source: give --file, or --genre with --shard and --split")

@@ -25,6 +25,14 @@ def prepare_job_environment(src_dir: Path) -> None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
+def job_shell_prefix(src_dir: Path) -> str:
+    """The prefix of every job's shell command (for ``shell.prefix``): Snakemake's default strict
+    mode, then PYTHONPATH with this workflow's ``src/`` first.  Snakemake removes PYTHONPATH from
+    the environment of jobs in conda envs (``--sdm conda``), so the job's own shell sets it.
+    Snakemake formats the prefix with each command, hence the doubled braces."""
+    return f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(src_dir))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+
+
 def _visible_files(folder: Path) -> list[Path]:
     # Hidden names are editor/OS droppings and our own atomic-write temp files.
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))

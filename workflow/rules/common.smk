@@ -12,6 +12,7 @@ from genrevae.transfer import transfer_files
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
+    job_shell_prefix,
     prepare_job_environment,
     select_genres,
     split_arguments,
@@ -30,10 +31,8 @@ AVAILABLE_GENRES = discover_genres(
 )
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
 prepare_job_environment(SRC_DIR)
-# Every job runs this workflow's own copy of the package. PYTHONPATH is set on the command line
-# itself: Snakemake removes it from the environment of jobs that run in a conda env (--sdm conda),
-# whose envs/*.yaml hold the dependencies only.
-GENREVAE = f"PYTHONPATH={shlex.quote(str(SRC_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} python -m genrevae"
+# Every job runs this workflow's own copy of the package, also in a conda env (see the function).
+shell.prefix(job_shell_prefix(SRC_DIR))
 
 
 def package_code(*modules):

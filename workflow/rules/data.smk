@@ -26,7 +26,7 @@ rule toy_genre:
         sample_rate=config["toy"]["sample_rate"],
         duration=config["toy"]["duration"],
     shell:
-        "{GENREVAE} toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
+        "python -m genrevae toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
         " --seed {params.seed} --sample-rate {params.sample_rate} --duration {params.duration}"
         " > {log} 2>&1"
 
@@ -50,7 +50,7 @@ rule index_genre:
     params:
         min_seconds=config["min_seconds"],
     shell:
-        "{GENREVAE} index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
+        "python -m genrevae index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
         " --threads {threads} --out {output} {input.audio:q} > {log} 2>&1"
 
 
@@ -77,7 +77,7 @@ rule shard_genre:
         n_samples=config["n_samples"],
         offset_seconds=config["clip_offset_seconds"],
     shell:
-        "{GENREVAE} shard --genre {wildcards.genre} --index {input.index}"
+        "python -m genrevae shard --genre {wildcards.genre} --index {input.index}"
         " --sample-rate {params.sample_rate} --n-samples {params.n_samples}"
         " --offset-seconds {params.offset_seconds} --threads {threads}"
         " --out-shard {output.shard} --out-tracks {output.tracks} > {log} 2>&1"
@@ -102,5 +102,5 @@ rule split_genre:
     params:
         split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
     shell:
-        "{GENREVAE} split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
+        "python -m genrevae split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
         " --out {output} > {log} 2>&1"

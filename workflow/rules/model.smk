@@ -27,7 +27,7 @@ rule train_model:
         out_dir=lambda wildcards, output: Path(output.model).parent,
         settings=model_settings("seed", "sample_rate", "model", "train"),
     shell:
-        "{GENREVAE} train --shard {input.shard} --split {input.split}"
+        "python -m genrevae train --shard {input.shard} --split {input.split}"
         " --out-dir {params.out_dir} --settings {params.settings:q} --threads {threads}"
         " > {log} 2>&1"
 
@@ -57,7 +57,7 @@ rule fit_prior:
         out_dir=lambda wildcards, output: Path(output.prior).parent,
         settings=model_settings("seed", "prior"),
     shell:
-        "{GENREVAE} prior --model {input.model} --shard {input.shard}"
+        "python -m genrevae prior --model {input.model} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -88,6 +88,6 @@ rule evaluate_model:
     params:
         settings=model_settings("seed", "sample_rate", "model", "evaluate"),
     shell:
-        "{GENREVAE} evaluate --model {input.model} --prior {input.prior} --shard {input.shard}"
+        "python -m genrevae evaluate --model {input.model} --prior {input.prior} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
         " --out {output} > {log} 2>&1"

@@ -72,7 +72,7 @@ rule plot_figures:
         out_dir=lambda wildcards, output: Path(output.grid).parent,
         settings=model_settings("seed", "sample_rate", "render", "prior"),
     shell:
-        "{GENREVAE} figures --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
+        "python -m genrevae figures --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --history {input.history} --epoch-samples {input.epoch_samples}"
         " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
         " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
@@ -109,7 +109,7 @@ rule generation_quality:
     params:
         settings=model_settings("seed", "sample_rate", "quality", "prior"),
     shell:
-        "{GENREVAE} quality --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
+        "python -m genrevae quality --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
 
@@ -144,7 +144,7 @@ rule export_audio:
     params:
         settings=model_settings("seed", "sample_rate", "render", "prior"),
     shell:
-        "{GENREVAE} export --model {input.model} --prior {input.prior} --shard {input.shard}"
+        "python -m genrevae export --model {input.model} --prior {input.prior} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
         " --out-dir {output} > {log} 2>&1"
 
@@ -180,7 +180,7 @@ rule genre_fidelity:
         genres=GENRES,
         settings=model_settings("seed", "sample_rate", "quality", "prior"),
     shell:
-        "{GENREVAE} fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
+        "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
 
@@ -221,7 +221,7 @@ rule listening_page:
         genres=GENRES,
         transfer_sources=transfer_sources(),
     shell:
-        "{GENREVAE} page --results-dir {params.results_dir} --genre {params.genres:q}"
+        "python -m genrevae page --results-dir {params.results_dir} --genre {params.genres:q}"
         " --fidelity {input.fidelity} --out {output.page} --out-report {output.report}"
         " --transfer-source {params.transfer_sources:q}"
         " --thumbnails-dir {output.thumbnails} > {log} 2>&1"

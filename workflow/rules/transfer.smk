@@ -24,11 +24,12 @@ rule transfer_source:
         source=transfer_source_arguments,
         sample_rate=config["sample_rate"],
         playback_rate=config["render"]["playback_rate"],
+        peak_dbfs=config["render"]["peak_dbfs"],
         out_dir=lambda wildcards, output: Path(output.wav).parent,
     shell:
-        "{GENREVAE} transfer-source --name {wildcards.source} {params.source}"
+        "python -m genrevae transfer-source --name {wildcards.source} {params.source}"
         " --sample-rate {params.sample_rate} --playback-rate {params.playback_rate}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --peak-dbfs {params.peak_dbfs} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule transfer:
@@ -70,6 +71,6 @@ rule transfer:
         playback_rate=config["render"]["playback_rate"],
         peak_dbfs=config["render"]["peak_dbfs"],
     shell:
-        "{GENREVAE} transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
+        "python -m genrevae transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
         " --strength {params.strength} --seed {params.seed} --playback-rate {params.playback_rate}"
         " --peak-dbfs {params.peak_dbfs} --threads {threads} > {log} 2>&1"

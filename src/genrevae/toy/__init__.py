@@ -5,8 +5,8 @@ workflow and the benchmark suite use this synthesiser instead.  It writes
 
     <out_dir>/<genre>/<genre>.00000.wav, <genre>.00001.wav, ...
 
-as 22,050 Hz mono 16-bit PCM WAV files of 30 s each (by default), exactly like
-GTZAN.  Every clip is a short excerpt of a little arranged "song": a chord
+as 22,050 Hz mono 16-bit PCM WAV files of 30 s each (by default: the config
+schema's ``toy.sample_rate`` and ``toy.duration``), exactly like GTZAN.  Every clip is a short excerpt of a little arranged "song": a chord
 progression in a random key and tempo, played by a genre-typical band made of
 simple vectorised synthesisers (wavetable oscillators, FM electric piano,
 synthetic drum kit), mixed with a convolution reverb and mastered to a peak
@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from genrevae.config import section
 from genrevae.files import atomic_path
 from genrevae.toy.genres import GENRE_RENDERERS
 
@@ -67,8 +68,10 @@ TOY_GENRES: tuple[str, ...] = (
 )
 """All genre names the toy generator supports (the ten GTZAN genres), sorted."""
 
-DEFAULT_TOY_GENRES: tuple[str, ...] = ("classical", "disco", "jazz", "rock")
-"""The genres used by the default pipeline configuration."""
+_TOY = section("toy")  # the schema's defaults of the `toy` config section, read once
+
+DEFAULT_TOY_GENRES: tuple[str, ...] = tuple(_TOY["genres"])
+"""The genres used by the default pipeline configuration (the schema's ``toy.genres``)."""
 
 
 def clip_filename(genre: str, index: int) -> str:
@@ -86,8 +89,8 @@ def synthesize_clip(
     genre: str,
     index: int,
     seed: int,
-    sample_rate: int = 22050,
-    duration: float = 30.0,
+    sample_rate: int = _TOY["sample_rate"],
+    duration: float = _TOY["duration"],
 ) -> np.ndarray:
     """Synthesise one toy clip of ``genre`` and return it as float32 mono samples.
 
@@ -110,8 +113,8 @@ def write_toy_genre(
     genre: str,
     n_clips: int,
     seed: int,
-    sample_rate: int = 22050,
-    duration: float = 30.0,
+    sample_rate: int = _TOY["sample_rate"],
+    duration: float = _TOY["duration"],
 ) -> list[Path]:
     """Write clips ``0 .. n_clips-1`` of ``genre`` to ``out_dir/genre/``.
 
