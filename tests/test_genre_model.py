@@ -337,6 +337,7 @@ def test_bad_arguments(genre_dir: Path, tmp_path: Path, caplog) -> None:
         (("transfer", genre_dir, song, "--out", song), "is also an input"),
         (("transfer", genre_dir, song, song, "--out", tmp_path / "o.wav"), "--out-dir"),
         (("transfer", genre_dir, song), "--out FILE.wav"),
+        (("transfer", genre_dir, song, tmp_path / "song.flac", "--out-dir", tmp_path / "o"), "both give the name 'song'"),
     ]
     before = song.read_bytes()
     for args, words in cases:

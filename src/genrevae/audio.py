@@ -26,6 +26,7 @@ import soundfile as sf
 import soxr
 
 from genrevae.data import DataError
+from genrevae.export import to_pcm16
 
 __all__ = [
     "AudioError",
@@ -149,10 +150,6 @@ class WrittenAudio:
         return self.n_samples / self.sample_rate
 
 
-def _pcm16(x: np.ndarray) -> bytes:
-    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
 def _open_wav(path: Path, rate: int) -> wave.Wave_write:
     out = wave.open(str(path), "wb")
     out.setnchannels(1)
@@ -214,9 +211,9 @@ def write_waveform(
                 x = (np.asarray(signal[i : i + _SPOOL_BLOCK], dtype=np.float64) - mean) * gain
                 written_peak = max(written_peak, float(np.max(np.abs(x))))
                 energy += float(np.sum(x * x))
-                model_out.writeframes(_pcm16(x))
+                model_out.writeframes(to_pcm16(x).tobytes())
                 if playback_out is not None:
-                    playback_out.writeframes(_pcm16(resampler.resample_chunk(x, last=i + _SPOOL_BLOCK >= n)))
+                    playback_out.writeframes(to_pcm16(resampler.resample_chunk(x, last=i + _SPOOL_BLOCK >= n)).tobytes())
         finally:
             model_out.close()
             if playback_out is not None:

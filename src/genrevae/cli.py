@@ -223,8 +223,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> None:
-    from genrevae.export import safe_name
     from genrevae.genre_model import GenreModel, write_transfer
+    from genrevae.transfer import source_names
 
     if (args.out is None) == (args.out_dir is None):
         raise ConfigError("transfer: give --out FILE.wav (one input) or --out-dir FOLDER (any number of inputs)")
@@ -233,11 +233,8 @@ def cmd_transfer(args: argparse.Namespace) -> None:
     if args.out is not None:
         jobs = [(args.inputs[0], args.out, args.playback_out)]
     else:
-        names = [safe_name(p.name) for p in args.inputs]
-        clashes = sorted({n for n in names if names.count(n) > 1})
-        if clashes:
-            raise ConfigError(f"transfer: inputs share the output name(s) {clashes} in --out-dir; rename one of them")
-        jobs = [(p, args.out_dir / f"{n}.wav", args.out_dir / "playback" / f"{n}.wav") for p, n in zip(args.inputs, names)]
+        named = source_names(args.inputs, "transfer --out-dir")
+        jobs = [(p, args.out_dir / f"{n}.wav", args.out_dir / "playback" / f"{n}.wav") for n, p in named.items()]
     _start_tensorflow(args.threads)
     genre_model = GenreModel.load(args.model_dir, need_prior=args.strength > 0 and args.prior == "learned")
     for source, out, playback in jobs:

@@ -58,6 +58,13 @@ class ModelFolderError(ConfigError):
     """A genre folder that cannot be used (missing, unfinished, no prior); says what to do."""
 
 
+def _no_prior(folder: Path) -> ModelFolderError:
+    return ModelFolderError(
+        f"{folder}: no learned prior (prior/prior.keras is missing); run snakemake --cores 4 "
+        f"{Path(folder) / 'prior' / 'prior.keras'}, or use --prior gaussian"
+    )
+
+
 def _check_unit(value: float, name: str) -> float:
     value = float(value)
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -133,21 +140,20 @@ class GenreModel:
             except (OSError, ValueError, KeyError, TypeError):
                 temperature = 1.0
         elif need_prior:
-            raise ModelFolderError(
-                f"{folder}: no learned prior (prior/prior.keras is missing); run snakemake --cores 4 {prior_file}, "
-                "or use --prior gaussian"
-            )
+            raise _no_prior(folder)
         return cls(folder, model, prior, sample_rate, temperature, fingerprint)
 
     # -- latents ---------------------------------------------------------------------------
-    def _prior_latents(self, frames_for: int, seed: int, prior_kind: str, temperature: float) -> np.ndarray:
-        """One latent sequence for a waveform of ``frames_for`` samples, from seed ``seed``."""
+    def check_prior(self, prior_kind: str) -> None:
+        """Raise unless ``prior_kind`` names a prior this folder can sample."""
         if prior_kind not in PRIORS:
             raise ConfigError(f"--prior must be one of {PRIORS}, got {prior_kind!r}")
         if prior_kind == "learned" and self.prior is None:
-            raise ModelFolderError(
-                f"{self.folder}: no learned prior (prior/prior.keras is missing); fit it or use --prior gaussian"
-            )
+            raise _no_prior(self.folder)
+
+    def _prior_latents(self, frames_for: int, seed: int, prior_kind: str, temperature: float) -> np.ndarray:
+        """One latent sequence for a waveform of ``frames_for`` samples, from seed ``seed``."""
+        self.check_prior(prior_kind)
         return generate_latents(self.model, self.prior, 1, int(seed), prior_kind, float(temperature), int(frames_for))[0]
 
     def encode_file(self, path: Path, chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, int]:
@@ -302,10 +308,7 @@ def write_generated(
     if int(n) < 1:
         raise ConfigError(f"--n must be >= 1, got {n}")
     tau = _check_temperature(genre_model.temperature if temperature is None else temperature)
-    if prior_kind not in PRIORS:
-        raise ConfigError(f"--prior must be one of {PRIORS}, got {prior_kind!r}")
-    if prior_kind == "learned" and genre_model.prior is None:
-        raise ModelFolderError(f"{genre_model.folder}: no learned prior (prior/prior.keras is missing); fit it or use --prior gaussian")
+    genre_model.check_prior(prior_kind)
     genre_model.samples_for(seconds)  # checks --seconds before anything is written
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -19,33 +19,39 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from genrevae.config import ConfigError
 
-__all__ = ["AUDIO_SUFFIXES", "transfer_files", "write_transfer_source"]
+__all__ = ["AUDIO_SUFFIXES", "source_names", "transfer_files", "write_transfer_source"]
 
 #: File name endings the stage picks up in ``transfer.dir`` (what libsndfile decodes).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
 
 
-def transfer_files(folder: Path) -> dict[str, Path]:
-    """The audio files of ``folder`` by source name (:func:`genrevae.export.safe_name` of the
-    file name), sorted; two files with one name are an error naming both."""
+def source_names(paths: Sequence[Path], what: str) -> dict[str, Path]:
+    """``paths`` by the name their outputs get (:func:`genrevae.export.safe_name` of the file
+    name), in order; two files with one name are a ConfigError naming both and ``what``."""
     from genrevae.export import safe_name
 
+    sources: dict[str, Path] = {}
+    for path in paths:
+        name = safe_name(Path(path).name)
+        if name in sources:
+            raise ConfigError(f"{what}: {sources[name]} and {path} both give the name {name!r}; rename one")
+        sources[name] = Path(path)
+    return sources
+
+
+def transfer_files(folder: Path) -> dict[str, Path]:
+    """The audio files of ``folder`` by source name (:func:`source_names`), sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"transfer.dir: {folder} is not a folder; give a folder of audio files or leave it empty")
-    sources: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES:
-            name = safe_name(path.name)
-            if name in sources:
-                raise ConfigError(f"transfer.dir: {sources[name]} and {path} both give the source name {name!r}; rename one")
-            sources[name] = path
+    audio = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+    sources = source_names(audio, "transfer.dir")
     if not sources:
         raise ConfigError(f"transfer.dir: {folder} holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
     return sources

@@ -49,6 +49,7 @@ rule transfer:
             "data",
             "export",
             "genre_model",
+            "transfer",
             "files",
         ),
     output:
