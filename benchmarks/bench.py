@@ -8,7 +8,7 @@ ratios, so load from other work on a shared machine biases both sides alike.
 
 Stages (row ids in brackets; see benchmarks/README.md for what each row means):
 
-1. data   GTZAN-sized toy tree through `snakemake` index + shard vs the seed's librosa loop,
+1. data   GTZAN-sized toy tree through `snakemake` index + shard vs the report's librosa loop,
           and the read / decode floors                               [data.*]
 2. train  training throughput per preset: our step on random windows (XLA off/on) vs the
           report's loop on whole clips                                  [train.*]
@@ -109,7 +109,7 @@ SIZES = {
         repeats=3,
         train_repeats=5,
         batch_size=10,
-        train_steps={"seed": 30, "conv": 6},
+        train_steps={"report": 30, "conv": 6},
         conv={},
         window_samples=None,
         gen_seconds=3.0,
@@ -126,7 +126,7 @@ SIZES = {
         repeats=1,
         train_repeats=1,
         batch_size=2,
-        train_steps={"seed": 2, "conv": 2},
+        train_steps={"report": 2, "conv": 2},
         conv=TINY_CONV,
         window_samples=2048,
         gen_seconds=0.0,
@@ -413,10 +413,10 @@ def bench_data(ctx: Context) -> None:
     t_ours, t_seed, t_read, t_decode = map(_med, (ours, seed, read, decode))
     what = f"{n} files ({len(size.genres)} genres x {size.clips_per_genre}, {size.duration:g} s at 22,050 Hz)"
     ctx.add(Row("data.ours", f"ours: `snakemake --cores 2` index + shard -> clips.npy, {what}",
-                t_ours, n / t_ours, "files/s", _paired(seed, ours), "speed-up vs data.seed"))
+                t_ours, n / t_ours, "files/s", _paired(seed, ours), "speed-up vs data.report"))
     ctx.add(Row("data.job_startup", f"of which job start-up: {n_jobs} jobs x `python -m genrevae --help` "
                 f"({t_job:.2f} s each)", n_jobs * t_job, 100 * n_jobs * t_job / t_ours, "% of data.ours"))
-    ctx.add(Row("data.seed", f"seed: Python loop of `librosa.load(sr=3000, duration={size.clip_seconds:g})`, 1 thread "
+    ctx.add(Row("data.report", f"seed: Python loop of `librosa.load(sr=3000, duration={size.clip_seconds:g})`, 1 thread "
                 f"(first call {seed_warmup:.1f} s, not counted)", t_seed, n / t_seed, "files/s"))
     ctx.add(Row("data.floor_read", "floor: `soundfile.read` of each file, 2 threads, in-process",
                 t_read, n / t_read, "files/s", _paired(ours, read), "headroom: floor speed / ours"))
@@ -519,7 +519,7 @@ class OursLoop:
         self.train_idx, _ = training.load_split(split, self.clips.shape[0])
         self.batch_size = int(tr["batch_size"])
         self.seed = int(s["seed"])
-        self.window = training.window_length(tr, self.clips.shape[1], fixed_length=s["model"]["preset"] == "seed")
+        self.window = training.window_length(tr, self.clips.shape[1], fixed_length=s["model"]["preset"] == "report")
         if share is not None:  # another compiled step over the same model and optimizer
             self.model, self.optimizer = share.model, share.optimizer
         else:
@@ -573,7 +573,7 @@ def bench_train(ctx: Context) -> None:
     shard, split, paths = _train_inputs(ctx, wf, TRAIN_GENRE, ctx.workdir / "train")
     bs = size.batch_size
     ctx.info["train"] = {}
-    for preset in ("seed", "conv"):
+    for preset in ("report", "conv"):
         steps = size.train_steps[preset]
         settings = _settings(ctx, preset)
         # Set-up and the first (tracing / compiling) step of each variant.
@@ -589,58 +589,58 @@ def bench_train(ctx: Context) -> None:
         warm = variants["ours"]
         window = warm.window
         t0 = time.perf_counter()
-        seed_loop = seed_baseline.SeedTrainingLoop(warm.model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
-        seed_loop.block([rows for rows, _ in warm.batches(1)])
-        setup["seed_loop"] = time.perf_counter() - t0
+        report_loop = seed_baseline.SeedTrainingLoop(warm.model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
+        report_loop.block([rows for rows, _ in warm.batches(1)])
+        setup["report_loop"] = time.perf_counter() - t0
         # One untimed step of each variant first: TensorFlow re-instantiates a compiled function
         # the first time it runs after another function was traced (seconds, once), which a
         # process training one model (train_genre) pays once per run, not per step.
-        for name in ("ours", "ours_xla", "seed_loop"):
+        for name in ("ours", "ours_xla", "report_loop"):
             batches = warm.batches(1)
-            if name == "seed_loop":
-                seed_loop.block([rows for rows, _ in batches])
+            if name == "report_loop":
+                report_loop.block([rows for rows, _ in batches])
             else:
                 variants[name].block(batches)
         # Interleaved timed blocks, the order rotating per repetition; within a repetition every
         # variant sees the same clips in the same order: ours a random window of each (as
         # train_genre), the report's loop the whole clip.
-        names = ["ours", "ours_xla", "seed_loop"]
+        names = ["ours", "ours_xla", "report_loop"]
         per_step: dict[str, list[float]] = {name: [] for name in names}
         for rep in range(size.train_repeats):
             batches = warm.batches(steps)
             for name in names[rep % 3:] + names[: rep % 3]:
-                if name == "seed_loop":
-                    seconds = seed_loop.block([rows for rows, _ in batches])
+                if name == "report_loop":
+                    seconds = report_loop.block([rows for rows, _ in batches])
                 else:
                     seconds = variants[name].block(batches)
                 per_step[name].append(seconds / steps)
         best = {name: _med(v) for name, v in per_step.items()}
         # Throughput in seconds of audio trained on per second: ours trains on windows, the report on whole clips.
         audio = {"ours": bs * window / SAMPLE_RATE, "ours_xla": bs * window / SAMPLE_RATE,
-                 "seed_loop": bs * size.n_samples / SAMPLE_RATE}  # fmt: skip
+                 "report_loop": bs * size.n_samples / SAMPLE_RATE}  # fmt: skip
 
         def speed_up(name: str) -> float:
-            times = [audio[name] / t for t in per_step[name]], [audio["seed_loop"] / t for t in per_step["seed_loop"]]
+            times = [audio[name] / t for t in per_step[name]], [audio["report_loop"] / t for t in per_step["report_loop"]]
             return _paired(*times)
 
         params = variants["ours"].model.count_params()
         count = f"{params / 1e6:.2f} M" if params >= 10_000 else f"{params:,}"
-        label = f"{preset} preset{'' if preset == 'seed' or not size.conv else ' (tiny width)'}, " \
+        label = f"{preset} preset{'' if preset == 'report' or not size.conv else ' (tiny width)'}, " \
                 f"{count} params, batch {bs}, {THREADS} threads; time per step"
         ours_data = f"random {window}-sample windows" if window < size.n_samples else f"whole {window}-sample clips"
         ctx.add(Row(f"train.{preset}.ours", f"ours, XLA off (default): {ours_data} read from the mmap shard, compiled "
                     f"step, per-sample ELBO + MR-STFT loss; {label} (build + trace + first step {setup['ours']:.1f} s)",
                     best["ours"], audio["ours"] / best["ours"], "audio s/s", speed_up("ours"),
-                    "audio throughput vs seed loop"))
+                    "audio throughput vs report loop"))
         ctx.add(Row(f"train.{preset}.ours_xla", f"ours, XLA on (`train.xla: true`), {ours_data}; {label} "
                     f"(trace + XLA compile + first step {setup['ours_xla']:.1f} s)",
                     best["ours_xla"], audio["ours_xla"] / best["ours_xla"], "audio s/s", speed_up("ours_xla"),
-                    "audio throughput vs seed loop"))
-        ctx.add(Row(f"train.{preset}.seed_loop", "seed loop: whole clips (the same clips), librosa in tf.data via "
+                    "audio throughput vs report loop"))
+        ctx.add(Row(f"train.{preset}.report_loop", "report loop: whole clips (the same clips), librosa in tf.data via "
                     f"`py_func` every epoch, `np.asarray` per batch, `@tf.function` step, no XLA; {label}",
-                    best["seed_loop"], audio["seed_loop"] / best["seed_loop"], "audio s/s"))
-        traces = seed_loop.traces()
-        del variants, seed_loop, warm, loop
+                    best["report_loop"], audio["report_loop"] / best["report_loop"], "audio s/s"))
+        traces = report_loop.traces()
+        del variants, report_loop, warm, loop
         keras.backend.clear_session()
         # The public entry point, start-up included: `steps` steps and one checkpoint.
         out_dir = ctx.workdir / "train" / f"train_genre-{preset}"
@@ -657,7 +657,7 @@ def bench_train(ctx: Context) -> None:
                     "test ELBO, 16 prior samples); time per step", wall / steps, rate, "audio s/s",
                     rate / (audio["ours"] / best["ours"]), "rate / train.ours rate"))
         keras.backend.clear_session()
-        ctx.info["train"][preset] = {"per_step_s": per_step, "setup_s": setup, "seed_loop_traces": traces,
+        ctx.info["train"][preset] = {"per_step_s": per_step, "setup_s": setup, "report_loop_traces": traces,
                                      "window_samples": window, "train_genre_wall_s": wall,
                                      "train_genre_block_s": block_s}
 
@@ -676,7 +676,7 @@ def bench_gen(ctx: Context) -> None:
     configure_threads(THREADS)
     size = ctx.size
     audio_s = size.n_samples / SAMPLE_RATE
-    for preset in ("seed", "conv"):
+    for preset in ("report", "conv"):
         s = sections(_settings(ctx, preset), SECTIONS)
         keras.utils.set_random_seed(SEED)
         model = build_model(s["model"], size.n_samples)
@@ -857,10 +857,10 @@ RUNNERS: dict[str, Callable[[Context], None]] = {
 
 #: Every row id a complete run produces, in table order.
 ROW_IDS: tuple[str, ...] = (
-    "data.ours", "data.job_startup", "data.seed", "data.floor_read", "data.floor_decode",
-    *(f"train.{p}.{v}" for p in ("seed", "conv") for v in ("ours", "ours_xla", "seed_loop", "train_genre")),
+    "data.ours", "data.job_startup", "data.report", "data.floor_read", "data.floor_decode",
+    *(f"train.{p}.{v}" for p in ("report", "conv") for v in ("ours", "ours_xla", "report_loop", "train_genre")),
     "dag.dry_run", "dag.noop", "dag.startup",
     "e2e.wall", "e2e.tf_jobs", "e2e.tf_startup", "e2e.tf_work",
-    *(f"gen.{p}.{v}" for p in ("seed", "conv") for v in ("b1", "b16", "b1_compiled", "b16_compiled")),
+    *(f"gen.{p}.{v}" for p in ("report", "conv") for v in ("b1", "b16", "b1_compiled", "b16_compiled")),
     *(f"scale.{s}.{k}x" for s in ("data", "train") for k in (1, 2, 4)),
 )  # fmt: skip

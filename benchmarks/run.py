@@ -186,16 +186,16 @@ def markdown_table(rows: list[bench.Row]) -> str:
 def key_findings(ctx: bench.Context) -> list[str]:
     have = {r.id: r for r in ctx.rows}
     out = []
-    if {"data.ours", "data.job_startup", "data.seed", "data.floor_read", "data.floor_decode"} <= have.keys():
-        o, j, s, f, d = (have[k] for k in ("data.ours", "data.job_startup", "data.seed", "data.floor_read",
+    if {"data.ours", "data.job_startup", "data.report", "data.floor_read", "data.floor_decode"} <= have.keys():
+        o, j, s, f, d = (have[k] for k in ("data.ours", "data.job_startup", "data.report", "data.floor_read",
                                            "data.floor_decode"))
-        out.append(f"Data prep: ours {fmt(o.rate)} files/s vs the seed's librosa loop {fmt(s.rate)} files/s "
+        out.append(f"Data prep: ours {fmt(o.rate)} files/s vs the report's librosa loop {fmt(s.rate)} files/s "
                    f"({fmt(o.ratio)}x); the decode+resample kernel alone runs at {fmt(d.rate)} files/s and "
                    f"reading alone at {fmt(f.rate)} files/s, so ours is at {fmt(100 * o.rate / d.rate)}% of the "
                    f"kernel floor and {fmt(100 * o.rate / f.rate)}% of the read floor; job start-ups are about "
                    f"{fmt(j.rate)}% of its time.")
-    for p in ("seed", "conv"):
-        ids = [f"train.{p}.{v}" for v in ("ours", "ours_xla", "seed_loop")]
+    for p in ("report", "conv"):
+        ids = [f"train.{p}.{v}" for v in ("ours", "ours_xla", "report_loop")]
         if set(ids) <= have.keys():
             o, x, s = (have[k] for k in ids)
             out.append(f"Training, {p} preset: ours {fmt(o.rate)} s of audio per s (XLA on {fmt(x.rate)}) vs the "
@@ -208,7 +208,7 @@ def key_findings(ctx: bench.Context) -> list[str]:
     if {"e2e.wall", "e2e.tf_startup", "e2e.tf_jobs"} <= have.keys():
         out.append(f"End to end: {fmt(have['e2e.wall'].seconds)} s wall; TensorFlow jobs "
                    f"{fmt(have['e2e.tf_jobs'].seconds)} s, of which start-up ~{fmt(have['e2e.tf_startup'].rate)}%.")
-    for p in ("seed", "conv"):
+    for p in ("report", "conv"):
         if f"gen.{p}.b16" in have:
             out.append(f"Generation, {p}: {fmt(have[f'gen.{p}.b1'].rate)}x real time at batch 1, "
                        f"{fmt(have[f'gen.{p}.b16'].rate)}x at batch 16 (compiled decode "

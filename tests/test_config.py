@@ -23,14 +23,14 @@ from genrevae.workflow_support import (
 )
 
 
-def test_defaults_match_the_seed_report() -> None:
+def test_defaults_match_the_report() -> None:
     config = resolve_config({})
     assert config["sample_rate"] == 3000
     assert config["n_samples"] == 90001
     assert config["data_dir"] == "data/toy"
     assert config["split"]["test_fraction"] == pytest.approx(0.3)
     # training now runs in steps on random windows; the seed report's optimiser settings live
-    # in config/seed_report.yaml (see test_seed_report_config_reproduces_its_split_without_the_leak)
+    # in config/report.yaml (see test_report_config_reproduces_its_split_without_the_leak)
     train = config["train"]
     assert (train["steps"], train["window_samples"], train["batch_size"]) == (3000, 8192, 16)
     assert train["learning_rate"] == pytest.approx(1e-3)
@@ -57,6 +57,7 @@ def test_shipped_config_files_are_valid() -> None:
         ({"sample_rate": "3k"}, r"config key 'sample_rate': '3k' is not of type 'integer'"),
         ({"split": {"test_fraction": 1.5}}, r"config key 'split.test_fraction'"),
         ({"model": {"preset": "mlp"}}, r"config key 'model.preset': 'mlp' is not one of"),
+        ({"model": {"preset": "seed"}}, r"^config key 'model.preset': 'seed' was renamed 'report'; write `model.preset: report`$"),
         ({"genres": "jazz"}, r"config key 'genres': 'jazz' is not of type 'array'"),
         ({"min_seconds": -1}, r"config key 'min_seconds': -1 is less than the minimum of 0"),
     ],
@@ -114,8 +115,8 @@ def test_split_arguments_pick_the_mode_per_genre() -> None:
     assert split_arguments(split, "jazz").startswith("--seed 123 --lists '{\"test\": [\"b\"]")
 
 
-def test_seed_report_config_reproduces_its_split_without_the_leak() -> None:
-    config = load_config_file(REPO_ROOT / "config" / "seed_report.yaml")
+def test_report_config_reproduces_its_split_without_the_leak() -> None:
+    config = load_config_file(REPO_ROOT / "config" / "report.yaml")
     lists = config["split"]["lists"]["jazz"]
     assert len(lists["train"]) == 13 and len(lists["test"]) == 11
     assert not set(lists["train"]) & set(lists["test"])
@@ -124,7 +125,7 @@ def test_seed_report_config_reproduces_its_split_without_the_leak() -> None:
     seed_test = [4, 43, 56, 55, 45, 31, 11, 13, 70, 37, 21, 78]
     assert lists["train"] == [f"jazz.{i:05d}.wav" for i in seed_train]
     assert lists["test"] == [f"jazz.{i:05d}.wav" for i in seed_test if i != 45]
-    assert config["model"]["preset"] == "seed" and config["model"]["likelihood"] == "bernoulli"
+    assert config["model"]["preset"] == "report" and config["model"]["likelihood"] == "bernoulli"
     assert config["model"]["latent_dim"] == 2
     # the report's 20 epochs of 13 clips at batch 10 (2 steps each), on whole clips, Adam(3e-4)
     train = config["train"]

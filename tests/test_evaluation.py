@@ -100,8 +100,8 @@ def test_train_then_evaluate(data, tmp_path):
     assert again == both
 
 
-def test_seed_preset(data, tmp_path):
-    settings = {"seed": 5, "model": {"preset": "seed", "latent_dim": 4}, "evaluate": {"iw_samples": 4, "batch_size": 4}}
+def test_report_preset(data, tmp_path):
+    settings = {"seed": 5, "model": {"preset": "report", "latent_dim": 4}, "evaluate": {"iw_samples": 4, "batch_size": 4}}
     keras.utils.set_random_seed(1)
     build_model(settings["model"], N).save(tmp_path / "seed.keras")
     metrics = evaluate_genre(tmp_path / "seed.keras", data[0], data[1], settings, THREADS)

@@ -238,7 +238,7 @@ def test_two_dimensional_latents_are_written_inline(tmp_path: Path) -> None:
     from genrevae.prior import LatentPrior
 
     keras.utils.set_random_seed(2)
-    model = build_model({"preset": "seed", "latent_dim": 2}, n_samples=N_SAMPLES)
+    model = build_model({"preset": "report", "latent_dim": 2}, n_samples=N_SAMPLES)
     prior = LatentPrior(2, hidden=4, mixtures=2)  # to the prior, a latent vector is a one-frame sequence
     render = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3}
     manifest = export_genre(model, prior, _clips(), _split(), tmp_path / "g", seed=5, sample_rate=RATE, render=render)

@@ -220,9 +220,9 @@ def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None
     from genrevae.model import build_model
     from genrevae.prior import LatentPrior
 
-    # the seed preset's 2-D latent (the decoded-grid panel), with an untrained prior over it
+    # the report preset's 2-D latent (the decoded-grid panel), with an untrained prior over it
     keras.utils.set_random_seed(3)
-    model = build_model({"preset": "seed", "latent_dim": 2}, n_samples=N_SAMPLES)
+    model = build_model({"preset": "report", "latent_dim": 2}, n_samples=N_SAMPLES)
     model.save(tmp_path / "model.keras")
     LatentPrior(2, hidden=4, mixtures=2).save(tmp_path / "prior.keras")
     shard, split = write_genre_data(tmp_path, _tones(), ["train", "test"] * 2 + ["unused"])

@@ -70,10 +70,10 @@ def test_encoding_blocks_equals_encoding_in_one_piece(conv_model, chunk: int, bl
 def test_fixed_length_preset_refuses_other_lengths() -> None:
     from genrevae.model import build_model
 
-    seed_model = build_model({"preset": "seed"}, 600)
-    assert seed_model.context_frames() is None
+    report_model = build_model({"preset": "report"}, 600)
+    assert report_model.context_frames() is None
     with pytest.raises(ValueError, match="preset: conv"):
-        encode_blocks(seed_model, [np.zeros(600, np.float32)])
+        encode_blocks(report_model, [np.zeros(600, np.float32)])
 
 
 def test_slerp_frames_morphs_frame_by_frame() -> None:

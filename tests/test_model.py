@@ -1,4 +1,4 @@
-"""Shapes, save/load round trips and the seed preset's documented degeneracy."""
+"""Shapes, save/load round trips and the report preset's documented degeneracy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from genrevae import losses
 from genrevae.config import section
-from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, SeedVAE, build_model
+from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, ReportVAE, build_model
 
 TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
 N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
@@ -30,13 +30,13 @@ def _clips(n=N, batch=3, seed=0):
     return np.clip(x, -1, 1).astype(np.float32)
 
 
-@pytest.mark.parametrize("preset", ["conv", "seed"])
+@pytest.mark.parametrize("preset", ["conv", "report"])
 @pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
 def test_shapes_and_interface(preset, likelihood):
     keras.utils.set_random_seed(1)
     model = build_model(_settings(preset, likelihood), N)
     assert model.built and model.n_samples == N
-    latent = (3,) if preset == "seed" else (-(-N // 32), 3)
+    latent = (3,) if preset == "report" else (-(-N // 32), 3)
     assert model.latent_shape == latent
     x = _clips()
     mean, logvar = model.encode(x)
@@ -103,7 +103,7 @@ def test_untrained_conv_output_is_audio_scale():
 
 def test_save_load_round_trip(tmp_path):
     x = _clips()
-    for preset, likelihood in (("conv", "gaussian"), ("seed", "bernoulli"), ("seed", "gaussian")):
+    for preset, likelihood in (("conv", "gaussian"), ("report", "bernoulli"), ("report", "gaussian")):
         keras.utils.set_random_seed(3)
         model = build_model(_settings(preset, likelihood), N)
         if model.log_scale is not None:
@@ -151,11 +151,11 @@ def test_custom_layers_serialise():
     for layer in (Resnet1DBlock(64, 1, "decode"), ResidualUnit(8, 3, 9)):
         clone = layer.__class__.from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
-    assert keras.saving.get_registered_object("genrevae>SeedVAE") is SeedVAE
+    assert keras.saving.get_registered_object("genrevae>ReportVAE") is ReportVAE
 
 
-def test_seed_preset_architecture_at_full_length():
-    model = build_model({"preset": "seed"}, 90001)
+def test_report_preset_architecture_at_full_length():
+    model = build_model({"preset": "report"}, 90001)
     total = model.count_params()
     first = model.encoder.get_layer(index=2)  # waveform, reshape, Conv1D(64, 1, 2)
     last = model.decoder.layers[-2]  # Conv1DTranspose(90001, 1, 1), then Reshape
@@ -167,10 +167,10 @@ def test_seed_preset_architecture_at_full_length():
     assert [(b.kernel_size, b.filters, b.kind) for b in blocks] == [(64, 1, "encode")] * 4 + [(64, 1, "decode")] * 4
 
 
-def test_seed_preset_encoder_blocks_get_zero_gradient():
+def test_report_preset_encoder_blocks_get_zero_gradient():
     """Instance norm over ONE time step outputs its beta: everything before it is dead."""
     keras.utils.set_random_seed(5)
-    model = build_model(_settings("seed"), N)
+    model = build_model(_settings("report"), N)
     x = _clips(batch=4)
     with tf.GradientTape() as tape:
         loss = -tf.reduce_mean(losses.elbo_terms(model, x, seed=0, training=True)["elbo"])

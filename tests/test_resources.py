@@ -80,6 +80,6 @@ def test_more_clips_never_ask_for_less(model) -> None:
 def test_building_blocks() -> None:
     assert r.mem(80, 1) == 100 and r.mem(81, 1) == 200 and r.mem(80, 3) == 300
     assert r.minutes(1, 1) == 5 and r.minutes(1, 1, floor=10) == 10 and r.minutes(600, 1) == 30
-    seed = {**DEFAULT, "model": {**DEFAULT["model"], "preset": "seed"}}
+    seed = {**DEFAULT, "model": {**DEFAULT["model"], "preset": "report"}}
     assert r.window_samples(seed) == DEFAULT["n_samples"] and r.window_samples(DEFAULT) == 8192
     assert r.band_rate_samples(DEFAULT, 8192) == 1024 and r.model_width(seed) == 8

@@ -213,19 +213,19 @@ def test_nan_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path):
     assert state["step"] == 1 and np.isfinite(state["history"][0]["train_loss"])
 
 
-def test_seed_preset_bernoulli_trains(data, tmp_path):
+def test_report_preset_bernoulli_trains(data, tmp_path):
     settings = {
         "seed": 3,
-        "model": {"preset": "seed", "likelihood": "bernoulli", "latent_dim": 2},
+        "model": {"preset": "report", "likelihood": "bernoulli", "latent_dim": 2},
         "train": {"steps": 2, "checkpoint_every": 2, "batch_size": 4, "stft_weight": 0.0},
     }
     train_genre(data[0], data[1], tmp_path, settings, THREADS, _log())
     hist = pd.read_csv(tmp_path / "history.csv")
     assert len(hist) == 1 and np.isfinite(hist["test_elbo"][0])
-    # the seed preset takes one fixed length: it trains on whole clips, whatever window_samples says
+    # the report preset takes one fixed length: it trains on whole clips, whatever window_samples says
     assert json.loads((tmp_path / "config.json").read_text())["window_samples"] == N_SAMPLES
     assert np.load(tmp_path / "epoch_samples.npy").shape == (2, 16, 4096)
-    assert type(keras.models.load_model(tmp_path / "model.keras")).__name__ == "SeedVAE"
+    assert type(keras.models.load_model(tmp_path / "model.keras")).__name__ == "ReportVAE"
 
 
 def test_configure_threads_refuses_a_change_after_start():

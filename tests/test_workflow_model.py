@@ -183,12 +183,12 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}}
 
 
-def test_seed_preset_end_to_end(tmp_path: Path) -> None:
+def test_report_preset_end_to_end(tmp_path: Path) -> None:
     config = {
         **TINY,
         "toy": {"genres": ["jazz"], "clips_per_genre": 4, "duration": 2.0},
         "clip_seconds": 1.0,
-        "model": {"preset": "seed", "likelihood": "bernoulli", "latent_dim": 2},
+        "model": {"preset": "report", "likelihood": "bernoulli", "latent_dim": 2},
     }
     write_config(tmp_path, **config)
     snakemake(tmp_path, "results/jazz/metrics.json")

@@ -96,8 +96,27 @@ def _non_finite(value: Any, path: str) -> str | None:
     return None
 
 
+#: Values that were renamed: given under the old name they get an error that names the new one
+#: (the report's model was `preset: seed`, but "seed" means a random seed everywhere else).
+RENAMED_VALUES: dict[tuple[str, ...], dict[str, str]] = {("model", "preset"): {"seed": "report"}}
+
+
+def _renamed_value(instance: Any) -> str | None:
+    for path, renames in RENAMED_VALUES.items():
+        value = instance
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value in renames:
+            key = ".".join(path)
+            return f"config key '{key}': {value!r} was renamed {renames[value]!r}; write `{key}: {renames[value]}`"
+    return None
+
+
 def _check(validator: jsonschema.protocols.Validator, instance: Any) -> None:
     """Raise ConfigError naming the first offending key of `instance`."""
+    renamed = _renamed_value(instance)
+    if renamed:
+        raise ConfigError(renamed)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_describe(errors[0]))
@@ -161,7 +180,7 @@ def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) 
     config = _fill_defaults(schema, dict(raw or {}))
     _check(_Validator(schema), config)
     if config["n_samples"] is None:
-        # The seed's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
+        # The report's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
         config["n_samples"] = int(round(config["sample_rate"] * config["clip_seconds"])) + 1
     if config["min_seconds"] is None:
         # "Far too short": under two thirds of the clip would be zero padding's to invent.

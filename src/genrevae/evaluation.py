@@ -24,7 +24,7 @@ waveforms in [-1, 1], in nats):
     ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` (Burda et al. 2016); ``>= elbo`` and, in
     expectation, ``<= log p(x)``.
 ``kl_per_dim``
-    the closed-form KL per latent dimension (``seed`` preset: per latent unit; ``conv``
+    the closed-form KL per latent dimension (``report`` preset: per latent unit; ``conv``
     preset: per latent channel, summed over frames).
 ``active_units``
     the number of latent dimensions (for ``conv``: frames x channels) whose posterior

@@ -14,9 +14,9 @@ a decoder ``p(x|z)``.  Here ``x`` is a raw waveform of ``n_samples`` values in [
     convolutions and crops back to exactly ``n_samples``.  Sampling draws a whole
     latent sequence from ``N(0, I)``.
 
-``seed``
+``report``
     The architecture of the course report the project started from, reproduced
-    faithfully so it can be compared (see :class:`SeedVAE` for why it is an MLP).
+    faithfully so it can be compared (see :class:`ReportVAE` for why it is an MLP).
 
 Both presets are subclasses of :class:`WaveVAE` and share one interface; all public
 methods take and return waveforms of shape ``(batch, n_samples)``:
@@ -53,7 +53,7 @@ __all__ = [
     "Resnet1DBlock",
     "ResidualUnit",
     "WaveVAE",
-    "SeedVAE",
+    "ReportVAE",
     "ConvVAE",
     "build_model",
     "load_model",
@@ -239,7 +239,7 @@ class WaveVAE(keras.Model):
         """``z (batch, *latent_shape) ->`` decoder output ``(batch, n_samples)``.
 
         ``length`` only matters for fully convolutional presets (``conv``), whose output
-        length follows the latent's frame count; the ``seed`` preset always gives ``n_samples``.
+        length follows the latent's frame count; the ``report`` preset always gives ``n_samples``.
 
         The Gaussian mean for ``likelihood="gaussian"``, the continuous-Bernoulli
         logits for ``"bernoulli"``; use :meth:`waveform` to get audio.
@@ -307,8 +307,8 @@ class WaveVAE(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="genrevae")
-class SeedVAE(WaveVAE):
-    """The seed report's VAE, faithfully (``preset: seed``).  Kept as a baseline; it is not
+class ReportVAE(WaveVAE):
+    """The seed report's VAE, faithfully (``preset: report``).  Kept as a baseline; it is not
     a convolutional model.
 
     Encoder: ``x -> Reshape(1, n) -> [Conv1D(c, 1, strides=2) -> Resnet1DBlock(64, 1)]
@@ -336,7 +336,7 @@ class SeedVAE(WaveVAE):
       30 s clip.
     """
 
-    preset = "seed"
+    preset = "report"
     ENCODER_CHANNELS = (64, 128, 128, 256)
     DECODER_CHANNELS = (512, 256, 128, 64)
     BLOCK_KERNEL = 64
@@ -545,8 +545,8 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
     Missing keys take the schema's defaults; a bad value raises ConfigError naming it.
     """
     s = section("model", model_settings)
-    if s["preset"] == "seed":
-        return SeedVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
+    if s["preset"] == "report":
+        return ReportVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
     c = s["conv"]
     return ConvVAE(
         n_samples=n_samples,

@@ -793,11 +793,11 @@ def fit_prior_files(
     model = load_model(Path(model_path))
     clips = open_shard(Path(shard))
     train_idx, test_idx = load_split(Path(split), clips.shape[0])
-    # A latent vector (the seed preset) is a sequence of one frame: the prior is then a mixture.
+    # A latent vector (the report preset) is a sequence of one frame: the prior is then a mixture.
     train_mean, train_logvar = (as_sequence(a) for a in posteriors(model, clips[train_idx]))
     test_mean = as_sequence(posteriors(model, clips[test_idx])[0])
     started = time.perf_counter()
-    # A VAR(p) needs frames with p predecessors: one-frame sequences (the seed preset) only allow p = 0.
+    # A VAR(p) needs frames with p predecessors: one-frame sequences (the report preset) only allow p = 0.
     var_order = min(s["var_order"], train_mean.shape[1] - 1)
     if var_order != s["var_order"] and log is not None:
         log.info("prior: %d latent frame(s) per clip, so the VAR has order %d, not %d",

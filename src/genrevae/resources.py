@@ -45,7 +45,7 @@ def shard_mb(config: Config, n_clips: int) -> float:
 
 
 def model_width(config: Config) -> int:
-    """Channels of the widest full-length activation (the seed preset's MLP behaves like ~8)."""
+    """Channels of the widest full-length activation (the report preset's MLP behaves like ~8)."""
     model = config["model"]
     return model["conv"]["width"] if model["preset"] == "conv" else 8
 

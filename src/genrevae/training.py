@@ -6,7 +6,7 @@ described by ``settings["model"]`` for ``train.steps`` gradient steps.  Each ste
 ``train.batch_size`` random *windows* of ``train.window_samples`` samples from the train
 clips (RAVE, EnCodec and DAC all train on windows of 0.4-3 s: a 30 s clip gives one step's
 worth of data, 11 windows give eleven).  The ``conv`` preset is fully convolutional, so
-evaluation and generation still run on whole clips.  The ``seed`` preset takes one fixed
+evaluation and generation still run on whole clips.  The ``report`` preset takes one fixed
 length and trains on whole clips.
 
 Objective per step, averaged over the batch (``n`` = samples per window):
@@ -241,7 +241,7 @@ def kl_weight_for_step(step: int, train_settings: dict) -> float:
 
 def window_length(train_settings: dict, n_samples: int, fixed_length: bool) -> int:
     """Samples per training window: ``train.window_samples`` capped at the clip, or the whole
-    clip when it is null or the model takes one fixed length (the ``seed`` preset)."""
+    clip when it is null or the model takes one fixed length (the ``report`` preset)."""
     window = train_settings["window_samples"]
     if fixed_length or window is None:
         return int(n_samples)
@@ -463,7 +463,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
 
     keras.utils.set_random_seed(seed)
     model = build_model(settings["model"], n_samples)
-    window = window_length(tr, n_samples, fixed_length=settings["model"]["preset"] == "seed")
+    window = window_length(tr, n_samples, fixed_length=settings["model"]["preset"] == "report")
     log.info(
         "training %s preset (%s likelihood, %d parameters) on %s: %d train / %d test clips of %d samples, "
         "%d steps of %d windows of %d samples, %d thread(s)",
