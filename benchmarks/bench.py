@@ -1,7 +1,7 @@
 """The benchmark stages of genrevae; `benchmarks/run.py` runs them and prints the table.
 
 Every stage measures our way of doing a piece of work and, side by side in the same process
-and run, a reference: the seed report's naive way or a floor (the least the work can cost).
+and run, a reference: the course report's naive way or a floor (the least the work can cost).
 Side-by-side measurements are interleaved (ours, reference, ours, reference, ...) and repeated;
 a row's time is the median over repetitions and its ratio the median of the per-repetition
 ratios, so load from other work on a shared machine biases both sides alike.
@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import yaml
 
-import seed_baseline
+import report_baseline
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
@@ -396,7 +396,7 @@ def bench_data(ctx: Context) -> None:
     targets = [f"results/{g}/data/clips.npy" for g in size.genres]
     _warm_page_cache(files)
     t0 = time.perf_counter()
-    seed_baseline.seed_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
+    report_baseline.report_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
     seed_warmup = time.perf_counter() - t0
     ours, seed, read, decode = [], [], [], []
     n_jobs = 2 * len(size.genres)  # index_genre + shard_genre per genre
@@ -404,7 +404,7 @@ def bench_data(ctx: Context) -> None:
     for _ in range(size.repeats):
         clean_workflow(wf)
         ours.append(run_snakemake(wf, *targets)[0])
-        seed.append(seed_baseline.seed_data_loop(files, SAMPLE_RATE, size.clip_seconds, size.n_samples))
+        seed.append(report_baseline.report_data_loop(files, SAMPLE_RATE, size.clip_seconds, size.n_samples))
         read.append(floor_read(files))
         decode.append(floor_decode(files, size.n_samples))
     shard = np.load(wf / "results" / size.genres[0] / "data" / "clips.npy", mmap_mode="r")
@@ -499,7 +499,7 @@ Batch = tuple[np.ndarray, np.ndarray]
 
 class OursLoop:
     """The step loop of `genrevae.training.train_genre`, built from the module's own pieces
-    (`open_shard`, `load_split`, `window_length`, `window_batch`, `read_windows`, `_make_steps`,
+    (`read_shard`, `read_split` of `genrevae.artifacts`, `window_length`, `window_batch`, `read_windows`, `_make_steps`,
     `kl_weight_for_step`): per step, random windows read from the memory-mapped shard ->
     `tf.constant` -> compiled step with fixed signature (`training_loss`: per-sample ELBO + the
     MR-STFT term), `float(loss)` per step. Without the per-checkpoint test ELBO, prior samples,
@@ -509,14 +509,16 @@ class OursLoop:
         import keras
 
         from genrevae import training
+        from genrevae.artifacts.shard import read_shard
+        from genrevae.artifacts.split import read_split
         from genrevae.config import sections
         from genrevae.model import build_model
 
         self.training = training
         s = sections(settings, training.SECTIONS)
         self.train_settings = tr = {**s["train"], "xla": bool(xla)}
-        self.clips = training.open_shard(shard)
-        self.train_idx, _ = training.load_split(split, self.clips.shape[0])
+        self.clips = read_shard(shard)
+        self.train_idx = read_split(split, self.clips.shape[0]).train
         self.batch_size = int(tr["batch_size"])
         self.seed = int(s["seed"])
         self.window = training.window_length(tr, self.clips.shape[1], fixed_length=s["model"]["preset"] == "report")
@@ -589,7 +591,7 @@ def bench_train(ctx: Context) -> None:
         warm = variants["ours"]
         window = warm.window
         t0 = time.perf_counter()
-        report_loop = seed_baseline.SeedTrainingLoop(warm.model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
+        report_loop = report_baseline.ReportTrainingLoop(warm.model, paths, size.n_samples, SAMPLE_RATE, size.clip_seconds, SEED)
         report_loop.block([rows for rows, _ in warm.batches(1)])
         setup["report_loop"] = time.perf_counter() - t0
         # One untimed step of each variant first: TensorFlow re-instantiates a compiled function
@@ -792,7 +794,9 @@ def bench_e2e(ctx: Context) -> None:
 def bench_scale(ctx: Context) -> None:
     import keras
 
-    from genrevae.training import configure_threads, load_split, open_shard
+    from genrevae.artifacts.shard import read_shard
+    from genrevae.artifacts.split import read_split
+    from genrevae.training import configure_threads
 
     configure_threads(THREADS)
     size = ctx.size
@@ -820,8 +824,8 @@ def bench_scale(ctx: Context) -> None:
     loop = None
     for k in factors:
         shard, split, _ = _train_inputs(ctx, wfs[k], SCALE_GENRE, ctx.workdir / f"train-scale-{k}x")
-        clips = open_shard(shard)
-        inputs[k] = (clips, load_split(split, clips.shape[0])[0])
+        clips = read_shard(shard)
+        inputs[k] = (clips, read_split(split, clips.shape[0]).train)
         if loop is None:
             loop = OursLoop(shard, split, _settings(ctx, "conv"), xla=False)
             loop.block(loop.batches(1))

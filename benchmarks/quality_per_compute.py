@@ -149,7 +149,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
 
     import genrevae
     from genrevae.config import resolve_config
-    from genrevae.training import configure_threads, load_split, open_shard, train_genre
+    from genrevae.training import configure_threads, train_genre
 
     configure_threads(threads)
     import keras
@@ -159,9 +159,16 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
     settings = {key: copy.deepcopy(config[key]) for key in ("seed", "sample_rate", "model", "train")}
     wlog.info("worker %s: package %s, settings %s", kind, genrevae.__file__, json.dumps(settings))
 
+    def subsets(shard: str, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Read here, not with the package's reader: this worker runs the old commit's package too,
+        # whose readers live elsewhere. The shard and split formats are the same in both.
+        clips = np.load(Path(shard), mmap_mode="r")
+        table = pd.read_csv(split, keep_default_na=False)
+        rows = {name: np.sort(table.loc[table["subset"] == name, "clip"].to_numpy()) for name in ("train", "test")}
+        return clips, rows["train"], rows["test"]
+
     def test_clips(shard: str, split: str) -> np.ndarray:
-        clips = open_shard(Path(shard))
-        _, test_idx = load_split(Path(split), clips.shape[0])
+        clips, _, test_idx = subsets(shard, split)
         return np.asarray(clips[test_idx], dtype=np.float32)
 
     def op_settings() -> dict[str, Any]:
@@ -227,8 +234,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
         from genrevae.losses import multi_resolution_stft_distance
         from genrevae.quality import generation_quality, phase_randomised_control
 
-        data = open_shard(Path(shard))
-        train_idx, test_idx = load_split(Path(split), data.shape[0])
+        data, train_idx, test_idx = subsets(shard, split)
         train, test = np.asarray(data[train_idx]), np.asarray(data[test_idx])
         with np.load(clips) as f:
             arrays = {k: f[k] for k in f.files}

@@ -6,7 +6,7 @@
     python benchmarks/run.py --only data,dag --keep         # some stages; keep the generated data
 
 Benchmarks never fail for being slow; they fail only when a stage cannot run. Each row compares
-our way of doing a piece of work with the naive way (the seed report's) or with a floor, measured
+our way of doing a piece of work with the naive way (the course report's) or with a floor, measured
 side by side in the same run; see benchmarks/README.md.
 """
 

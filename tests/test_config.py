@@ -16,6 +16,7 @@ from genrevae.cli import build_parser
 from genrevae.config import SCHEMA_PATH, ConfigError, load_config_file, load_schema, resolve_config, section, sections
 from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
+    command_code,
     discover_genres,
     genre_audio_files,
     select_genres,
@@ -29,7 +30,7 @@ def test_defaults_match_the_report() -> None:
     assert config["n_samples"] == 90001
     assert config["data_dir"] == "data/toy"
     assert config["split"]["test_fraction"] == pytest.approx(0.3)
-    # training now runs in steps on random windows; the seed report's optimiser settings live
+    # training now runs in steps on random windows; the course report's optimiser settings live
     # in config/report.yaml (see test_report_config_reproduces_its_split_without_the_leak)
     train = config["train"]
     assert (train["steps"], train["window_samples"], train["batch_size"]) == (3000, 8192, 16)
@@ -252,3 +253,46 @@ def test_no_module_keeps_its_own_copy_of_the_defaults() -> None:
             if (name.startswith("DEFAULT_") and isinstance(value, ast.Dict)) or name in removed:
                 offenders.append(f"{path.relative_to(REPO_ROOT)}: {name}")
     assert not offenders, "defaults belong in src/genrevae/config.schema.yaml only: " + ", ".join(offenders)
+
+
+def test_command_code_is_what_a_command_imports_transitively(tmp_path: Path) -> None:
+    pkg = tmp_path / "genrevae"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "config.py": "",
+        "cli.py": "from genrevae.config import section\n"
+        "def _helper():\n    from genrevae import helped\n"
+        "def cmd_make_it(args):\n    from genrevae.stage import run\n    _helper()\n"
+        "def cmd_other(args):\n    import genrevae.unused\n",
+        "stage.py": "import numpy\nfrom genrevae.config import section\n"
+        "def run():\n    from genrevae.sub.leaf import x\n",
+        "helped.py": "",
+        "unused.py": "",
+        "sub/__init__.py": "",
+        "sub/leaf.py": "from genrevae.stage import run\n",  # a cycle ends
+    }
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    found = {Path(p).relative_to(pkg).as_posix() for p in command_code(tmp_path, "make-it")}
+    assert found == {"stage.py", "helped.py", "sub/__init__.py", "sub/leaf.py"}
+    with pytest.raises(ValueError, match="no command 'nope'"):
+        command_code(tmp_path, "nope")
+
+
+def test_each_stage_depends_on_its_own_modules_only() -> None:
+    def code(command: str) -> set[str]:
+        return {Path(p).relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in command_code(REPO_ROOT / "src", command)}
+
+    every = ("toy", "index", "shard", "split", "train", "prior", "evaluate", "figures", "quality", "export",
+             "fidelity", "page", "transfer-source", "transfer")  # fmt: skip
+    for command in every:
+        assert code(command) and not code(command) & {"cli.py", "config.py", "__init__.py", "workflow_support.py"}, command
+    assert {"export.py", "audio.py", "generation.py", "model.py", "artifacts/split.py"} <= code("export")
+    # drawing figures or measuring quality does not go through the export's module (or WAV code)
+    for command in ("figures", "quality", "fidelity", "evaluate", "prior", "train"):
+        assert not code(command) & {"export.py", "audio.py", "page.py", "data.py"}, command
+    assert "figures.py" in code("figures") and "quality.py" not in code("figures")
+    assert not code("page") & {"model.py", "training.py", "export.py"}  # the page never loads a model
+    assert not code("train") & {"prior.py", "generation.py", "evaluation.py"}
+    assert code("toy") >= {p.relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in (REPO_ROOT / "src/genrevae/toy").rglob("*.py")}

@@ -11,19 +11,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from genrevae.artifacts.split import Split, read_split
+from genrevae.audio import common_gain, encode_wav, limit_gain, peak_limit, peak_safe, read_wav, to_pcm16
 from genrevae.config import section
-from genrevae.export import (
-    common_gain,
-    encode_wav,
-    export_genre,
-    export_genre_files,
-    interpolation_pairs,
-    peak_safe,
-    read_split,
-    read_wav,
-    safe_name,
-    to_pcm16,
-)
+from genrevae.export import export_genre, export_genre_files, interpolation_pairs
+from genrevae.files import safe_name
 from genrevae.generation import gaussian_latents, interpolation_path, learned_latents, slerp
 from genre_helpers import TINY_MODEL, fit_tiny_prior, write_genre_data
 
@@ -41,14 +33,10 @@ def _clips(n: int = 6, offset: float = 0.2) -> np.ndarray:
     return np.clip(np.stack(rows), -1, 1).astype(np.float32)
 
 
-def _split(n: int = 6) -> dict[str, np.ndarray]:
-    subsets = ["train", "test", "train", "test", "test", "unused"][:n]
-    table = pd.DataFrame({"clip": range(n), "track": [f"jazz.{i:05d}.wav" for i in range(n)], "subset": subsets})
-    return {
-        "tracks": table["track"].to_numpy(dtype=object),
-        "train": table.index[table["subset"] == "train"].to_numpy(),
-        "test": table.index[table["subset"] == "test"].to_numpy(),
-    }
+def _split(n: int = 6) -> Split:
+    subsets = np.array(["train", "test", "train", "test", "test", "unused"][:n])
+    rows = {name: np.flatnonzero(subsets == name) for name in ("train", "test", "unused")}
+    return Split(rows["train"], rows["test"], rows["unused"], np.array([f"jazz.{i:05d}.wav" for i in range(n)], dtype=object))
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +270,9 @@ def test_peak_safe_removes_dc_and_only_ever_scales_down() -> None:
     assert gain == 1.0 and not y.any()
     (a, b), gain = common_gain([loud, quiet])
     assert np.max(np.abs(a)) == pytest.approx(LIMIT) and np.max(np.abs(b)) < 0.011 * gain + 1e-12
+    # one rule for every clip written: -1 dBFS is 0.891 of full scale, and gains never exceed 1
+    assert peak_limit(-1.0) == pytest.approx(LIMIT) and peak_limit(0.0) == 1.0
+    assert limit_gain(2 * LIMIT, -1.0) == pytest.approx(0.5) and limit_gain(0.5 * LIMIT, -1.0) == 1.0
 
 
 def test_pcm16_and_wav_encoding() -> None:
@@ -324,12 +315,3 @@ def test_settings_and_names_are_checked() -> None:
         section("render", {"playback_rate": 2000})
     assert safe_name("jazz.00054.wav") == "jazz.00054"
     assert safe_name("../we ird/na me?.WAV") == "na_me"
-
-
-def test_read_split_keeps_every_subset(tmp_path: Path) -> None:
-    pd.DataFrame({"clip": [2, 0, 1], "track": ["c", "a", "b"], "subset": ["test", "train", "unused"]}).to_csv(
-        tmp_path / "split.csv", index=False
-    )
-    table = read_split(tmp_path / "split.csv", 3)
-    assert table["train"].tolist() == [0] and table["test"].tolist() == [2] and table["unused"].tolist() == [1]
-    assert table["tracks"].tolist() == ["a", "b", "c"]

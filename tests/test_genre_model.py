@@ -18,7 +18,7 @@ from genre_helpers import TINY_MODEL, TINY_TRAIN, fit_tiny_prior, write_genre_da
 
 from genrevae.audio import AudioError, inspect_audio, read_blocks, write_waveform
 from genrevae.cli import main
-from genrevae.export import encode_wav, peak_safe, read_wav, to_pcm16
+from genrevae.audio import encode_wav, peak_safe, read_wav, to_pcm16
 from genrevae.generation import decode_blocks, encode_blocks, generate_latents, slerp, slerp_frames
 
 THREADS = tensorflow_threads()

@@ -94,7 +94,7 @@ def test_continuous_bernoulli_likelihood_is_a_density_on_minus_one_one():
         x = np.linspace(-1.0, 1.0, 100_001)
         logp = losses.continuous_bernoulli_log_likelihood(x[:, None], np.full((len(x), 1), eta)).numpy()
         assert _trapezoid(np.exp(logp), x) == pytest.approx(1.0, abs=1e-6)
-    # and unlike the seed report's sigmoid cross-entropy it is bounded: lambda -> 0 at x = -1
+    # and unlike the course report's sigmoid cross-entropy it is bounded: lambda -> 0 at x = -1
     big = losses.continuous_bernoulli_log_likelihood(np.array([[-1.0]]), np.array([[-50.0]])).numpy()[0]
     assert big == pytest.approx(math.log(50.0) + math.log(0.5), rel=1e-6)
 

@@ -27,9 +27,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from genrevae.export import encode_wav, export_genre, resample, to_pcm16
+from genrevae.audio import encode_wav, resample, to_pcm16
+from genrevae.export import export_genre
 from genrevae.page import collect_genre, collect_transfers, relative_url, write_listening_page
-from genrevae.quality import json_text
+from genrevae.artifacts.reports import json_text
+from genrevae.artifacts.split import Split
 from genrevae.spectrum import THUMBNAIL_SIZE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -180,8 +182,8 @@ def results(tmp_path_factory) -> Path:
         model = build_model({"preset": "conv", "conv": {"width": 4, "max_width": 8, "strides": [4, 4], "latent_channels": 4}}, N_SAMPLES)
         prior = _StubPrior(channels=4)
         clips = np.stack([0.5 * np.sin(2 * np.pi * (150 + 50 * j + 300 * i) * t) for j in range(5)]).astype(np.float32)
-        split = {"tracks": np.array([f"{genre}.{j:05d}.wav" for j in range(5)], dtype=object),
-                 "train": np.array([0, 2]), "test": np.array([1, 3, 4])}  # fmt: skip
+        split = Split(np.array([0, 2]), np.array([1, 3, 4]), np.array([], dtype=np.int64),
+                      np.array([f"{genre}.{j:05d}.wav" for j in range(5)], dtype=object))  # fmt: skip
         render = {"n_generated": N_GENERATED, "n_reconstructions": 2, "n_interpolations": 1, "interpolation_steps": 3}
         export_genre(model, prior, clips, split, root / genre / "generated", seed=100, sample_rate=RATE, render=render,
                      temperature=TEMPERATURE)  # fmt: skip
@@ -269,7 +271,7 @@ def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Pa
         # figures in FIGURE_CAPTIONS order, the new spectrograms right after the grid
         figures = re.findall(r'<img src="[^"]*/figures/([^"]+)"', section)
         assert figures[:3] == ["samples_grid.png", "spectrograms.png", "samples_evolution.gif"]
-        assert "two from N(0, I), one colour scale" in section and "learned prior (the seed report" in section
+        assert "two from N(0, I), one colour scale" in section and "learned prior (the course report" in section
         assert "Learned prior: held-out negative log-likelihood per latent frame (nats, lower is better)" in section
         assert "Generated (learned prior)".lower() in section and "phase-randomised control" in section
     # metrics: N(0, I) rows relabelled, learned-prior rows beside them (test, train)

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import tensorflow_threads
 from genre_helpers import train_tiny_genre, write_genre_data
+from genrevae.artifacts.reports import json_text
 from genrevae.config import section
 from genrevae.quality import (
     NOISE_CLASS,
@@ -21,7 +22,6 @@ from genrevae.quality import (
     genre_fidelity,
     genre_fidelity_clips,
     genre_fidelity_files,
-    json_text,
     make_classifier,
     mfcc_frames,
     phase_randomise,

@@ -293,24 +293,6 @@ def test_loss_is_per_sample_so_the_spectral_term_counts():
     assert float(with_stft) - float(long) > 0.1  # the spectral term is of order 1, not 1e-5
 
 
-def test_bad_split_is_rejected(tmp_path):
-    shard, split = _write_data(tmp_path, n_clips=4, n_test=1)
-    pd.DataFrame({"clip": [0, 1, 1], "track": ["a", "b", "b"], "subset": ["train", "train", "test"]}).to_csv(split, index=False)
-    with pytest.raises(ValueError, match="repeated clip"):
-        training.load_split(split, 4)
-    pd.DataFrame({"clip": [0, 9], "track": ["a", "b"], "subset": ["train", "test"]}).to_csv(split, index=False)
-    with pytest.raises(ValueError, match="clip indices"):
-        training.load_split(split, 4)
-    pd.DataFrame({"clip": [0, 1], "track": ["a", "b"], "subset": ["train", "valid"]}).to_csv(split, index=False)
-    with pytest.raises(ValueError, match="unknown subset"):
-        training.load_split(split, 4)
-    pd.DataFrame({"clip": [3, 0, 1, 2], "track": list("abcd"), "subset": ["train", "unused", "test", "train"]}).to_csv(
-        split, index=False
-    )
-    train, test = training.load_split(split, 4)
-    assert train.tolist() == [2, 3] and test.tolist() == [1]
-
-
 def test_wall_clock_budget_stops_at_the_checkpoint_that_spends_it(data, tmp_path):
     shard, split = data
     settings = {**TINY, "train": {**TINY["train"], "max_seconds": 1e-6}}

@@ -25,8 +25,6 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from genrevae.data import DataError
-from genrevae.export import to_pcm16
 
 __all__ = [
     "AudioError",
@@ -36,6 +34,14 @@ __all__ = [
     "inspect_audio",
     "read_blocks",
     "write_waveform",
+    "peak_limit",
+    "limit_gain",
+    "peak_safe",
+    "common_gain",
+    "to_pcm16",
+    "encode_wav",
+    "read_wav",
+    "resample",
 ]
 
 #: Seconds of source audio decoded at a time (at 48 kHz stereo float32: 23 MB).
@@ -44,7 +50,7 @@ BLOCK_SECONDS = 60.0
 _SPOOL_BLOCK = 1 << 18
 
 
-class AudioError(DataError):
+class AudioError(ValueError):
     """An audio file that cannot be used; the message names the file and what to do."""
 
 
@@ -61,14 +67,26 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def _source_blocks(path: Path, block_seconds: float) -> Iterator[np.ndarray]:
-    """Blocks ``(frames, channels)`` float32 of a file, with read errors as :class:`AudioError`."""
+_DECODE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
+
+
+def _open_source(path: Path) -> sf.SoundFile:
+    """Open a file for reading (its header is read once, here); not audio is an :class:`AudioError`."""
     try:
-        info = sf.info(str(path))
-        block = max(1, int(block_seconds * info.samplerate))
-        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
-            yield chunk
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        return sf.SoundFile(str(path))
+    except _DECODE_ERRORS as exc:
+        raise AudioError(
+            f"{path}: not an audio file libsndfile can read ({' '.join(str(exc).split())}); "
+            "give a WAV, FLAC, OGG or MP3 file"
+        ) from exc
+
+
+def _source_blocks(source: sf.SoundFile, path: Path, block_seconds: float) -> Iterator[np.ndarray]:
+    """Blocks ``(frames, channels)`` float32 of an open file, with decode errors as :class:`AudioError`."""
+    try:
+        block = max(1, int(block_seconds * source.samplerate))
+        yield from source.blocks(blocksize=block, dtype="float32", always_2d=True)
+    except _DECODE_ERRORS as exc:
         raise AudioError(
             f"{path}: cannot decode as audio ({' '.join(str(exc).split())}); give a WAV, FLAC, OGG or MP3 file"
         ) from exc
@@ -89,25 +107,20 @@ def inspect_audio(path: Path, block_seconds: float = BLOCK_SECONDS) -> AudioInfo
         raise AudioError(f"{path}: not readable (permission denied); fix its permissions or copy it")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes); give a file with audio in it")
-    try:
-        header = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(
-            f"{path}: not an audio file libsndfile can read ({' '.join(str(exc).split())}); "
-            "give a WAV, FLAC, OGG or MP3 file"
-        ) from exc
     frames, peak = 0, 0.0
-    for chunk in _source_blocks(path, block_seconds):
-        if not np.isfinite(chunk).all():
-            raise AudioError(f"{path}: contains NaN or infinite samples; re-export it as plain PCM audio")
-        frames += chunk.shape[0]
-        if chunk.size:
-            peak = max(peak, float(np.max(np.abs(chunk))))
+    with _open_source(path) as source:
+        sample_rate, channels = int(source.samplerate), int(source.channels)
+        for chunk in _source_blocks(source, path, block_seconds):
+            if not np.isfinite(chunk).all():
+                raise AudioError(f"{path}: contains NaN or infinite samples; re-export it as plain PCM audio")
+            frames += chunk.shape[0]
+            if chunk.size:
+                peak = max(peak, float(np.max(np.abs(chunk))))
     if frames == 0:
         raise AudioError(f"{path}: has no audio frames (zero length); give a file with audio in it")
     if peak == 0.0:
         raise AudioError(f"{path}: is silent (every sample is zero); there is nothing to re-synthesise")
-    return AudioInfo(path, int(header.samplerate), int(header.channels), frames, peak)
+    return AudioInfo(path, sample_rate, channels, frames, peak)
 
 
 def read_blocks(path: Path, sample_rate: int, block_seconds: float = BLOCK_SECONDS) -> Iterator[np.ndarray]:
@@ -116,25 +129,102 @@ def read_blocks(path: Path, sample_rate: int, block_seconds: float = BLOCK_SECON
     Call :func:`inspect_audio` first for clear errors about the file itself.
     """
     path = Path(path)
-    resampler = None
-    for chunk in _source_blocks(path, block_seconds):
-        mono = chunk.mean(axis=1, dtype=np.float32)
-        if resampler is None:
-            source_rate = int(sf.info(str(path)).samplerate)
-            if source_rate == int(sample_rate):
-                resampler = False
-            else:
-                resampler = soxr.ResampleStream(source_rate, int(sample_rate), 1, dtype="float32", quality="HQ")
-        if resampler is False:
-            yield mono
-        else:
+    with _open_source(path) as source:
+        source_rate = int(source.samplerate)
+        resampler = None
+        if source_rate != int(sample_rate):
+            resampler = soxr.ResampleStream(source_rate, int(sample_rate), 1, dtype="float32", quality="HQ")
+        for chunk in _source_blocks(source, path, block_seconds):
+            mono = chunk.mean(axis=1, dtype=np.float32)
+            if resampler is None:
+                yield mono
+                continue
             out = resampler.resample_chunk(mono, last=False)
             if out.size:
                 yield np.asarray(out, dtype=np.float32)
-    if resampler not in (None, False):
-        tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-        if tail.size:
-            yield np.asarray(tail, dtype=np.float32)
+        if resampler is not None:
+            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if tail.size:
+                yield np.asarray(tail, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Level and PCM: one rule for every clip we write
+# ---------------------------------------------------------------------------
+def peak_limit(peak_dbfs: float) -> float:
+    """The largest |sample| a written clip may have: ``peak_dbfs`` dB below full scale (1.0)."""
+    return 10.0 ** (float(peak_dbfs) / 20.0)
+
+
+def limit_gain(peak: float, peak_dbfs: float) -> float:
+    """The gain that brings a signal whose peak |x| is ``peak`` under :func:`peak_limit`.
+
+    Never above 1: quiet output stays quiet and noise is not blown up."""
+    limit = peak_limit(peak_dbfs)
+    return limit / peak if peak > limit else 1.0
+
+
+def peak_safe(x: np.ndarray, peak_dbfs: float = -1.0) -> tuple[np.ndarray, float]:
+    """Remove the DC offset of ``x`` and scale it down if its peak exceeds ``peak_dbfs``.
+
+    Returns ``(signal, gain)`` with ``signal = (x - mean(x)) * gain`` and ``gain <= 1``
+    (never amplified, so quiet output stays quiet and noise is not blown up).  For a
+    batch ``(n, samples)`` each row gets its own DC removal and gain; see
+    :func:`common_gain` to share one gain.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    centred = x - x.mean(axis=-1, keepdims=True)
+    limit = peak_limit(peak_dbfs)
+    peak = np.max(np.abs(centred), axis=-1, keepdims=True) if centred.shape[-1] else np.zeros(centred.shape[:-1] + (1,))
+    gain = np.where(peak > limit, limit / np.maximum(peak, 1e-30), 1.0)
+    out = centred * gain
+    return out, (float(gain.squeeze()) if gain.size == 1 else gain.squeeze(-1))
+
+
+def common_gain(signals: Sequence[np.ndarray], peak_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
+    """DC-remove every signal and scale them all by ONE gain so the loudest fits under ``peak_dbfs``."""
+    centred = [np.asarray(s, np.float64) - np.mean(s) for s in signals]
+    peak = max((float(np.max(np.abs(c))) for c in centred if c.size), default=0.0)
+    gain = limit_gain(peak, peak_dbfs)
+    return [c * gain for c in centred], float(gain)
+
+
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """Quantise a signal in [-1, 1] to little-endian int16 (``round(x * 32767)``, clipped for safety)."""
+    return np.round(np.clip(np.asarray(x, np.float64), -1.0, 1.0) * 32767.0).astype("<i2")
+
+
+def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
+    """A mono 16-bit PCM WAV file as bytes (canonical 44-byte header, nothing else)."""
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate))
+        out.writeframes(np.ascontiguousarray(pcm, dtype="<i2").tobytes())
+    return buffer.getvalue()
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Read a mono 16-bit WAV written by :func:`encode_wav`: (float64 in [-1, 1), rate)."""
+    with wave.open(str(path), "rb") as src:
+        if src.getsampwidth() != 2 or src.getnchannels() != 1:
+            raise ValueError(f"{path}: expected mono 16-bit PCM")
+        rate = src.getframerate()
+        data = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2")
+    return data.astype(np.float64) / 32768.0, rate
+
+
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample with soxr (very high quality, deterministic); the identity when the rates agree."""
+    import soxr
+
+    x = np.asarray(x, dtype=np.float64)
+    if int(from_rate) == int(to_rate):
+        return x.copy()
+    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality="VHQ"), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -196,8 +286,7 @@ def write_waveform(
         signal = np.memmap(spool, dtype="<f4", mode="r")
         mean = total / n
         peak = max(float(np.max(np.abs(signal[i : i + _SPOOL_BLOCK] - mean))) for i in range(0, n, _SPOOL_BLOCK))
-        limit = 10.0 ** (float(peak_dbfs) / 20.0)
-        gain = limit / peak if peak > limit else 1.0
+        gain = limit_gain(peak, peak_dbfs)
         tmp_wav = Path(tmp) / "model.wav"
         tmp_playback = Path(tmp) / "playback.wav"
         written_peak, energy = 0.0, 0.0

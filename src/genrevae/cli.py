@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import pandas as pd
-
+from genrevae.artifacts import ArtifactError
+from genrevae.audio import AudioError
 from genrevae.config import ConfigError, section
 from genrevae.data import DataError
 
@@ -69,25 +69,27 @@ def cmd_toy(args: argparse.Namespace) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> None:
+    from genrevae.artifacts.index import write_index
     from genrevae.data import index_genre
-    from genrevae.files import write_csv
 
     table = index_genre(args.files, args.min_seconds, args.threads)
-    write_csv(table, args.out)
+    write_index(table, args.out)
     n_ok = int((table["status"] == "ok").sum())
     log.info("genre %s: %d files, %d usable, %d rejected", args.genre, len(table), n_ok, len(table) - n_ok)
 
 
 def cmd_shard(args: argparse.Namespace) -> None:
+    from genrevae.artifacts.index import read_index
+    from genrevae.artifacts.shard import write_shard
+    from genrevae.artifacts.tracks import write_tracks
     from genrevae.data import build_shard
-    from genrevae.files import write_csv, write_npy
 
-    index = pd.read_csv(args.index, keep_default_na=False)
+    index = read_index(args.index)
     shard, tracks = build_shard(
         index, args.genre, args.sample_rate, args.n_samples, args.offset_seconds, args.threads
     )
-    write_npy(shard, args.out_shard)
-    write_csv(tracks, args.out_tracks)
+    write_shard(shard, args.out_shard)
+    write_tracks(tracks, args.out_tracks)
     padded = int((tracks["padded_samples"] > 0).sum())
     log.info(
         "genre %s: shard %s of shape %s at %d Hz (%d clips zero-padded)",
@@ -96,10 +98,11 @@ def cmd_shard(args: argparse.Namespace) -> None:
 
 
 def cmd_split(args: argparse.Namespace) -> None:
+    from genrevae.artifacts.split import write_split
+    from genrevae.artifacts.tracks import read_tracks
     from genrevae.data import split_table, split_tracks
-    from genrevae.files import write_csv
 
-    tracks = pd.read_csv(args.tracks, keep_default_na=False)
+    tracks = read_tracks(args.tracks)
     assignment = split_tracks(
         tracks["track"].tolist(),
         seed=args.seed,
@@ -109,7 +112,7 @@ def cmd_split(args: argparse.Namespace) -> None:
         genre=args.genre,
     )
     table = split_table(tracks, assignment)
-    write_csv(table, args.out)
+    write_split(table, args.out)
     counts = table["subset"].value_counts().to_dict()
     log.info("genre %s: split %s", args.genre, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
 
@@ -135,12 +138,12 @@ def cmd_prior(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genrevae.files import write_text
+    from genrevae.artifacts.reports import write_report
     from genrevae.evaluation import evaluate_genre
 
     _start_tensorflow(args.threads)
     metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads, args.prior)
-    write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", args.out)
+    write_report(metrics, args.out)
     test = metrics["test"]
     log.info(
         "test ELBO %.1f nats per clip (%.4f bits/sample), IWAE %.1f, SNR %.2f dB",
@@ -159,12 +162,12 @@ def cmd_figures(args: argparse.Namespace) -> None:
 
 
 def cmd_quality(args: argparse.Namespace) -> None:
-    from genrevae.files import write_text
-    from genrevae.quality import json_text, quality_genre_files
+    from genrevae.artifacts.reports import write_report
+    from genrevae.quality import quality_genre_files
 
     _start_tensorflow(args.threads)
     result = {"genre": args.genre, **quality_genre_files(args.model, args.prior, args.shard, args.split, args.settings)}
-    write_text(json_text(result), args.out)
+    write_report(result, args.out)
     log.info(
         "genre %s: Frechet MFCC distance generated-test %.4g, train-test (floor) %.4g, ratio %.3g",
         args.genre, result["frechet_generated_test"], result["frechet_train_test"], result["ratio"],
@@ -256,9 +259,10 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_transfer_source(args: argparse.Namespace) -> None:
     from genrevae.transfer import write_transfer_source
 
-    rendering = _rendering(args)
+    given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
+    render = section("render", {k: v for k, v in given.items() if v is not None})
     record = write_transfer_source(
-        args.name, args.out_dir, args.sample_rate, rendering.playback_rate, rendering.peak_dbfs, file=args.file,
+        args.name, args.out_dir, args.sample_rate, render["playback_rate"], render["peak_dbfs"], file=args.file,
         genre=args.genre, shard=args.shard, split=args.split,
     )  # fmt: skip
     log.info("transfer source %s: %s", args.name, record["description"])
@@ -456,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], None] = args.func
     try:
         func(args)
-    except (ConfigError, DataError, OSError) as exc:
+    except (ConfigError, DataError, AudioError, ArtifactError, OSError) as exc:
         log.error("%s", exc)
         return 1
     return 0

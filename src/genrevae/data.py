@@ -19,17 +19,12 @@ import pandas as pd
 import soundfile as sf
 import soxr
 
+from genrevae.artifacts.index import INDEX_COLUMNS
+from genrevae.artifacts.split import SPLIT_COLUMNS
+from genrevae.artifacts.tracks import TRACK_COLUMNS
+
 log = logging.getLogger(__name__)
 
-INDEX_COLUMNS = [
-    "track", "path", "size_bytes", "sha256", "sample_rate", "channels", "frames",
-    "duration_s", "status", "reason",
-]  # fmt: skip
-TRACK_COLUMNS = [
-    "clip", "track", "path", "sha256", "source_sample_rate", "source_channels",
-    "source_seconds", "resampled_samples", "kept_samples", "padded_samples",
-]  # fmt: skip
-SPLIT_COLUMNS = ["clip", "track", "subset"]
 
 
 class DataError(ValueError):

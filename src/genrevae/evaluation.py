@@ -56,7 +56,9 @@ from pathlib import Path
 import numpy as np
 
 from genrevae.config import sections
-from genrevae.training import SECTIONS, configure_threads, load_split, open_shard
+from genrevae.artifacts.shard import read_shard
+from genrevae.artifacts.split import read_split
+from genrevae.training import SECTIONS, configure_threads
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
 
@@ -191,10 +193,11 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
     keras.utils.set_random_seed(seed)
     model = load_model(model_path)
     prior = None if prior_path is None else load_prior(prior_path)
-    clips = open_shard(shard)
+    clips = read_shard(shard)
     if clips.shape[1] != model.n_samples:
         raise ValueError(f"{shard} has clips of {clips.shape[1]} samples but {model_path} expects {model.n_samples}")
-    train_idx, test_idx = load_split(split, clips.shape[0])
+    subsets = read_split(split, clips.shape[0])
+    train_idx, test_idx = subsets.train, subsets.test
     result = {}
     for name, idx in (("test", test_idx), ("train", train_idx)):
         result[name] = evaluate_clips(

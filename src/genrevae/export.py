@@ -27,12 +27,9 @@ alone, whatever the number of clips.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import shutil
 import tempfile
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -40,20 +37,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from genrevae.artifacts.shard import read_shard
+from genrevae.artifacts.split import Split, read_split
+from genrevae.audio import common_gain, encode_wav, limit_gain, peak_safe, resample, to_pcm16
 from genrevae.config import section
+from genrevae.files import safe_name
 from genrevae.generation import decode_latents, generate_latents, interpolation_path, posterior_means
 
 __all__ = [
     "MANIFEST_COLUMNS",
-    "read_split",
     "interpolation_pairs",
-    "peak_safe",
-    "to_pcm16",
-    "encode_wav",
-    "read_wav",
-    "resample",
-    "safe_name",
-    "common_gain",
     "export_genre",
     "export_genre_files",
 ]
@@ -84,37 +77,6 @@ MANIFEST_COLUMNS = [
 
 
 # ---------------------------------------------------------------------------
-# Model and data access
-# ---------------------------------------------------------------------------
-def read_split(split: Path, n_clips: int | None = None) -> dict[str, np.ndarray]:
-    """Sorted shard-row indices per subset of ``split.csv`` (``train``, ``test``, ``unused``, ...).
-
-    Also returns ``tracks``: the track name of every row listed, indexed by clip (an
-    object array of length ``max(clip) + 1`` or ``n_clips``; unknown rows are '').
-    """
-    table = pd.read_csv(split, keep_default_na=False)
-    missing = {"clip", "subset"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{split}: missing column(s) {sorted(missing)}")
-    clip = table["clip"].to_numpy(dtype=np.int64)
-    if n_clips is not None and len(clip) and (clip.min() < 0 or clip.max() >= n_clips):
-        raise ValueError(f"{split}: clip indices must lie in [0, {n_clips})")
-    size = n_clips if n_clips is not None else (int(clip.max()) + 1 if len(clip) else 0)
-    tracks = np.full(size, "", dtype=object)
-    if "track" in table.columns:
-        tracks[clip] = table["track"].astype(str).to_numpy()
-    else:
-        tracks[clip] = [f"clip{c:05d}" for c in clip]
-    out: dict[str, np.ndarray] = {"tracks": tracks}
-    subsets = table["subset"].astype(str).to_numpy()
-    for name in sorted(set(subsets)):
-        out[name] = np.sort(clip[subsets == name])
-    out.setdefault("train", np.zeros(0, dtype=np.int64))
-    out.setdefault("test", np.zeros(0, dtype=np.int64))
-    return out
-
-
-# ---------------------------------------------------------------------------
 # Which clips to interpolate
 # ---------------------------------------------------------------------------
 def interpolation_pairs(test: Sequence[int], train: Sequence[int], n_pairs: int) -> list[tuple[int, int]]:
@@ -140,81 +102,6 @@ def interpolation_pairs(test: Sequence[int], train: Sequence[int], n_pairs: int)
             if len(pairs) >= n_pairs:
                 return pairs[:n_pairs]
     return pairs[: int(n_pairs)]
-
-
-# ---------------------------------------------------------------------------
-# Audio
-# ---------------------------------------------------------------------------
-def peak_safe(x: np.ndarray, peak_dbfs: float = -1.0) -> tuple[np.ndarray, float]:
-    """Remove the DC offset of ``x`` and scale it down if its peak exceeds ``peak_dbfs``.
-
-    Returns ``(signal, gain)`` with ``signal = (x - mean(x)) * gain`` and ``gain <= 1``
-    (never amplified, so quiet output stays quiet and noise is not blown up).  For a
-    batch ``(n, samples)`` each row gets its own DC removal and gain; see
-    :func:`common_gain` to share one gain.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=-1, keepdims=True)
-    limit = 10.0 ** (float(peak_dbfs) / 20.0)
-    peak = np.max(np.abs(centred), axis=-1, keepdims=True) if centred.shape[-1] else np.zeros(centred.shape[:-1] + (1,))
-    gain = np.where(peak > limit, limit / np.maximum(peak, 1e-30), 1.0)
-    out = centred * gain
-    return out, (float(gain.squeeze()) if gain.size == 1 else gain.squeeze(-1))
-
-
-def common_gain(signals: Sequence[np.ndarray], peak_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
-    """DC-remove every signal and scale them all by ONE gain so the loudest fits under ``peak_dbfs``."""
-    centred = [np.asarray(s, np.float64) - np.mean(s) for s in signals]
-    limit = 10.0 ** (float(peak_dbfs) / 20.0)
-    peak = max((float(np.max(np.abs(c))) for c in centred if c.size), default=0.0)
-    gain = limit / peak if peak > limit else 1.0
-    return [c * gain for c in centred], float(gain)
-
-
-def to_pcm16(x: np.ndarray) -> np.ndarray:
-    """Quantise a signal in [-1, 1] to little-endian int16 (``round(x * 32767)``, clipped for safety)."""
-    return np.round(np.clip(np.asarray(x, np.float64), -1.0, 1.0) * 32767.0).astype("<i2")
-
-
-def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
-    """A mono 16-bit PCM WAV file as bytes (canonical 44-byte header, nothing else)."""
-    import io
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(int(sample_rate))
-        out.writeframes(np.ascontiguousarray(pcm, dtype="<i2").tobytes())
-    return buffer.getvalue()
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """Read a mono 16-bit WAV written by :func:`encode_wav`: (float64 in [-1, 1), rate)."""
-    with wave.open(str(path), "rb") as src:
-        if src.getsampwidth() != 2 or src.getnchannels() != 1:
-            raise ValueError(f"{path}: expected mono 16-bit PCM")
-        rate = src.getframerate()
-        data = np.frombuffer(src.readframes(src.getnframes()), dtype="<i2")
-    return data.astype(np.float64) / 32768.0, rate
-
-
-def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample with soxr (very high quality, deterministic); the identity when the rates agree."""
-    import soxr
-
-    x = np.asarray(x, dtype=np.float64)
-    if int(from_rate) == int(to_rate):
-        return x.copy()
-    return np.asarray(soxr.resample(x, int(from_rate), int(to_rate), quality="VHQ"), dtype=np.float64)
-
-
-def safe_name(name: str) -> str:
-    """A file-name-safe stem of a track name: ``jazz.00004.wav -> jazz.00004``, odd characters -> ``_``."""
-    stem = Path(str(name)).name
-    stem = re.sub(r"\.(wav|au|mp3|flac|ogg|aiff?)$", "", stem, flags=re.IGNORECASE)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
-    return stem or "clip"
 
 
 # ---------------------------------------------------------------------------
@@ -248,14 +135,14 @@ def _unique(name: str, taken: set[str]) -> str:
 def _write_folder(clips: list[_Clip], folder: Path, sample_rate: int, playback_rate: int, peak_dbfs: float) -> pd.DataFrame:
     (folder / "playback").mkdir(parents=True)
     (folder / "latents").mkdir()
-    limit = 10.0 ** (float(peak_dbfs) / 20.0)
     rows = []
     for clip in clips:
         (folder / clip.name).write_bytes(encode_wav(to_pcm16(clip.signal), sample_rate))
         playback = resample(clip.signal, sample_rate, playback_rate)
         peak = float(np.max(np.abs(playback))) if playback.size else 0.0
-        if peak > limit:  # band-limited interpolation can overshoot the original samples
-            playback = playback * (limit / peak)
+        gain = limit_gain(peak, peak_dbfs)
+        if gain < 1.0:  # band-limited interpolation can overshoot the original samples
+            playback = playback * gain
         (folder / "playback" / clip.name).write_bytes(encode_wav(to_pcm16(playback), playback_rate))
         latent_file = ""
         z1 = z2 = None
@@ -300,7 +187,7 @@ def export_genre(
     model,
     prior,
     clips: np.ndarray,
-    split: dict[str, np.ndarray],
+    split: Split,
     out_dir: Path,
     seed: int,
     sample_rate: int,
@@ -312,7 +199,7 @@ def export_genre(
     ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``prior`` its
     :class:`genrevae.prior.LatentPrior` (None: only N(0, I) samples), ``clips`` the shard
     ``(n_clips, n_samples)`` (memory-mapped is fine), ``split`` as returned by
-    :func:`read_split`, ``render`` the ``render`` settings (missing keys take the schema's
+    :func:`genrevae.artifacts.split.read_split`, ``render`` the ``render`` settings (missing keys take the schema's
     defaults, see :func:`genrevae.config.section`).  The folder is assembled under a temporary name
     beside ``out_dir`` and moved into place at the end (an existing ``out_dir`` is
     replaced), so a failed run never leaves a half-written folder.  Returns the manifest.
@@ -322,7 +209,6 @@ def export_genre(
     if clips.shape[1] != model.n_samples:
         raise ValueError(f"clips have {clips.shape[1]} samples but the model expects {model.n_samples}")
     peak_dbfs, batch = float(s["peak_dbfs"]), int(s["batch_size"])
-    tracks = split["tracks"]
     taken: set[str] = set()
     items: list[_Clip] = []
 
@@ -340,21 +226,21 @@ def export_genre(
             items.append(_Clip(name, kind, f"{prefix}_{i:02d}", signal, gain, z=zi, seed=sd, temperature=temp))
 
     # 2. reconstructions of test clips (posterior mean), each beside its original
-    recon_idx = [int(c) for c in split["test"][: int(s["n_reconstructions"])]]
+    recon_idx = [int(c) for c in split.test[: int(s["n_reconstructions"])]]
     if recon_idx:
         x = np.asarray(clips[recon_idx], dtype=np.float32)
         means = posterior_means(model, x, batch)
         recons = decode_latents(model, means, batch)
         for c, xi, mi, ri in zip(recon_idx, x, means, recons):
-            stem = _unique(safe_name(tracks[c] or f"clip{c:05d}"), taken)
+            stem = _unique(safe_name(split.track(c)), taken)
             (orig, rec), gain = common_gain([xi, ri], peak_dbfs)
             group = f"pair_{stem}"
-            src = ((c,), (str(tracks[c]),))
+            src = ((c,), (str(split.tracks[c]),))
             items.append(_Clip(f"original_{stem}.wav", "original", group, orig, gain, None, *src))
             items.append(_Clip(f"recon_{stem}.wav", "reconstruction", group, rec, gain, mi, *src))
 
     # 3. interpolations between the posterior means of two clips
-    pairs = interpolation_pairs(split["test"], split["train"], int(s["n_interpolations"]))
+    pairs = interpolation_pairs(split.test, split.train, int(s["n_interpolations"]))
     steps = int(s["interpolation_steps"])
     for k, (a, b) in enumerate(pairs):
         ends = posterior_means(model, np.asarray(clips[[a, b]], dtype=np.float32), batch)
@@ -365,7 +251,7 @@ def export_genre(
             items.append(
                 _Clip(
                     f"interp_{k:02d}_step_{j:02d}.wav", "interpolation", f"interp_{k:02d}", sig, gain, zj,
-                    (a, b), (str(tracks[a]), str(tracks[b])), None, j, j / (steps - 1),
+                    (a, b), (str(split.tracks[a]), str(split.tracks[b])), None, j, j / (steps - 1),
                 )
             )  # fmt: skip
 
@@ -390,7 +276,7 @@ def export_genre_files(model_path: Path, prior_path: Path | None, shard: Path, s
 
     model = load_model(model_path)
     prior = None if prior_path is None else load_prior(prior_path)
-    clips = np.load(Path(shard), mmap_mode="r")
+    clips = read_shard(shard)
     table = read_split(split, clips.shape[0])
     temperature = float(settings["prior"]["temperature"]) if prior is not None else 1.0
     return export_genre(

@@ -1,4 +1,4 @@
-"""Atomic file writing: write to a temp file in the target folder, then os.replace it.
+"""Atomic file writing (a temp file in the target folder, then os.replace) and safe file names.
 
 A job that is killed mid-write never leaves a truncated file under the final name, so Snakemake
 and the checkpoint/resume logic only ever see complete files.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -52,3 +53,11 @@ def write_text(text: str, path: Path) -> None:
 def write_npy(array: np.ndarray, path: Path) -> None:
     with atomic_path(path) as tmp:
         np.save(tmp, array, allow_pickle=False)
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe stem of a track name: ``jazz.00004.wav -> jazz.00004``, odd characters -> ``_``."""
+    stem = Path(str(name)).name
+    stem = re.sub(r"\.(wav|au|mp3|flac|ogg|aiff?)$", "", stem, flags=re.IGNORECASE)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    return stem or "clip"

@@ -22,7 +22,6 @@ held whole: 16 channels x 23.4 frames per second, 5.4 MB per hour.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from genrevae.artifacts import ArtifactError
+from genrevae.artifacts.reports import json_text, read_report
 from genrevae.config import ConfigError
 from genrevae.generation import CHUNK_FRAMES, PRIORS, decode_blocks, encode_blocks, generate_latents, slerp_frames
 
@@ -112,10 +113,10 @@ class GenreModel:
                 f"run snakemake --cores 4 {folder}/generated first"
             )
         try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
+            config = read_report(config_file)
             sample_rate = int(config["settings"]["sample_rate"])
             fingerprint = str(config.get("fingerprint", ""))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ArtifactError, OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFolderError(
                 f"{config_file}: missing or unreadable ({exc}); it is written with model.keras: re-run training"
             ) from exc
@@ -135,7 +136,7 @@ class GenreModel:
             except Exception as exc:
                 raise ModelFolderError(f"{prior_file}: cannot be loaded ({type(exc).__name__}: {exc}); re-fit it") from exc
             try:
-                report = json.loads((folder / "prior" / "prior.json").read_text(encoding="utf-8"))
+                report = read_report(folder / "prior" / "prior.json")
                 temperature = float(report["settings"]["temperature"])
             except (OSError, ValueError, KeyError, TypeError):
                 temperature = 1.0
@@ -238,10 +239,6 @@ class GenreModel:
 # ---------------------------------------------------------------------------------------------
 # Writing what the three uses make (the `generate`, `transfer` and `interpolate` commands)
 # ---------------------------------------------------------------------------------------------
-def _json(data: dict) -> str:
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
 def _check_wav_path(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".wav":
@@ -333,7 +330,7 @@ def write_generated(
             ),  # fmt: skip
             "clips": clips,
         }
-        (tmp / "manifest.json").write_text(_json(manifest), encoding="utf-8")
+        (tmp / "manifest.json").write_text(json_text(manifest), encoding="utf-8")
         (out_dir / "playback").mkdir(exist_ok=True)
         for clip in clips:
             os.replace(tmp / clip["file"], out_dir / clip["file"])
@@ -353,11 +350,11 @@ def _write_with_sidecar(
 ) -> dict[str, Any]:  # fmt: skip
     """``out`` (WAV), optionally ``playback_out``, and ``out`` with ``.json`` (every setting),
     the JSON last so that its presence means the WAVs are complete."""
-    from genrevae.files import write_text
+    from genrevae.artifacts.reports import write_report
 
     info = _write_clip(genre_model, z, n_samples, out, playback_out, rendering)
     record = {**record, "file": out.name, "playback_file": None if playback_out is None else str(playback_out), **info}
-    write_text(_json(record), out.with_suffix(".json"))
+    write_report(record, out.with_suffix(".json"))
     return record
 
 

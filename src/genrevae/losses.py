@@ -149,7 +149,7 @@ def continuous_bernoulli_log_likelihood(x, logits) -> tf.Tensor:
 
         \log p(x) = \sum_i \big[ \log p(x_{01,i}) + \log\tfrac12 \big].
 
-    Unlike the sigmoid cross-entropy of the seed report (targets in [-1, 1], unbounded
+    Unlike the sigmoid cross-entropy of the course report (targets in [-1, 1], unbounded
     below), this is a normalised density on [-1, 1]^n.  Returns ``(batch,)``, nats.
     """
     x = tf.convert_to_tensor(x)

@@ -88,7 +88,7 @@ def seed_pair(seed) -> tf.Tensor:
 # ---------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="genrevae")
 class Resnet1DBlock(layers.Layer):
-    """The seed report's residual block, ``Resnet1DBlock(kernel_size, filters, kind)``.
+    """The course report's residual block, ``Resnet1DBlock(kernel_size, filters, kind)``.
 
     ``encode``: ``relu -> Conv1D(filters, k, strides=2) -> InstanceNorm -> LeakyReLU(0.4)
     -> Conv1D(filters, k) -> InstanceNorm -> LeakyReLU(0.4)``; ``decode`` uses
@@ -308,7 +308,7 @@ class WaveVAE(keras.Model):
 
 @keras.saving.register_keras_serializable(package="genrevae")
 class ReportVAE(WaveVAE):
-    """The seed report's VAE, faithfully (``preset: report``).  Kept as a baseline; it is not
+    """The course report's VAE, faithfully (``preset: report``).  Kept as a baseline; it is not
     a convolutional model.
 
     Encoder: ``x -> Reshape(1, n) -> [Conv1D(c, 1, strides=2) -> Resnet1DBlock(64, 1)]

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 import os
 import shutil
@@ -58,6 +57,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from genrevae.artifacts.reports import read_report
 from genrevae.spectrum import COLORMAP, THUMBNAIL_DB_LIMITS, THUMBNAIL_SIZE
 
 __all__ = [
@@ -82,7 +82,7 @@ REPORT_PAGE_BUDGET = 1_400_000
 BROWSER_MIN_RATE = 3000
 
 FIGURE_CAPTIONS = {
-    "samples_grid.png": "16 clips generated from the genre's learned prior (the seed report's picture).",
+    "samples_grid.png": "16 clips generated from the genre's learned prior (the course report's picture).",
     "spectrograms.png": (
         "Log-mel spectrograms of two real test clips, two clips from the learned prior and two from N(0, I), "
         "one colour scale: notes are horizontal lines, onsets vertical ones, noise a flat smear."
@@ -203,7 +203,7 @@ class TransferRow:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else {}
+    return read_report(path) if Path(path).is_file() else {}
 
 
 def collect_genre(results_dir: Path, genre: str) -> GenreResults:
@@ -674,7 +674,7 @@ class _Thumbnails:
 
     def png(self, wav: Path) -> bytes | None:
         """The thumbnail PNG of a model-rate WAV (None when there is no such file)."""
-        from genrevae.export import read_wav
+        from genrevae.audio import read_wav
         from genrevae.spectrum import spectrogram_thumbnail
 
         wav = Path(wav)

@@ -780,19 +780,21 @@ def fit_prior_files(
     VAR order is capped at ``frames - 1`` (recorded as ``var_order``): a latent vector is a
     one-frame sequence, whose only VAR is order 0, an i.i.d. Gaussian.
     """
-    import json
     from pathlib import Path
 
-    from genrevae.files import atomic_path, write_text
+    from genrevae.artifacts.reports import write_report
+    from genrevae.artifacts.shard import read_shard
+    from genrevae.artifacts.split import read_split
+    from genrevae.files import atomic_path
     from genrevae.generation import posteriors
     from genrevae.model import load_model
-    from genrevae.training import load_split, open_shard
 
     s = _typed(section("prior", settings.get("prior")))
     seed = int(settings["seed"])
     model = load_model(Path(model_path))
-    clips = open_shard(Path(shard))
-    train_idx, test_idx = load_split(Path(split), clips.shape[0])
+    clips = read_shard(Path(shard))
+    subsets = read_split(Path(split), clips.shape[0])
+    train_idx, test_idx = subsets.train, subsets.test
     # A latent vector (the report preset) is a sequence of one frame: the prior is then a mixture.
     train_mean, train_logvar = (as_sequence(a) for a in posteriors(model, clips[train_idx]))
     test_mean = as_sequence(posteriors(model, clips[test_idx])[0])
@@ -816,7 +818,7 @@ def fit_prior_files(
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", out_dir / "prior.json")
+    write_report(result, out_dir / "prior.json")
     with atomic_path(out_dir / "prior.keras") as tmp:
         prior.save(tmp)
     return result

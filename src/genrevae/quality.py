@@ -90,7 +90,6 @@ __all__ = [
     "genre_fidelity",
     "genre_fidelity_clips",
     "genre_fidelity_files",
-    "json_text",
 ]
 
 #: Label of the classifier's extra class of stationary noise (phase-randomised train clips).
@@ -486,7 +485,8 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
     ``settings`` holds ``seed``, ``sample_rate``, ``quality`` and ``prior`` (its
     ``temperature``); the result also echoes the seeds and the resolved ``quality`` settings.
     """
-    from genrevae.export import read_split
+    from genrevae.artifacts.shard import read_shard
+    from genrevae.artifacts.split import read_split
     from genrevae.generation import decode_latents, generate_clips, posterior_means
     from genrevae.model import load_model
     from genrevae.prior import load_prior
@@ -494,11 +494,9 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
     s = section("quality", settings.get("quality"))
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])
-    clips = np.load(Path(shard), mmap_mode="r")
+    clips = read_shard(shard)
     table = read_split(split, clips.shape[0])
-    train, test = np.asarray(clips[table["train"]]), np.asarray(clips[table["test"]])
-    if len(train) < 1 or len(test) < 1:
-        raise ValueError(f"{split}: need at least one train and one test clip")
+    train, test = np.asarray(clips[table.train]), np.asarray(clips[table.test])
     n = int(s["n_generated"]) if s["n_generated"] is not None else len(train)
     batch = int(s["batch_size"])
     model, prior = load_model(model_path), load_prior(prior_path)
@@ -705,7 +703,8 @@ def genre_fidelity_files(
     ``seed, seed + 1, ...`` (the exported ``sample_NN`` clips).  The
     noise class and the ``phase_randomised`` control use ``seed`` and ``seed + 1``.
     """
-    from genrevae.export import read_split
+    from genrevae.artifacts.shard import read_shard
+    from genrevae.artifacts.split import read_split
     from genrevae.generation import generate_clips
     from genrevae.model import load_model
     from genrevae.prior import load_prior
@@ -718,9 +717,9 @@ def genre_fidelity_files(
     train, test, generated, noise = {}, {}, {}, []
     controls: dict[str, dict[str, np.ndarray]] = {"phase_randomised": {}}
     for genre, model_path, prior_path, shard, split in zip(genres, models, priors, shards, splits):
-        clips = np.load(Path(shard), mmap_mode="r")
+        clips = read_shard(shard)
         table = read_split(split, clips.shape[0])
-        sets = _genre_feature_sets(np.asarray(clips[table["train"]]), np.asarray(clips[table["test"]]), sample_rate, s, seed)
+        sets = _genre_feature_sets(np.asarray(clips[table.train]), np.asarray(clips[table.test]), sample_rate, s, seed)
         train[genre], test[genre] = sets["train"], sets["test"]
         controls["phase_randomised"][genre] = sets["phase_randomised"]
         if "noise" in sets:
@@ -729,21 +728,3 @@ def genre_fidelity_files(
         gen = generate_clips(model, prior, int(s["fidelity_n_generated"]), seed, "learned", temperature, batch_size=int(s["batch_size"]))
         generated[genre] = clip_features(gen, sample_rate, s)
     return genre_fidelity(train, test, generated, s, controls, np.concatenate(noise) if noise else None)
-
-
-def json_text(result: Any) -> str:
-    """``result`` as indented JSON with sorted keys, non-finite floats (NaN, inf) written as null."""
-    import json
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        if isinstance(value, (float, np.floating)):
-            return float(value) if math.isfinite(float(value)) else None
-        if isinstance(value, np.integer):
-            return int(value)
-        return value
-
-    return json.dumps(clean(result), indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -71,13 +71,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrevae.artifacts.reports import write_report
+from genrevae.artifacts.shard import read_shard
+from genrevae.artifacts.split import read_split
 from genrevae.config import sections
 from genrevae.files import atomic_path, write_csv, write_npy, write_text
 
 __all__ = [
     "SECTIONS",
     "configure_threads",
-    "load_split",
     "data_fingerprint",
     "run_fingerprint",
     "envelope",
@@ -138,47 +140,6 @@ def configure_threads(threads: int) -> None:
 # ---------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------
-def open_shard(shard: Path) -> np.ndarray:
-    """Memory-map ``clips.npy`` and check it is a 2-D float32 array."""
-    clips = np.load(Path(shard), mmap_mode="r")
-    if clips.ndim != 2:
-        raise ValueError(f"{shard}: expected shape (n_clips, n_samples), got {clips.shape}")
-    if clips.dtype != np.float32:
-        raise ValueError(f"{shard}: expected float32, got {clips.dtype}")
-    if clips.shape[0] < 1 or clips.shape[1] < 1:
-        raise ValueError(f"{shard}: empty shard {clips.shape}")
-    return clips
-
-
-def load_split(split: Path, n_clips: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``split.csv`` and return the sorted ``clip`` indices of the train and test subsets.
-
-    Rows whose subset is ``unused`` are ignored.  Raises ``ValueError`` for missing
-    columns, other subset names, out-of-range or repeated clip indices (a clip in both
-    subsets), or an empty train or test subset.
-    """
-    df = pd.read_csv(split, keep_default_na=False)
-    missing = {"clip", "subset"} - set(df.columns)
-    if missing:
-        raise ValueError(f"{split}: missing column(s) {sorted(missing)}")
-    unknown = set(df["subset"].astype(str)) - {"train", "test", "unused"}
-    if unknown:
-        raise ValueError(f"{split}: unknown subset value(s) {sorted(unknown)}")
-    clip = df["clip"].to_numpy()
-    if not np.issubdtype(clip.dtype, np.integer):
-        raise ValueError(f"{split}: column 'clip' must hold integers")
-    if len(clip) and (clip.min() < 0 or clip.max() >= n_clips):
-        raise ValueError(f"{split}: clip indices must lie in [0, {n_clips}), got {clip.min()}..{clip.max()}")
-    if len(np.unique(clip)) != len(clip):
-        raise ValueError(f"{split}: repeated clip indices (a clip in both subsets would leak)")
-    subset = df["subset"].astype(str).to_numpy()
-    train = np.sort(clip[subset == "train"]).astype(np.int64)
-    test = np.sort(clip[subset == "test"]).astype(np.int64)
-    if len(train) == 0 or len(test) == 0:
-        raise ValueError(f"{split}: need at least one train and one test clip, got {len(train)} and {len(test)}")
-    return train, test
-
-
 def data_fingerprint(shard: Path, split: Path) -> str:
     """sha256 over the bytes of the shard and the split file."""
     h = hashlib.sha256()
@@ -449,9 +410,10 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     tr = settings["train"]
     steps, batch_size, every = int(tr["steps"]), int(tr["batch_size"]), int(tr["checkpoint_every"])
 
-    clips = open_shard(shard)
+    clips = read_shard(shard)
     n_clips, n_samples = clips.shape
-    train_idx, test_idx = load_split(split, n_clips)
+    subsets = read_split(split, n_clips)
+    train_idx, test_idx = subsets.train, subsets.test
     data_fp = data_fingerprint(shard, split)
     fingerprint = run_fingerprint(settings, n_samples, data_fp, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -554,7 +516,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "parameters": int(model.count_params()),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
     }
-    write_text(json.dumps(config, indent=2) + "\n", out_dir / "config.json")
+    write_report(config, out_dir / "config.json")
     stacked = np.stack(samples).astype(np.float32)
     write_npy(stacked, out_dir / "epoch_samples.npy")
     with atomic_path(out_dir / "model.keras") as tmp_model:

@@ -17,7 +17,6 @@ so a recording hours long is prepared in bounded memory.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,9 +31,9 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au")
 
 
 def source_names(paths: Sequence[Path], what: str) -> dict[str, Path]:
-    """``paths`` by the name their outputs get (:func:`genrevae.export.safe_name` of the file
+    """``paths`` by the name their outputs get (:func:`genrevae.files.safe_name` of the file
     name), in order; two files with one name are a ConfigError naming both and ``what``."""
-    from genrevae.export import safe_name
+    from genrevae.files import safe_name
 
     sources: dict[str, Path] = {}
     for path in paths:
@@ -71,7 +70,7 @@ def write_transfer_source(
     """Write source ``name`` from an audio ``file`` or from the first test clip of ``genre``
     (its ``shard`` and ``split``); returns the JSON record written beside the WAVs."""
     from genrevae.audio import inspect_audio, read_blocks, write_waveform
-    from genrevae.files import write_text
+    from genrevae.artifacts.reports import write_report
 
     out_dir = Path(out_dir)
     wav, playback = out_dir / f"{name}.wav", out_dir / "playback" / f"{name}.wav"
@@ -85,14 +84,13 @@ def write_transfer_source(
             "input": str(file),
         }
     elif genre is not None and shard is not None and split is not None:
-        from genrevae.export import read_split
+        from genrevae.artifacts.shard import read_shard
+        from genrevae.artifacts.split import read_split
 
-        clips = np.load(Path(shard), mmap_mode="r")
-        table = read_split(split, clips.shape[0])
-        if not len(table["test"]):
-            raise ConfigError(f"{split}: genre {genre} has no test clip to transfer; give transfer.dir instead")
-        clip = int(table["test"][0])
-        track = str(table["tracks"][clip]) or f"clip{clip:05d}"
+        clips = read_shard(shard)
+        subsets = read_split(split, clips.shape[0])
+        clip = int(subsets.test[0])
+        track = subsets.track(clip)
         written = write_waveform(wav, [np.asarray(clips[clip], dtype=np.float32)], sample_rate, peak_dbfs, playback, playback_rate)
         record = {"description": f"test clip {track} of genre {genre}", "genre": genre, "track": track, "input": f"{shard}[{clip}]"}
     else:
@@ -106,5 +104,5 @@ def write_transfer_source(
         "seconds": round(written.seconds, 6),
         "gain": written.gain,
     }
-    write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", out_dir / f"{name}.json")
+    write_report(record, out_dir / f"{name}.json")
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -108,3 +109,71 @@ def split_arguments(split: dict[str, Any], genre: str) -> str:
     else:
         args += ["--test-fraction", repr(float(split["test_fraction"]))]
     return shlex.join(args)
+
+
+#: Modules no stage's outputs depend on: the command line and the config reader only wire
+#: settings through (a help-text edit must not retrain every genre; when a command changes
+#: meaning, its rule's params change with it), and the package's __init__ only names it.
+WIRING_MODULES = frozenset({"genrevae", "genrevae.__main__", "genrevae.cli", "genrevae.config", "genrevae.workflow_support"})
+
+
+def _module_file(src_dir: Path, module: str) -> Path | None:
+    base = Path(src_dir).joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(tree: ast.AST, src_dir: Path) -> set[str]:
+    """The ``genrevae`` modules a piece of code imports, at any depth (function-local imports too),
+    with the packages that importing them runs (``genrevae.artifacts`` for ``.artifacts.split``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name.split(".")[0] == "genrevae" and _module_file(src_dir, name) is not None:
+                parts = name.split(".")
+                found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+def command_code(src_dir: Path, command: str) -> list[str]:
+    """The package files a ``genrevae <command>`` job runs, as code inputs of its rule.
+
+    Read statically from the source: the imports of ``cmd_<command>`` in ``cli.py`` and of the
+    ``cli`` helpers it calls, then, transitively, every ``genrevae`` module those import
+    (function-local imports included), less :data:`WIRING_MODULES`.  Editing any listed file
+    re-runs the stage and what consumes its outputs; editing anything else re-runs nothing.
+    """
+    src_dir = Path(src_dir)
+    cli = ast.parse((src_dir / "genrevae" / "cli.py").read_text(encoding="utf-8"))
+    functions = {node.name: node for node in cli.body if isinstance(node, ast.FunctionDef)}
+    entry = f"cmd_{command.replace('-', '_')}"
+    if entry not in functions:
+        raise ValueError(f"genrevae has no command {command!r} (no {entry} in cli.py)")
+    todo, seen_functions, modules = [entry], set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen_functions:
+            continue
+        seen_functions.add(name)
+        modules |= _imported_modules(functions[name], src_dir)
+        todo += [
+            node.func.id
+            for node in ast.walk(functions[name])
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions
+        ]
+    pending, files = sorted(modules), set()
+    while pending:
+        module = pending.pop()
+        path = _module_file(src_dir, module)
+        if module in WIRING_MODULES or path is None or path in files:
+            continue
+        files.add(path)
+        pending += sorted(_imported_modules(ast.parse(path.read_text(encoding="utf-8")), src_dir))
+    return sorted(str(path) for path in files)

@@ -9,6 +9,7 @@ sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.config import is_toy_data_dir, resolve_config
 from genrevae.transfer import transfer_files
+from genrevae.workflow_support import command_code as workflow_command_code
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
@@ -35,20 +36,12 @@ prepare_job_environment(SRC_DIR)
 shell.prefix(job_shell_prefix(SRC_DIR))
 
 
-def package_code(*modules):
-    """The package modules a job runs, declared as inputs so that editing one re-runs its jobs.
-
-    The command line (cli.py) and the config reader (config.py) are not listed: they only wire
-    settings through, and a help-text edit must not retrain every genre. When a command's
-    meaning changes, change its rule's params or code input with it."""
-    return [str(SRC_DIR / "genrevae" / f"{module}.py") for module in modules]
-
-
-def package_dir_code(subpackage):
-    """Every module of a subpackage (genrevae/<subpackage>/ and its sub-folders), as package_code."""
-    return sorted(
-        str(path) for path in (SRC_DIR / "genrevae" / subpackage).rglob("*.py")
-    )
+def command_code(command):
+    """The package files `genrevae <command>` runs (its imports, transitively, read from the
+    source), declared as inputs so that editing one re-runs the stage and what consumes it.
+    cli.py and config.py are not among them: they only wire settings through, and a
+    help-text edit must not retrain every genre (see workflow_support.command_code)."""
+    return workflow_command_code(SRC_DIR, command)
 
 
 def audio_files(wildcards):

@@ -3,7 +3,7 @@
 
 rule toy_genre:
     input:
-        code=package_dir_code("toy"),
+        code=command_code("toy"),
     output:
         expand(
             "data/toy/{{genre}}/{{genre}}.{index}.wav",
@@ -34,7 +34,7 @@ rule toy_genre:
 rule index_genre:
     input:
         audio=audio_files,
-        code=package_code("data"),
+        code=command_code("index"),
     output:
         "results/{genre}/data/index.csv",
     log:
@@ -58,7 +58,7 @@ rule shard_genre:
     input:
         index="results/{genre}/data/index.csv",
         audio=audio_files,
-        code=package_code("data"),
+        code=command_code("shard"),
     output:
         shard="results/{genre}/data/clips.npy",
         tracks="results/{genre}/data/tracks.csv",
@@ -86,7 +86,7 @@ rule shard_genre:
 rule split_genre:
     input:
         tracks="results/{genre}/data/tracks.csv",
-        code=package_code("data"),
+        code=command_code("split"),
     output:
         "results/{genre}/data/split.csv",
     log:

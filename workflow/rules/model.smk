@@ -5,7 +5,7 @@ rule train_model:
     input:
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "losses", "training", "files"),
+        code=command_code("train"),
     output:
         model="results/{genre}/model/model.keras",
         history="results/{genre}/model/history.csv",
@@ -37,7 +37,7 @@ rule fit_prior:
         model="results/{genre}/model/model.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code("model", "pqmf", "prior", "training", "files"),
+        code=command_code("prior"),
     output:
         prior="results/{genre}/prior/prior.keras",
         report="results/{genre}/prior/prior.json",
@@ -68,9 +68,7 @@ rule evaluate_model:
         prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code(
-            "model", "pqmf", "prior", "losses", "training", "evaluation", "files"
-        ),
+        code=command_code("evaluate"),
     output:
         "results/{genre}/metrics.json",
     log:

@@ -11,9 +11,7 @@ rule plot_figures:
         epoch_samples="results/{genre}/model/epoch_samples.npy",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code(
-            "model", "pqmf", "prior", "generation", "export", "figures", "files"
-        ),
+        code=command_code("figures"),
     output:
         grid=report(
             "results/{genre}/figures/samples_grid.png",
@@ -84,9 +82,7 @@ rule generation_quality:
         prior="results/{genre}/prior/prior.keras",
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
-        code=package_code(
-            "model", "pqmf", "prior", "generation", "export", "quality", "files"
-        ),
+        code=command_code("quality"),
     output:
         report(
             "results/{genre}/generation_quality.json",
@@ -127,7 +123,7 @@ rule export_audio:
         metrics="results/{genre}/metrics.json",
         quality="results/{genre}/generation_quality.json",
         figures=rules.plot_figures.output,
-        code=package_code("model", "pqmf", "prior", "generation", "export", "files"),
+        code=command_code("export"),
     output:
         directory("results/{genre}/generated"),
     log:
@@ -155,9 +151,7 @@ rule genre_fidelity:
         priors=expand("results/{genre}/prior/prior.keras", genre=GENRES),
         shards=expand("results/{genre}/data/clips.npy", genre=GENRES),
         splits=expand("results/{genre}/data/split.csv", genre=GENRES),
-        code=package_code(
-            "model", "pqmf", "prior", "generation", "export", "quality", "files"
-        ),
+        code=command_code("fidelity"),
     output:
         report(
             "results/genre_fidelity.csv",
@@ -196,7 +190,7 @@ rule listening_page:
         transfer_sources=expand(
             "results/transfer/sources/{source}.json", source=transfer_sources()
         ),
-        code=package_code("page", "spectrum", "export", "generation", "files"),
+        code=command_code("page"),
     output:
         page="results/index.html",
         thumbnails=directory("results/thumbnails"),

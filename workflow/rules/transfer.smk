@@ -5,7 +5,7 @@
 rule transfer_source:
     input:
         unpack(transfer_source_input),
-        code=package_code("audio", "data", "export", "generation", "transfer", "files"),
+        code=command_code("transfer-source"),
     output:
         wav="results/transfer/sources/{source}.wav",
         playback="results/transfer/sources/playback/{source}.wav",
@@ -40,18 +40,7 @@ rule transfer:
             "results/transfer/sources/{source}.wav",
             source=transfer_sources(wildcards.genre),
         ),
-        code=package_code(
-            "model",
-            "pqmf",
-            "prior",
-            "generation",
-            "audio",
-            "data",
-            "export",
-            "genre_model",
-            "transfer",
-            "files",
-        ),
+        code=command_code("transfer"),
     output:
         directory("results/{genre}/transfer"),
     log:

@@ -1,4 +1,4 @@
-"""The seed report's way of doing the work, rebuilt as the baseline the benchmarks compare with.
+"""The course report's way of doing the work, rebuilt as the baseline the benchmarks compare with.
 
 Reconstructed from /work/shared/seed/music_vae_report.txt (see the report's ``load``,
 ``map_data``, ``train_step`` and training loop); written here from that description, not copied
@@ -35,7 +35,7 @@ def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return out
 
 
-def seed_load(path: str | bytes, sample_rate: int, clip_seconds: float, n_samples: int) -> np.ndarray:
+def report_load(path: str | bytes, sample_rate: int, clip_seconds: float, n_samples: int) -> np.ndarray:
     """The report's ``load(file_)``: librosa decode + resample, shaped ``(1, n_samples)``."""
     import librosa
 
@@ -45,15 +45,15 @@ def seed_load(path: str | bytes, sample_rate: int, clip_seconds: float, n_sample
     return fit_length(data_, n_samples).reshape(1, n_samples)
 
 
-def seed_data_loop(files: Sequence[Path], sample_rate: int, clip_seconds: float, n_samples: int) -> float:
+def report_data_loop(files: Sequence[Path], sample_rate: int, clip_seconds: float, n_samples: int) -> float:
     """Seconds to load every file the report's way, one after the other."""
     t0 = time.perf_counter()
     for path in files:
-        seed_load(str(path), sample_rate, clip_seconds, n_samples)
+        report_load(str(path), sample_rate, clip_seconds, n_samples)
     return time.perf_counter() - t0
 
 
-class SeedTrainingLoop:
+class ReportTrainingLoop:
     """The report's training loop on our model: librosa in tf.data via py_func, per epoch.
 
     ``block(batches)`` runs one "epoch" over the given batches of clip indices (files are
@@ -76,7 +76,7 @@ class SeedTrainingLoop:
         n = self.n_samples
 
         def load(file_):
-            return seed_load(file_, sample_rate, clip_seconds, n)
+            return report_load(file_, sample_rate, clip_seconds, n)
 
         self.map_data = lambda filename: tf.compat.v1.py_func(load, [filename], [tf.float32])
 

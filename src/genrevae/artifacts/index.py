@@ -1,0 +1,33 @@
+"""``index.csv``: every file of one genre folder, whether later stages may use it, and why not.
+
+A rejected file (empty, not audio, too short, NaN, silent) keeps its row with ``status:
+rejected`` and the ``reason``, so a corrupt download is reported, not silently dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from genrevae.artifacts import ArtifactError
+from genrevae.files import write_csv
+
+__all__ = ["INDEX_COLUMNS", "read_index", "write_index"]
+
+INDEX_COLUMNS = [
+    "track", "path", "size_bytes", "sha256", "sample_rate", "channels", "frames",
+    "duration_s", "status", "reason",
+]  # fmt: skip
+
+
+def read_index(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, keep_default_na=False)
+    missing = [c for c in INDEX_COLUMNS if c not in table.columns]
+    if missing:
+        raise ArtifactError(f"{path}: missing column(s) {missing}; rebuild it with `genrevae index`")
+    return table
+
+
+def write_index(table: pd.DataFrame, path: Path) -> None:
+    write_csv(table[INDEX_COLUMNS], path)
