@@ -92,8 +92,9 @@ TINY_E2E = {
     "train": {"steps": 2, "checkpoint_every": 2, "batch_size": 2, "window_samples": 1024, "tensorboard_audio": 0},
     "prior": {"hidden": 8, "steps": 10, "batch_size": 4, "segment_frames": 16},
     "evaluate": {"iw_samples": 2},
-    "render": {"n_generated": 1, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 2},
-    "quality": {"fidelity_n_generated": 1},
+    "export": {"n_generated": 1, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 2},
+    "figures": {"n_reconstructions": 1},
+    "fidelity": {"n_generated": 1},
     "resources": {"train_threads": 1},  # two 1-thread TF jobs at a time: their start-ups overlap
 }
 

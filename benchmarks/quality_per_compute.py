@@ -229,7 +229,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
         reply["decode_and_prior_s"] = time.perf_counter() - t0
         return reply
 
-    def op_measure(clips: str, shard: str, split: str, sample_rate: int, seed: int, quality: dict) -> dict[str, Any]:
+    def op_measure(clips: str, shard: str, split: str, sample_rate: int, seed: int, features: dict) -> dict[str, Any]:
         """Every measure of one snapshot, with the current package (new worker only)."""
         from genrevae.losses import multi_resolution_stft_distance
         from genrevae.quality import generation_quality, phase_randomised_control
@@ -241,7 +241,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
         controls = {"reconstructions": arrays["recon"], **phase_randomised_control(train, seed)}
         if "learned" in arrays:
             controls["learned_prior"] = arrays["learned"]
-        q = generation_quality(arrays["gaussian"], train, test, sample_rate, quality, controls)
+        q = generation_quality(arrays["gaussian"], train, test, sample_rate, features, controls)
         stft = np.asarray(multi_resolution_stft_distance(test, arrays["recon"]), dtype=np.float64)
         return {"recon_stft": float(stft.mean()), "recon_stft_per_clip": stft.tolist(), "quality": q}
 
@@ -479,7 +479,7 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
         prior_dir=workdir / "priors" / tag,
     )  # fmt: skip
     measured = workers["new"].call("measure", clips=clips, shard=data["shard"], split=data["split"],
-                                   sample_rate=cfg["sample_rate"], seed=cfg["seed"], quality=q)  # fmt: skip
+                                   sample_rate=cfg["sample_rate"], seed=cfg["seed"], features=cfg["features"])  # fmt: skip
     quality = measured["quality"]
     last = traj.rows[-1]
     learned = quality["controls"].get("learned_prior")
@@ -681,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("data %s: %d train / %d test clips of %d samples (%.1f s)", genre, d["n_train"], d["n_test"],
                      d["n_samples"], d["seconds"])  # fmt: skip
         info["settings"] = {kind: w.call("settings") for kind, w in workers.items()}
-        info["settings"]["new"].update(prior=cfg["prior"], quality=cfg["quality"], toy=cfg["toy"], split=cfg["split"])
+        info["settings"]["new"].update(prior=cfg["prior"], quality=cfg["quality"], features=cfg["features"], toy=cfg["toy"], split=cfg["split"])
         info["probe"] = probe_new(workers["new"], data[genres[0]], size.probe_steps, workdir / "probe")
         for kind in MODELS:
             for genre in genres:

@@ -59,6 +59,10 @@ def test_shipped_config_files_are_valid() -> None:
         ({"split": {"test_fraction": 1.5}}, r"config key 'split.test_fraction'"),
         ({"model": {"preset": "mlp"}}, r"config key 'model.preset': 'mlp' is not one of"),
         ({"model": {"preset": "seed"}}, r"^config key 'model.preset': 'seed' was renamed 'report'; write `model.preset: report`$"),
+        ({"render": {"gif_fps": 3, "playback_rate": 8000}}, r"^config section 'render' was split into export \(the WAVs\), "
+         r"figures \(the figures\) and audio \(playback rate, peak level\), one section per stage; move "
+         r"render.gif_fps -> figures.gif_fps, render.playback_rate -> audio.playback_rate$"),
+        ({"quality": {"cv_folds": 3}}, r"^config key 'quality.cv_folds' moved to 'fidelity.cv_folds'"),
         ({"genres": "jazz"}, r"config key 'genres': 'jazz' is not of type 'array'"),
         ({"min_seconds": -1}, r"config key 'min_seconds': -1 is less than the minimum of 0"),
     ],
@@ -173,9 +177,9 @@ def test_section_merges_nested_settings_in_schema_order() -> None:
         ("train", {"window_samples": 8}, r"config key 'train.window_samples'"),
         ("train", {"stft_sizes": [2]}, r"config key 'train.stft_sizes.0'"),
         ("evaluate", {"iw_samples": 0}, r"config key 'evaluate.iw_samples'"),
-        ("render", {"interpolation_steps": 1}, r"config key 'render.interpolation_steps'"),
-        ("quality", {"cv_folds": 1}, r"config key 'quality.cv_folds'"),
-        ("quality", {"classifier_noise_class": "yes"}, r"config key 'quality.classifier_noise_class'"),
+        ("export", {"interpolation_steps": 1}, r"config key 'export.interpolation_steps'"),
+        ("fidelity", {"cv_folds": 1}, r"config key 'fidelity.cv_folds'"),
+        ("fidelity", {"classifier_noise_class": "yes"}, r"config key 'fidelity.classifier_noise_class'"),
         ("prior", {"var_order": -1}, r"config key 'prior.var_order'"),
         ("prior", {"temperature": float("nan")}, r"config key 'prior.temperature': nan is not a finite number"),
         ("prior", {"max_seconds": float("inf")}, r"config key 'prior.max_seconds': inf is not a finite number"),

@@ -192,8 +192,8 @@ def test_export_is_byte_identical_when_repeated(exported, conv_model, prior, tmp
 
 
 def test_other_seed_and_counts(conv_model, prior, tmp_path: Path) -> None:
-    render = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 0, "playback_rate": 8000}
-    manifest = export_genre(conv_model, prior, _clips(), _split(), tmp_path / "g", seed=7, sample_rate=RATE, render=render)
+    render, audio = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 0}, {"playback_rate": 8000}
+    manifest = export_genre(conv_model, prior, _clips(), _split(), tmp_path / "g", seed=7, sample_rate=RATE, settings=render, audio=audio)
     assert manifest["file"].tolist() == [
         "sample_00_seed7.wav", "sample_01_seed8.wav", "gaussian_00_seed7.wav", "gaussian_01_seed8.wav",
         "original_jazz.00001.wav", "recon_jazz.00001.wav",
@@ -203,7 +203,7 @@ def test_other_seed_and_counts(conv_model, prior, tmp_path: Path) -> None:
 
     # another temperature changes the learned prior's samples only, and is recorded
     cooler = export_genre(
-        conv_model, prior, _clips(), _split(), tmp_path / "t", seed=7, sample_rate=RATE, render=render, temperature=0.5
+        conv_model, prior, _clips(), _split(), tmp_path / "t", seed=7, sample_rate=RATE, settings=render, temperature=0.5, audio=audio
     )
     assert cooler["file"].tolist() == manifest["file"].tolist()
     assert (cooler.loc[cooler["kind"] == "sample", "temperature"] == 0.5).all()
@@ -212,7 +212,7 @@ def test_other_seed_and_counts(conv_model, prior, tmp_path: Path) -> None:
         assert same == (not name.startswith("sample_")), name
 
     # without a learned prior only the N(0, I) samples are written, byte-identical to those above
-    plain = export_genre(conv_model, None, _clips(), _split(), tmp_path / "n", seed=7, sample_rate=RATE, render=render)
+    plain = export_genre(conv_model, None, _clips(), _split(), tmp_path / "n", seed=7, sample_rate=RATE, settings=render, audio=audio)
     assert plain["file"].tolist() == manifest["file"].tolist()[2:]
     assert "sample" not in set(plain["kind"]) and plain["temperature"].isna().all()
     for name in plain["file"]:
@@ -229,7 +229,7 @@ def test_two_dimensional_latents_are_written_inline(tmp_path: Path) -> None:
     model = build_model({"preset": "report", "latent_dim": 2}, n_samples=N_SAMPLES)
     prior = LatentPrior(2, hidden=4, mixtures=2)  # to the prior, a latent vector is a one-frame sequence
     render = {"n_generated": 2, "n_reconstructions": 1, "n_interpolations": 1, "interpolation_steps": 3}
-    manifest = export_genre(model, prior, _clips(), _split(), tmp_path / "g", seed=5, sample_rate=RATE, render=render)
+    manifest = export_genre(model, prior, _clips(), _split(), tmp_path / "g", seed=5, sample_rate=RATE, settings=render)
     assert manifest["kind"].value_counts()[["sample", "gaussian_sample"]].tolist() == [2, 2]
     decoded = manifest[manifest["kind"] != "original"]
     assert decoded[["z1", "z2"]].notna().all().all()
@@ -239,19 +239,19 @@ def test_two_dimensional_latents_are_written_inline(tmp_path: Path) -> None:
 
 def test_export_from_files_reads_split_with_unused_clips(genre_files, conv_model, prior, tmp_path: Path) -> None:
     f = genre_files
-    settings = {"seed": 1, "sample_rate": RATE, "render": {"n_generated": 1, "n_interpolations": 1}, "prior": {"temperature": 0.8}}
+    settings = {"seed": 1, "sample_rate": RATE, "export": {"n_generated": 1, "n_interpolations": 1}, "prior": {"temperature": 0.8}}
     manifest = export_genre_files(f["model"], f["prior"], f["shard"], f["split"], tmp_path / "out", settings)
     assert set(manifest.loc[manifest["kind"] == "original", "source_tracks"]) == {"rock.00001.wav", "rock.00003.wav"}
     assert manifest["file"].tolist()[:2] == ["sample_00_seed1.wav", "gaussian_00_seed1.wav"]
     # the loaded model and prior give what the in-memory ones give, at the configured temperature
     assert manifest.loc[manifest["kind"] == "sample", "temperature"].tolist() == [0.8]
     direct = export_genre(
-        conv_model, prior, _clips(), read_split(f["split"], 6), tmp_path / "direct", 1, RATE, settings["render"], 0.8
+        conv_model, prior, _clips(), read_split(f["split"], 6), tmp_path / "direct", 1, RATE, settings["export"], 0.8
     )
     assert direct["file"].tolist() == manifest["file"].tolist()
     assert _wav_files(tmp_path / "direct") == _wav_files(tmp_path / "out")
     # no prior given (as `genrevae export` without --prior): N(0, I) samples only, no prior settings needed
-    without = {k: settings[k] for k in ("seed", "sample_rate", "render")}
+    without = {k: settings[k] for k in ("seed", "sample_rate", "export")}
     plain = export_genre_files(f["model"], None, f["shard"], f["split"], tmp_path / "plain", without)
     assert set(plain["kind"]) == {"gaussian_sample", "original", "reconstruction", "interpolation"}
 
@@ -308,10 +308,10 @@ def test_interpolation_pairs_are_distinct_and_prefer_test_clips() -> None:
 
 
 def test_settings_and_names_are_checked() -> None:
-    assert section("render", None)["n_generated"] == 8
-    with pytest.raises(ValueError, match="unknown config key 'render.n_samples'"):
-        section("render", {"n_samples": 3})
+    assert section("export", None)["n_generated"] == 8
+    with pytest.raises(ValueError, match="unknown config key 'export.n_samples'"):
+        section("export", {"n_samples": 3})
     with pytest.raises(ValueError, match="playback_rate"):
-        section("render", {"playback_rate": 2000})
+        section("audio", {"playback_rate": 2000})
     assert safe_name("jazz.00054.wav") == "jazz.00054"
     assert safe_name("../we ird/na me?.WAV") == "na_me"

@@ -211,7 +211,7 @@ def _tones(n: int = 5) -> np.ndarray:
     return np.stack([0.3 * np.sin(2 * np.pi * (100 + 30 * i) * t) for i in range(n)]).astype(np.float32)
 
 
-FIGURE_SETTINGS = {"seed": 1, "sample_rate": RATE, "render": {"figure_dpi": 30, "gif_dpi": 20}, "prior": {"temperature": 1.0}}
+FIGURE_SETTINGS = {"seed": 1, "sample_rate": RATE, "figures": {"dpi": 30, "gif_dpi": 20}, "prior": {"temperature": 1.0}}
 
 
 def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None:

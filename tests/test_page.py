@@ -185,7 +185,7 @@ def results(tmp_path_factory) -> Path:
         split = Split(np.array([0, 2]), np.array([1, 3, 4]), np.array([], dtype=np.int64),
                       np.array([f"{genre}.{j:05d}.wav" for j in range(5)], dtype=object))  # fmt: skip
         render = {"n_generated": N_GENERATED, "n_reconstructions": 2, "n_interpolations": 1, "interpolation_steps": 3}
-        export_genre(model, prior, clips, split, root / genre / "generated", seed=100, sample_rate=RATE, render=render,
+        export_genre(model, prior, clips, split, root / genre / "generated", seed=100, sample_rate=RATE, settings=render,
                      temperature=TEMPERATURE)  # fmt: skip
         _write_figures(root / genre / "figures")
         learned = {"elbo_nats": -1111.5, "elbo_bits_per_sample": -0.5343, "kl_nats": 77.25, "iwae_nats": -1100.75}

@@ -14,15 +14,11 @@ from conftest import tensorflow_threads
 from genre_helpers import train_tiny_genre, write_genre_data
 from genrevae.artifacts.reports import json_text
 from genrevae.config import section
+from genrevae.fidelity import NOISE_CLASS, genre_fidelity, genre_fidelity_clips, genre_fidelity_files, make_classifier
 from genrevae.quality import (
-    NOISE_CLASS,
     clip_features,
     frechet_distance,
     generation_quality,
-    genre_fidelity,
-    genre_fidelity_clips,
-    genre_fidelity_files,
-    make_classifier,
     mfcc_frames,
     phase_randomise,
     phase_randomised_control,
@@ -143,16 +139,19 @@ def test_fidelity_with_a_single_genre_is_undefined() -> None:
 
 
 def test_settings_are_checked() -> None:
-    assert section("quality", None)["n_mfcc"] == 20
-    with pytest.raises(ValueError, match="unknown config key 'quality.mfcc'"):
-        section("quality", {"mfcc": 3})
+    assert section("features", None)["n_mfcc"] == 20
+    with pytest.raises(ValueError, match="unknown config key 'features.mfcc'"):
+        section("features", {"mfcc": 3})
     with pytest.raises(ValueError):
         section("quality", {"n_generated": 0})
-    for bad in ({"classifier_c": 0}, {"cv_folds": 1}, {"segment_seconds": 0}, {"onset_hop_length": 0},
-                {"classifier_noise_class": "yes"}):  # fmt: skip
-        with pytest.raises(ValueError, match=f"quality.{next(iter(bad))}"):
-            section("quality", bad)
-    assert not {"classifier_l2", "classifier_steps", "classifier_learning_rate"} & set(section("quality"))
+    for name, bad in (("fidelity", {"classifier_c": 0}), ("fidelity", {"cv_folds": 1}), ("features", {"segment_seconds": 0}),
+                      ("features", {"onset_hop_length": 0}), ("fidelity", {"classifier_noise_class": "yes"})):  # fmt: skip
+        with pytest.raises(ValueError, match=f"{name}.{next(iter(bad))}"):
+            section(name, bad)
+    assert not {"classifier_l2", "classifier_steps", "classifier_learning_rate"} & set(section("fidelity"))
+    # the keys that moved when the sections were split name their new home
+    with pytest.raises(ValueError, match=r"^config key 'quality.n_mfcc' moved to 'features.n_mfcc'"):
+        section("quality", {"n_mfcc": 3})
 
 
 # ---------------------------------------------------------------- controls on toy music
@@ -327,7 +326,7 @@ def test_quality_from_files_uses_the_exported_seeds(genre_files) -> None:
     assert result["seeds"] == [40, 41] and result["n_clips"] == {"generated": 2, "train": 3, "test": 2}
     assert result["prior"] == "learned" and result["temperature"] == 1.0
     assert result["frechet_generated_test"] > 0 and result["frechet_train_test"] > 0
-    assert json.loads(json_text(result))["settings"]["n_generated"] == 2
+    assert json.loads(json_text(result))["settings"]["quality"]["n_generated"] == 2
     # the generated clips are the learned prior's (the exported sample_NN clips), measured next to three controls
     assert set(result["controls"]) == CONTROLS
     controls = result["controls"]
@@ -367,7 +366,7 @@ def test_fidelity_from_files(genre_files) -> None:
         [genre_files[g]["prior"] for g in genres],
         [genre_files[g]["shard"] for g in genres],
         [genre_files[g]["split"] for g in genres],
-        {"seed": 1, "sample_rate": RATE, "quality": {"fidelity_n_generated": 3}, "prior": PRIOR},
+        {"seed": 1, "sample_rate": RATE, "fidelity": {"n_generated": 3}, "prior": PRIOR},
     )
     assert table["genre"].tolist() == genres and (table["n_generated"] == 3).all()
     assert table["test_accuracy"].iloc[0] == 1.0  # tones vs noise: trivially separable real clips

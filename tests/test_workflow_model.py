@@ -56,13 +56,11 @@ REBUILDS = {
     "cli.py": {},  # wiring and help only
     "config.py": {},
     "page.py": {"listening_page": {""}},
-    # export_audio needs the figures and the quality report (so that `results/<genre>/generated`
-    # builds the genre's full set), so it follows them (see render.smk)
-    "figures.py": {"plot_figures": {"jazz", "rock"}, "export_audio": {"jazz", "rock"}, "listening_page": {""}},
-    "quality.py": {
-        "generation_quality": {"jazz", "rock"}, "export_audio": {"jazz", "rock"}, "genre_fidelity": {""},
-        "listening_page": {""},
-    },  # fmt: skip
+    # export_audio lists the figures and the quality report as ancient() inputs (so that
+    # `results/<genre>/generated` builds the genre's full set without re-exporting when they change)
+    "figures.py": {"plot_figures": {"jazz", "rock"}, "listening_page": {""}},
+    "quality.py": {"generation_quality": {"jazz", "rock"}, "genre_fidelity": {""}, "listening_page": {""}},
+    "fidelity.py": {"genre_fidelity": {""}, "listening_page": {""}},
     # each stage's code is what its command imports (workflow_support.command_code): the export's
     # module is the export's alone, the audio helpers are shared by everything that writes WAVs
     "export.py": {"export_audio": {"jazz", "rock"}, "listening_page": {""}},
@@ -72,6 +70,23 @@ REBUILDS = {
     },  # fmt: skip
     "transfer.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}},
     "genre_model.py": {"transfer": {"jazz", "rock"}, "listening_page": {""}},
+    # shared by the prior and everything after it: the export re-runs through prior.keras
+    "generation.py": {
+        rule: {"jazz", "rock"}
+        for rule in ("fit_prior", "evaluate_model", "plot_figures", "generation_quality", "export_audio", "transfer")
+    } | {"genre_fidelity": {""}, "listening_page": {""}},
+}
+
+#: Change a config section -> the jobs that re-run: each section drives its own stage.
+SECTION_REBUILDS = {
+    ("export", "n_generated", 3): {"export_audio": {"jazz", "rock"}, "listening_page": {""}},
+    ("figures", "gif_fps", 3): {"plot_figures": {"jazz", "rock"}, "listening_page": {""}},
+    ("quality", "n_generated", 3): {"generation_quality": {"jazz", "rock"}, "listening_page": {""}},
+    ("fidelity", "n_generated", 3): {"genre_fidelity": {""}, "listening_page": {""}},
+    ("features", "n_mfcc", 12): {"generation_quality": {"jazz", "rock"}, "genre_fidelity": {""}, "listening_page": {""}},
+    ("audio", "peak_dbfs", -3.0): {
+        "export_audio": {"jazz", "rock"}, "transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""},
+    },  # fmt: skip
 }
 
 
@@ -98,7 +113,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     assert set(quality["controls"]) == {"phase_randomised", "reconstructions", "gaussian_prior"}
     manifest = pd.read_csv(jazz / "generated/manifest.csv")
     assert {"sample", "gaussian_sample", "original", "reconstruction", "interpolation"} <= set(manifest["kind"])
-    n = TINY["render"]["n_generated"]
+    n = TINY["export"]["n_generated"]
     for kind in ("sample", "gaussian_sample"):  # the learned prior's and N(0, I)'s, with the same seeds
         assert manifest.loc[manifest["kind"] == kind, "seed"].tolist() == list(range(123, 123 + n))
     for name in manifest["file"]:
@@ -144,12 +159,11 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     retrain = _jobs_after_editing(tmp_path, "training.py")
     assert retrain["train_model"] == {"jazz", "rock"} and "shard_genre" not in retrain
 
-    # A rendering parameter re-runs the export, not the training or the prior; a training one
+    # A stage's config section re-runs that stage and what reads its outputs; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
-    TINY_MORE = {**TINY, "render": {**TINY["render"], "n_generated": 3}}
-    write_config(tmp_path, **TINY_MORE)
-    jobs = _jobs(tmp_path)
-    assert "train_model" not in jobs and "fit_prior" not in jobs and jobs["export_audio"] == {"jazz", "rock"}
+    for (name, key, value), expected in SECTION_REBUILDS.items():
+        write_config(tmp_path, **{**TINY, name: {**TINY.get(name, {}), key: value}})
+        assert _jobs(tmp_path) == expected, (name, key)
     write_config(tmp_path, **{**TINY, "train": {**TINY["train"], "steps": 6}})
     jobs = _jobs(tmp_path)
     assert jobs["train_model"] == {"jazz", "rock"} and jobs["fit_prior"] == {"jazz", "rock"} and "shard_genre" not in jobs

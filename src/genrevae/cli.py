@@ -188,7 +188,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_fidelity(args: argparse.Namespace) -> None:
     from genrevae.files import write_csv
-    from genrevae.quality import genre_fidelity_files
+    from genrevae.fidelity import genre_fidelity_files
 
     if not len(args.genre) == len(args.model) == len(args.prior) == len(args.shard) == len(args.split):
         raise ConfigError("fidelity: give one --model, --prior, --shard and --split per --genre, in the same order")
@@ -260,16 +260,16 @@ def cmd_transfer_source(args: argparse.Namespace) -> None:
     from genrevae.transfer import write_transfer_source
 
     given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
-    render = section("render", {k: v for k, v in given.items() if v is not None})
+    audio = section("audio", {k: v for k, v in given.items() if v is not None})
     record = write_transfer_source(
-        args.name, args.out_dir, args.sample_rate, render["playback_rate"], render["peak_dbfs"], file=args.file,
+        args.name, args.out_dir, args.sample_rate, audio["playback_rate"], audio["peak_dbfs"], file=args.file,
         genre=args.genre, shard=args.shard, split=args.split,
     )  # fmt: skip
     log.info("transfer source %s: %s", args.name, record["description"])
 
 
 def _rendering(args: argparse.Namespace):
-    """--playback-rate and --peak-dbfs, each defaulting to the schema's render section."""
+    """--playback-rate and --peak-dbfs, each defaulting to the schema's audio section."""
     from genrevae.genre_model import Rendering
 
     given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
@@ -277,8 +277,8 @@ def _rendering(args: argparse.Namespace):
 
 
 def _add_rendering_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--playback-rate", type=int, help="rate of the playback copies in Hz (default: render.playback_rate)")
-    command.add_argument("--peak-dbfs", type=float, help="louder output is scaled down to this (default: render.peak_dbfs)")
+    command.add_argument("--playback-rate", type=int, help="rate of the playback copies in Hz (default: audio.playback_rate)")
+    command.add_argument("--peak-dbfs", type=float, help="louder output is scaled down to this (default: audio.peak_dbfs)")
 
 
 def _add_use_arguments(command: argparse.ArgumentParser) -> None:
@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     figures = commands.add_parser("figures", help="samples grid and GIF, reconstructions, loss curves, latent space")
     figures.add_argument("--genre", required=True)
-    _add_model_job_arguments(figures, "JSON: seed, sample_rate, render, prior", prior="required")
+    _add_model_job_arguments(figures, "JSON: seed, sample_rate, figures, prior", prior="required")
     figures.add_argument("--history", type=Path, required=True)
     figures.add_argument("--epoch-samples", type=Path, required=True)
     figures.add_argument("--out-dir", type=Path, required=True)
@@ -372,12 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     quality = commands.add_parser("quality", help="Frechet MFCC distance of generated vs real clips")
     quality.add_argument("--genre", required=True)
-    _add_model_job_arguments(quality, "JSON: seed, sample_rate, quality, prior", prior="required")
+    _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", prior="required")
     quality.add_argument("--out", type=Path, required=True)
     quality.set_defaults(func=cmd_quality)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
-    _add_model_job_arguments(export, "JSON: seed, sample_rate, render, prior", prior="optional")
+    _add_model_job_arguments(export, "JSON: seed, sample_rate, export, audio, prior", prior="optional")
     export.add_argument("--out-dir", type=Path, required=True)
     export.set_defaults(func=cmd_export)
 
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     fidelity.add_argument("--prior", type=Path, nargs="+", required=True, help="one prior.keras per genre, same order")
     fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
-    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, quality, prior")
+    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, features, fidelity, prior")
     fidelity.add_argument("--threads", type=int, default=1)
     fidelity.add_argument("--out", type=Path, required=True)
     fidelity.set_defaults(func=cmd_fidelity)

@@ -101,6 +101,38 @@ def _non_finite(value: Any, path: str) -> str | None:
 RENAMED_VALUES: dict[tuple[str, ...], dict[str, str]] = {("model", "preset"): {"seed": "report"}}
 
 
+#: Keys that moved when `render` and `quality` were split so that each section drives one stage.
+MOVED_KEYS: dict[str, str] = {
+    **{f"render.{k}": f"export.{k}" for k in ("n_generated", "n_interpolations", "interpolation_steps", "interpolation")},
+    "render.n_reconstructions": "export.n_reconstructions (and figures.n_reconstructions)",
+    "render.batch_size": "export.batch_size (and figures.batch_size)",
+    "render.figure_dpi": "figures.dpi",
+    **{f"render.{k}": f"figures.{k}" for k in ("gif_dpi", "gif_fps")},
+    **{f"render.{k}": f"audio.{k}" for k in ("playback_rate", "peak_dbfs")},
+    **{f"quality.{k}": f"features.{k}" for k in ("n_mfcc", "n_fft", "hop_length", "n_mels", "onset_hop_length", "segment_seconds")},
+    "quality.fidelity_n_generated": "fidelity.n_generated",
+    **{f"quality.{k}": f"fidelity.{k}" for k in ("classifier_c", "classifier_noise_class", "cv_folds")},
+}
+#: Sections that no longer exist, and where their keys went.
+SPLIT_SECTIONS = {"render": "export (the WAVs), figures (the figures) and audio (playback rate, peak level)"}
+
+
+def _moved_key(instance: Any) -> str | None:
+    if not isinstance(instance, Mapping):
+        return None
+    for name, where in SPLIT_SECTIONS.items():
+        if name in instance:
+            moved = [f"{key} -> {new}" for key, new in MOVED_KEYS.items() if key.split(".")[0] == name
+                     and isinstance(instance[name], Mapping) and key.split(".")[1] in instance[name]]  # fmt: skip
+            detail = f"; move {', '.join(moved)}" if moved else ""
+            return f"config section '{name}' was split into {where}, one section per stage{detail}"
+    for key, new in MOVED_KEYS.items():
+        section_name, leaf = key.split(".")
+        if isinstance(instance.get(section_name), Mapping) and leaf in instance[section_name]:
+            return f"config key '{key}' moved to '{new}' (one section per stage); write it there"
+    return None
+
+
 def _renamed_value(instance: Any) -> str | None:
     for path, renames in RENAMED_VALUES.items():
         value = instance
@@ -114,7 +146,7 @@ def _renamed_value(instance: Any) -> str | None:
 
 def _check(validator: jsonschema.protocols.Validator, instance: Any) -> None:
     """Raise ConfigError naming the first offending key of `instance`."""
-    renamed = _renamed_value(instance)
+    renamed = _moved_key(instance) or _renamed_value(instance)
     if renamed:
         raise ConfigError(renamed)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))

@@ -191,24 +191,26 @@ def export_genre(
     out_dir: Path,
     seed: int,
     sample_rate: int,
-    render: dict | None = None,
+    settings: dict | None = None,
     temperature: float = 1.0,
+    audio: dict | None = None,
 ) -> pd.DataFrame:
     """Write the generated/reconstructed/interpolated WAVs of one genre into ``out_dir``.
 
     ``model`` is a loaded :class:`genrevae.model.WaveVAE`, ``prior`` its
     :class:`genrevae.prior.LatentPrior` (None: only N(0, I) samples), ``clips`` the shard
     ``(n_clips, n_samples)`` (memory-mapped is fine), ``split`` as returned by
-    :func:`genrevae.artifacts.split.read_split`, ``render`` the ``render`` settings (missing keys take the schema's
-    defaults, see :func:`genrevae.config.section`).  The folder is assembled under a temporary name
+    :func:`genrevae.artifacts.split.read_split`, ``settings`` the ``export`` section and
+    ``audio`` the ``audio`` section (missing keys take the schema's defaults, see
+    :func:`genrevae.config.section`).  The folder is assembled under a temporary name
     beside ``out_dir`` and moved into place at the end (an existing ``out_dir`` is
     replaced), so a failed run never leaves a half-written folder.  Returns the manifest.
     """
-    s = section("render", render)
+    s, level = section("export", settings), section("audio", audio)
     out_dir = Path(out_dir)
     if clips.shape[1] != model.n_samples:
         raise ValueError(f"clips have {clips.shape[1]} samples but the model expects {model.n_samples}")
-    peak_dbfs, batch = float(s["peak_dbfs"]), int(s["batch_size"])
+    peak_dbfs, batch = float(level["peak_dbfs"]), int(s["batch_size"])
     taken: set[str] = set()
     items: list[_Clip] = []
 
@@ -259,7 +261,7 @@ def export_genre(
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         folder = tmp / "out"
-        manifest = _write_folder(items, folder, int(sample_rate), int(s["playback_rate"]), peak_dbfs)
+        manifest = _write_folder(items, folder, int(sample_rate), int(level["playback_rate"]), peak_dbfs)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(folder, out_dir)
@@ -269,8 +271,8 @@ def export_genre(
 
 
 def export_genre_files(model_path: Path, prior_path: Path | None, shard: Path, split: Path, out_dir: Path, settings: dict) -> pd.DataFrame:
-    """:func:`export_genre` from files: ``settings`` holds ``seed``, ``sample_rate``, ``render``
-    and ``prior`` (its ``temperature``)."""
+    """:func:`export_genre` from files: ``settings`` holds ``seed``, ``sample_rate``, ``export``,
+    ``audio`` and ``prior`` (its ``temperature``)."""
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
@@ -280,6 +282,6 @@ def export_genre_files(model_path: Path, prior_path: Path | None, shard: Path, s
     table = read_split(split, clips.shape[0])
     temperature = float(settings["prior"]["temperature"]) if prior is not None else 1.0
     return export_genre(
-        model, prior, clips, table, out_dir, int(settings["seed"]), int(settings["sample_rate"]), settings.get("render"),
-        temperature,
+        model, prior, clips, table, out_dir, int(settings["seed"]), int(settings["sample_rate"]), settings.get("export"),
+        temperature, settings.get("audio"),
     )  # fmt: skip

@@ -464,9 +464,8 @@ def make_figures(
 ) -> dict[str, Path]:
     """Load one genre's model, learned prior, history, checkpoint samples and clips and write the figures.
 
-    ``settings`` holds ``seed``, ``sample_rate``, ``render`` (this uses ``n_reconstructions``,
-    ``figure_dpi``, ``gif_dpi``, ``gif_fps`` and ``batch_size``) and ``prior`` (its
-    ``temperature``).  Generated clips are the seeds ``seed, seed + 1, ...``
+    ``settings`` holds ``seed``, ``sample_rate``, ``figures`` (the config section) and ``prior``
+    (its ``temperature``).  Generated clips are the seeds ``seed, seed + 1, ...``
     (:func:`genrevae.generation.generate_clips`), the same as the exported WAVs.  Returns the
     written paths by key of :data:`FIGURE_NAMES`.
     """
@@ -477,8 +476,8 @@ def make_figures(
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
-    render = section("render", settings.get("render"))
-    dpi, batch = float(render["figure_dpi"]), int(render["batch_size"])
+    s = section("figures", settings.get("figures"))
+    dpi, batch = float(s["dpi"]), int(s["batch_size"])
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])
     out_dir = Path(out_dir)
@@ -503,11 +502,11 @@ def make_figures(
     save_figure(spectrograms_figure(rows, sample_rate, genre), paths["spectrograms"], dpi)
 
     steps = history["step"].tolist() if "step" in history else None
-    _, frames = evolution_frames(epoch_samples, clip_seconds, genre, float(render["gif_dpi"]), steps)
-    write_gif(frames, paths["evolution"], float(render["gif_fps"]))
+    _, frames = evolution_frames(epoch_samples, clip_seconds, genre, float(s["gif_dpi"]), steps)
+    write_gif(frames, paths["evolution"], float(s["gif_fps"]))
     save_figure(loss_curves_figure(history, genre), paths["loss"], dpi)
 
-    idx = [int(c) for c in table.test[: max(int(render["n_reconstructions"]), 1)]]
+    idx = [int(c) for c in table.test[: max(int(s["n_reconstructions"]), 1)]]
     originals = np.asarray(clips[idx], dtype=np.float32)
     recons = decode_latents(model, posterior_means(model, originals, batch), batch)
     names = [table.track(c) for c in idx]

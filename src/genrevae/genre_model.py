@@ -40,18 +40,18 @@ __all__ = ["ModelFolderError", "GenreModel", "Rendering", "write_generated", "wr
 @dataclass(frozen=True)
 class Rendering:
     """How the commands write clips: the playback copy's rate and the peak limit (defaults: the
-    schema's ``render`` section, as for the workflow's clips) and the decoder's chunk size."""
+    schema's ``audio`` section, as for the workflow's clips) and the decoder's chunk size."""
 
     playback_rate: int
     peak_dbfs: float
     chunk_frames: int = CHUNK_FRAMES
 
     @classmethod
-    def from_settings(cls, render: Mapping[str, Any] | None = None, chunk_frames: int = CHUNK_FRAMES) -> "Rendering":
-        """``render`` settings (any subset; the rest from the schema) and a chunk size."""
+    def from_settings(cls, audio: Mapping[str, Any] | None = None, chunk_frames: int = CHUNK_FRAMES) -> "Rendering":
+        """``audio`` settings (any subset; the rest from the schema) and a chunk size."""
         from genrevae.config import section
 
-        settings = section("render", dict(render or {}))
+        settings = section("audio", dict(audio or {}))
         return cls(int(settings["playback_rate"]), float(settings["peak_dbfs"]), int(chunk_frames))
 
 

@@ -40,24 +40,7 @@ Per genre (:func:`generation_quality`)
     make music where it beats the phase-randomised control (on both levels), and the
     reconstructions show the decoder's ceiling.
 
-Across genres (:func:`genre_fidelity`, :func:`genre_fidelity_clips`)
-    A scikit-learn classifier (:func:`make_classifier`: standardisation + multinomial
-    logistic regression, deterministic) on clip-level features that capture dynamics as
-    well as timbre (:func:`clip_features`: MFCC, delta-MFCC, spectral contrast and
-    chroma mean/std over frames; onset-strength statistics and autocorrelation peaks;
-    RMS-envelope statistics and autocorrelation peaks).  ``fidelity`` = share of a
-    genre's generated clips classified as that genre.  ``test_accuracy`` (fit on train,
-    scored on test) and ``cv_accuracy`` (stratified k-fold over all real clips, k =
-    min(``cv_folds``, smallest class)) say how far the classifier can be trusted.
-
-    A closed-set classifier must put every input into some genre: on the toy set it
-    called every phase-randomised clip "rock", so a generator of noise would score a
-    fidelity of 1 for rock.  With ``classifier_noise_class`` (default) the classifier
-    gets an extra class ``noise`` of phase-randomised *train* clips, and "none of the
-    genres" becomes a possible answer (``predicted_noise``).  Each control set (by
-    default ``phase_randomised``: phase-randomised *test* clips, other clips than the
-    noise class was fitted on) gets a column ``<control>_fidelity``: a classifier that
-    calls stationary noise a genre measures nothing, and this column shows it.
+Across genres: :mod:`genrevae.fidelity` (a genre classifier on :func:`clip_features`).
 
 Generated clips are decoded from the genre's learned prior with the seeds ``seed, seed + 1, ...``
 (:func:`genrevae.generation.generate_clips`), so the first ones are exactly the exported
@@ -68,15 +51,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from genrevae.config import section
 
 __all__ = [
-    "NOISE_CLASS",
     "phase_randomise",
     "phase_randomised_control",
     "mfcc_frames",
@@ -86,14 +67,7 @@ __all__ = [
     "frechet_distance",
     "generation_quality",
     "quality_genre_files",
-    "make_classifier",
-    "genre_fidelity",
-    "genre_fidelity_clips",
-    "genre_fidelity_files",
 ]
-
-#: Label of the classifier's extra class of stationary noise (phase-randomised train clips).
-NOISE_CLASS = "noise"
 
 # Lag range (seconds) searched for periodicity in onset/RMS envelopes: 30-600 beats per minute.
 _MIN_LAG_S, _MAX_LAG_S = 0.1, 2.0
@@ -281,7 +255,7 @@ def mfcc_frames(clips: np.ndarray, sample_rate: int, settings: Mapping[str, Any]
 
     Clips are processed one at a time (``clips`` may be memory-mapped).
     """
-    s = section("quality", settings)
+    s = section("features", settings)
     rows = [_mfcc(x, sample_rate, s).T for x in clips]
     if not rows:
         return np.zeros((0, int(s["n_mfcc"])))
@@ -306,7 +280,7 @@ def segment_features(clips: np.ndarray, sample_rate: int, settings: Mapping[str,
     dynamics (with them the toy set's phase-randomised segment ratios fell from 4.9-38
     to 2.6-21).
     """
-    s = section("quality", settings)
+    s = section("features", settings)
     rows = [_segment_rows(_analysis(x, sample_rate, s), len(x), sample_rate, s) for x in clips]
     return np.concatenate(rows) if rows else np.zeros((0, _segment_dim(s)))
 
@@ -320,7 +294,7 @@ def clip_features(clips: np.ndarray, sample_rate: int, settings: Mapping[str, An
     mean |step|, RMS coefficient of variation; autocorrelation statistics (see
     ``_periodicity``) of the onset envelope and of the RMS envelope.
     """
-    s = section("quality", settings)
+    s = section("features", settings)
     rows = [_clip_feature_vector(_analysis(x, sample_rate, s), sample_rate, s) for x in clips]
     if not rows:
         n_bands = _contrast_bands(int(sample_rate), int(s["n_fft"]))[1]
@@ -416,7 +390,7 @@ def generation_quality(
     - ``n_clips``, ``rms`` (mean RMS per set: a near-silent generator shows up there
       first), ``feature``, ``segment_feature``, ``sample_rate``.
     """
-    s = section("quality", settings)
+    s = section("features", settings)
     f_gen, g_gen = _frames_and_segments(generated, sample_rate, s)
     f_train, g_train = _frames_and_segments(train, sample_rate, s)
     f_test, g_test = _frames_and_segments(test, sample_rate, s)
@@ -482,8 +456,9 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
     without dynamics, which a generator must beat), ``reconstructions`` (the test clips
     decoded from their posterior means: the ceiling of any prior with this decoder) and
     ``gaussian_prior`` (the same seeds drawn from N(0, I): what the learned prior adds).
-    ``settings`` holds ``seed``, ``sample_rate``, ``quality`` and ``prior`` (its
-    ``temperature``); the result also echoes the seeds and the resolved ``quality`` settings.
+    ``settings`` holds ``seed``, ``sample_rate``, ``features``, ``quality`` and ``prior`` (its
+    ``temperature``); the result also echoes the seeds and the resolved ``features`` and
+    ``quality`` sections.
     """
     from genrevae.artifacts.shard import read_shard
     from genrevae.artifacts.split import read_split
@@ -491,7 +466,7 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
-    s = section("quality", settings.get("quality"))
+    s, features = section("quality", settings.get("quality")), section("features", settings.get("features"))
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])
     clips = read_shard(shard)
@@ -506,225 +481,6 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
         "reconstructions": decode_latents(model, posterior_means(model, test, batch), batch),
         "gaussian_prior": generate_clips(model, None, n, seed, "gaussian", batch_size=batch),
     }
-    result = generation_quality(generated, train, test, sample_rate, s, controls)
-    result.update(seeds=[seed, seed + n - 1], prior="learned", temperature=temperature, settings=s)
+    result = generation_quality(generated, train, test, sample_rate, features, controls)
+    result.update(seeds=[seed, seed + n - 1], prior="learned", temperature=temperature, settings={"features": features, "quality": s})
     return result
-
-
-# ---------------------------------------------------------------------------
-# Genre classifier
-# ---------------------------------------------------------------------------
-def make_classifier(settings: Mapping[str, Any] | None = None):
-    """Unfitted scikit-learn pipeline: ``StandardScaler`` + multinomial ``LogisticRegression(C=classifier_c)``.
-
-    lbfgs from zero weights on a convex objective: deterministic (``random_state=0`` is
-    set anyway).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    s = section("quality", settings)
-    return make_pipeline(StandardScaler(), LogisticRegression(C=float(s["classifier_c"]), max_iter=10_000, random_state=0))
-
-
-def _rows(f: Any, d: int) -> np.ndarray:
-    f = np.asarray(f if f is not None else np.zeros((0, d)), np.float64)
-    return f.reshape(len(f), -1) if len(f) else np.zeros((0, d))
-
-
-def genre_fidelity(
-    train: Mapping[str, np.ndarray],
-    test: Mapping[str, np.ndarray],
-    generated: Mapping[str, np.ndarray],
-    settings: Mapping[str, Any] | None = None,
-    controls: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    noise: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """Fidelity table from clip-level FEATURES per genre (see :func:`clip_features`).
-
-    ``train``/``test``/``generated`` map each genre to a feature array ``(n, d)``; the
-    genres are ``train``'s keys in sorted order.  ``controls`` maps control names to such
-    per-genre mappings (e.g. ``{"phase_randomised": {genre: features}}``).  ``noise``
-    (optional, ``(n, d)``): features of stationary-noise examples (phase-randomised train
-    clips) that form an extra class :data:`NOISE_CLASS`; the controls must then come from
-    other clips or other phases, or their column is trivially ~0.
-
-    Columns: ``genre``, ``n_generated``, ``fidelity`` (share of the genre's generated clips
-    classified as the genre), ``n_train``, ``n_test``, ``test_recall`` (the same share for
-    its real test clips), ``test_accuracy`` (classifier fitted on all train clips, over
-    all real test clips), ``cv_accuracy`` (mean accuracy over a stratified k-fold of all
-    real clips, train + test, ``StratifiedKFold(k, shuffle=True, random_state=0)``, k =
-    min(``cv_folds``, smallest genre); the noise examples join every training fold),
-    ``cv_folds`` (k), then per control ``<control>_fidelity`` (share of the genre's
-    control clips classified as the genre) and, with a noise class, ``<control>_as_noise``,
-    then ``predicted_<class>`` (share of the generated clips assigned to each class,
-    ``predicted_noise`` included).  The accuracies are the same in every row.  With a
-    single genre nothing can be told apart: fidelities and accuracies are NaN.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    s = section("quality", settings)
-    genres = sorted(train)
-    if NOISE_CLASS in genres:
-        raise ValueError(f"a genre may not be called {NOISE_CLASS!r} (the classifier's noise class)")
-    k = len(genres)
-    d = _rows(train[genres[0]], 0).shape[1] if genres else 0
-    x_train = np.concatenate([_rows(train[g], d) for g in genres])
-    y_train = np.concatenate([np.full(len(train[g]), i) for i, g in enumerate(genres)])
-    x_noise = _rows(noise, d) if noise is not None else np.zeros((0, d))
-    classes = genres + ([NOISE_CLASS] if len(x_noise) else [])
-    y_noise = np.full(len(x_noise), len(genres))
-
-    def fit(x: np.ndarray, y: np.ndarray):
-        return make_classifier(s).fit(np.concatenate([x, x_noise]), np.concatenate([y, y_noise]))
-
-    def predict(model, f: np.ndarray) -> np.ndarray:
-        f = _rows(f, d)
-        return model.predict(f) if len(f) else np.zeros(0, np.int64)
-
-    model = fit(x_train, y_train) if k >= 2 else None
-
-    correct = total = 0
-    recalls = {}
-    for i, g in enumerate(genres):
-        t = _rows(test.get(g), d)
-        if model is not None and len(t):
-            hits = int(np.sum(predict(model, t) == i))
-            recalls[g] = hits / len(t)
-            correct, total = correct + hits, total + len(t)
-        else:
-            recalls[g] = float("nan")
-    accuracy = correct / total if total and model is not None else float("nan")
-
-    x_all = np.concatenate([x_train] + [_rows(test.get(g), d) for g in genres])
-    y_all = np.concatenate([y_train] + [np.full(len(_rows(test.get(g), d)), i) for i, g in enumerate(genres)])
-    counts = np.bincount(y_all, minlength=k) if k else np.zeros(0, np.int64)
-    folds = int(min(int(s["cv_folds"]), counts.min())) if k >= 2 else 0
-    cv_accuracy = float("nan")
-    if folds >= 2:
-        scores = []
-        for fit_idx, score_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(x_all, y_all):
-            scores.append(float(np.mean(predict(fit(x_all[fit_idx], y_all[fit_idx]), x_all[score_idx]) == y_all[score_idx])))
-        cv_accuracy = float(np.mean(scores))
-
-    rows = []
-    for i, g in enumerate(genres):
-        gen = _rows(generated.get(g), d)
-        shares = {f"predicted_{h}": float("nan") for h in classes}
-        fidelity = float("nan")
-        if model is not None and len(gen):
-            pred = predict(model, gen)
-            fidelity = float(np.mean(pred == i))
-            shares = {f"predicted_{h}": float(np.mean(pred == j)) for j, h in enumerate(classes)}
-        control_columns = {}
-        for name, per_genre in (controls or {}).items():
-            c = _rows(per_genre.get(g), d)
-            pred = predict(model, c) if model is not None and len(c) else None
-            control_columns[f"{name}_fidelity"] = float(np.mean(pred == i)) if pred is not None else float("nan")
-            if len(x_noise):
-                control_columns[f"{name}_as_noise"] = (
-                    float(np.mean(pred == len(genres))) if pred is not None else float("nan")
-                )
-        rows.append(
-            {
-                "genre": g,
-                "n_generated": int(len(gen)),
-                "fidelity": fidelity,
-                "n_train": int(len(train[g])),
-                "n_test": int(len(_rows(test.get(g), d))),
-                "test_recall": recalls[g],
-                "test_accuracy": accuracy,
-                "cv_accuracy": cv_accuracy,
-                "cv_folds": folds,
-                **control_columns,
-                **shares,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _genre_feature_sets(
-    train: np.ndarray, test: np.ndarray, sample_rate: int, s: Mapping[str, Any], seed: int
-) -> dict[str, np.ndarray]:
-    """Features of one genre's real clips, its noise-class examples and its phase-randomised control."""
-    out = {"train": clip_features(train, sample_rate, s), "test": clip_features(test, sample_rate, s)}
-    if s["classifier_noise_class"]:
-        out["noise"] = clip_features(phase_randomise(train, seed), sample_rate, s)
-    out["phase_randomised"] = clip_features(phase_randomise(test, int(seed) + 1), sample_rate, s)
-    return out
-
-
-def genre_fidelity_clips(
-    train: Mapping[str, np.ndarray],
-    test: Mapping[str, np.ndarray],
-    generated: Mapping[str, np.ndarray],
-    sample_rate: int,
-    settings: Mapping[str, Any] | None = None,
-    controls: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """:func:`genre_fidelity` from WAVEFORMS per genre (``(n, n_samples)`` arrays at ``sample_rate``).
-
-    Adds, per genre: the noise class (with ``classifier_noise_class``: phase-randomised
-    train clips, seed ``seed``) and the ``phase_randomised`` control (phase-randomised
-    *test* clips, seed ``seed + 1``: other clips than the noise class saw), unless
-    ``controls`` already has one.  ``controls`` maps names to per-genre waveforms
-    (e.g. ``reconstructions``, ``gaussian_prior``).
-    """
-    s = section("quality", settings)
-    f_train, f_test, f_gen, noise = {}, {}, {}, []
-    f_controls: dict[str, dict[str, np.ndarray]] = {"phase_randomised": {}}
-    for g in sorted(train):
-        sets = _genre_feature_sets(train[g], test.get(g, np.zeros((0, 1))), sample_rate, s, seed)
-        f_train[g], f_test[g] = sets["train"], sets["test"]
-        f_controls["phase_randomised"][g] = sets["phase_randomised"]
-        if "noise" in sets:
-            noise.append(sets["noise"])
-        if g in generated:
-            f_gen[g] = clip_features(generated[g], sample_rate, s)
-    for name, per_genre in (controls or {}).items():
-        f_controls[str(name)] = {g: clip_features(c, sample_rate, s) for g, c in per_genre.items()}
-    return genre_fidelity(f_train, f_test, f_gen, s, f_controls, np.concatenate(noise) if noise else None)
-
-
-def genre_fidelity_files(
-    genres: Sequence[str],
-    models: Sequence[Path],
-    priors: Sequence[Path],
-    shards: Sequence[Path],
-    splits: Sequence[Path],
-    settings: dict,
-) -> pd.DataFrame:
-    """:func:`genre_fidelity` from each genre's files (same order in every list), as :func:`genre_fidelity_clips`.
-
-    ``settings`` holds ``seed``, ``sample_rate``, ``quality`` and ``prior``; each genre
-    generates ``quality.fidelity_n_generated`` clips from its learned prior with the seeds
-    ``seed, seed + 1, ...`` (the exported ``sample_NN`` clips).  The
-    noise class and the ``phase_randomised`` control use ``seed`` and ``seed + 1``.
-    """
-    from genrevae.artifacts.shard import read_shard
-    from genrevae.artifacts.split import read_split
-    from genrevae.generation import generate_clips
-    from genrevae.model import load_model
-    from genrevae.prior import load_prior
-
-    if not (len(genres) == len(models) == len(priors) == len(shards) == len(splits)):
-        raise ValueError("genres, models, priors, shards and splits must have the same length")
-    temperature = float(settings["prior"]["temperature"])
-    s = section("quality", settings.get("quality"))
-    sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
-    train, test, generated, noise = {}, {}, {}, []
-    controls: dict[str, dict[str, np.ndarray]] = {"phase_randomised": {}}
-    for genre, model_path, prior_path, shard, split in zip(genres, models, priors, shards, splits):
-        clips = read_shard(shard)
-        table = read_split(split, clips.shape[0])
-        sets = _genre_feature_sets(np.asarray(clips[table.train]), np.asarray(clips[table.test]), sample_rate, s, seed)
-        train[genre], test[genre] = sets["train"], sets["test"]
-        controls["phase_randomised"][genre] = sets["phase_randomised"]
-        if "noise" in sets:
-            noise.append(sets["noise"])
-        model, prior = load_model(model_path), load_prior(prior_path)
-        gen = generate_clips(model, prior, int(s["fidelity_n_generated"]), seed, "learned", temperature, batch_size=int(s["batch_size"]))
-        generated[genre] = clip_features(gen, sample_rate, s)
-    return genre_fidelity(train, test, generated, s, controls, np.concatenate(noise) if noise else None)

@@ -178,27 +178,27 @@ def evaluate_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
 def figures_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
     # Measured peak 0.76 GB at the default config (30 clips, 16 learned-prior clips for the grid);
     # the GIF holds one frame per checkpoint.
-    return inference_mem(config, config["render"]["batch_size"], 1050 + 2 * checkpoints(config), 6, n_clips, attempt)
+    return inference_mem(config, config["figures"]["batch_size"], 1050 + 2 * checkpoints(config), 6, n_clips, attempt)
 
 
 def figures_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
     # Measured 37 s at the default config; ~1 s per GIF frame (one per checkpoint).
-    passes = _PRIOR_DRAWS + 2 * config["render"]["n_reconstructions"] + 2 * n_clips
+    passes = _PRIOR_DRAWS + 2 * config["figures"]["n_reconstructions"] + 2 * n_clips
     return inference_minutes(config, passes, attempt, base_s=40 + checkpoints(config))
 
 
 def export_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
     # Measured 0.93 GB at the default config (learned-prior and N(0, I) samples).
-    return inference_mem(config, config["render"]["batch_size"], 850, 6, n_clips, attempt)
+    return inference_mem(config, config["export"]["batch_size"], 850, 6, n_clips, attempt)
 
 
 def export_runtime_min(config: Config, attempt: int) -> int:
     # Measured 18 s at the default config.
-    render = config["render"]
+    export = config["export"]
     passes = (
-        render["n_generated"]
-        + 2 * render["n_reconstructions"]
-        + render["n_interpolations"] * (render["interpolation_steps"] + 2)
+        export["n_generated"]
+        + 2 * export["n_reconstructions"]
+        + export["n_interpolations"] * (export["interpolation_steps"] + 2)
     )
     return inference_minutes(config, passes, attempt)
 
@@ -228,10 +228,10 @@ def transfer_runtime_min(config: Config, n_sources: int, from_files: bool, attem
 
 def fidelity_mem_mb(config: Config, clips_per_genre: Sequence[int], attempt: int) -> int:
     # Measured 1.0 GB with 4 genres; one model at a time, every genre's shard.
-    return inference_mem(config, config["quality"]["batch_size"], 900, 6, sum(clips_per_genre), attempt)
+    return inference_mem(config, config["fidelity"]["batch_size"], 900, 6, sum(clips_per_genre), attempt)
 
 
 def fidelity_runtime_min(config: Config, clips_per_genre: Sequence[int], attempt: int) -> int:
-    # Decode fidelity_n_generated clips per genre, features (~0.06 s per 30 s clip), classifier.
-    passes = sum(config["quality"]["fidelity_n_generated"] + n for n in clips_per_genre)
+    # Decode fidelity.n_generated clips per genre, features (~0.06 s per 30 s clip), classifier.
+    passes = sum(config["fidelity"]["n_generated"] + n for n in clips_per_genre)
     return inference_minutes(config, passes, attempt, base_s=30 + 0.2 * passes)

@@ -68,7 +68,7 @@ rule plot_figures:
         runtime=figures_runtime_min,
     params:
         out_dir=lambda wildcards, output: Path(output.grid).parent,
-        settings=model_settings("seed", "sample_rate", "render", "prior"),
+        settings=model_settings("seed", "sample_rate", "figures", "prior"),
     shell:
         "python -m genrevae figures --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --history {input.history} --epoch-samples {input.epoch_samples}"
@@ -103,7 +103,7 @@ rule generation_quality:
         mem_mb=quality_mem_mb,
         runtime=quality_runtime_min,
     params:
-        settings=model_settings("seed", "sample_rate", "quality", "prior"),
+        settings=model_settings("seed", "sample_rate", "features", "quality", "prior"),
     shell:
         "python -m genrevae quality --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
         " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
@@ -117,12 +117,12 @@ rule export_audio:
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         # Not read: they make `snakemake results/<genre>/generated` build the genre's full set.
-        # So re-drawing figures or re-measuring re-exports the WAVs too. ancient() would avoid
-        # that, but Snakemake 9 then also drops this job when its own code changes while one
-        # of these is being rebuilt (measured with dry runs): stale WAVs are worse.
-        metrics="results/{genre}/metrics.json",
-        quality="results/{genre}/generation_quality.json",
-        figures=rules.plot_figures.output,
+        # ancient(): re-drawing a figure or re-measuring must not re-export the WAVs. Every
+        # module the export shares with them is also the prior's code, so an edit that changes
+        # the export's code re-runs the prior and re-exports through prior.keras.
+        metrics=ancient("results/{genre}/metrics.json"),
+        quality=ancient("results/{genre}/generation_quality.json"),
+        figures=[ancient(path) for path in rules.plot_figures.output],
         code=command_code("export"),
     output:
         directory("results/{genre}/generated"),
@@ -138,7 +138,7 @@ rule export_audio:
         mem_mb=export_mem_mb,
         runtime=export_runtime_min,
     params:
-        settings=model_settings("seed", "sample_rate", "render", "prior"),
+        settings=model_settings("seed", "sample_rate", "export", "audio", "prior"),
     shell:
         "python -m genrevae export --model {input.model} --prior {input.prior} --shard {input.shard}"
         " --split {input.split} --settings {params.settings:q} --threads {threads}"
@@ -172,7 +172,7 @@ rule genre_fidelity:
         runtime=fidelity_runtime_min,
     params:
         genres=GENRES,
-        settings=model_settings("seed", "sample_rate", "quality", "prior"),
+        settings=model_settings("seed", "sample_rate", "features", "fidelity", "prior"),
     shell:
         "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"

@@ -23,8 +23,8 @@ rule transfer_source:
     params:
         source=transfer_source_arguments,
         sample_rate=config["sample_rate"],
-        playback_rate=config["render"]["playback_rate"],
-        peak_dbfs=config["render"]["peak_dbfs"],
+        playback_rate=config["audio"]["playback_rate"],
+        peak_dbfs=config["audio"]["peak_dbfs"],
         out_dir=lambda wildcards, output: Path(output.wav).parent,
     shell:
         "python -m genrevae transfer-source --name {wildcards.source} {params.source}"
@@ -58,8 +58,8 @@ rule transfer:
         genre_dir=lambda wildcards: f"results/{wildcards.genre}",
         strength=config["transfer"]["strength"],
         seed=config["seed"],
-        playback_rate=config["render"]["playback_rate"],
-        peak_dbfs=config["render"]["peak_dbfs"],
+        playback_rate=config["audio"]["playback_rate"],
+        peak_dbfs=config["audio"]["peak_dbfs"],
     shell:
         "python -m genrevae transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
         " --strength {params.strength} --seed {params.seed} --playback-rate {params.playback_rate}"
