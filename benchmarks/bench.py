@@ -400,7 +400,7 @@ def bench_data(ctx: Context) -> None:
     report_baseline.report_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
     seed_warmup = time.perf_counter() - t0
     ours, seed, read, decode = [], [], [], []
-    n_jobs = 2 * len(size.genres)  # index_genre + shard_genre per genre
+    n_jobs = 2 * len(size.genres)  # index + shard per genre
     t_job = time_command([sys.executable, "-m", "genrevae", "--help"], size.import_repeats)
     for _ in range(size.repeats):
         clean_workflow(wf)

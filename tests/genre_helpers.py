@@ -55,7 +55,7 @@ def fit_tiny_prior(model_path: Path, shard: Path, split: Path, out_dir: Path, se
 
 
 def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, model: dict | None = None) -> dict[str, Path]:
-    """Train one genre as the train_model and fit_prior stages do; returns its files by name
+    """Train one genre as the train and prior stages do; returns its files by name
     (``model``, ``history``, ``epoch_samples``, ``config``, ``prior``, ``prior_json``, ``shard``, ``split``).
 
     Train with the thread count the test process's TensorFlow already has: a test module

@@ -89,7 +89,7 @@ def test_train_then_evaluate(data, tmp_path):
     # reconstructions are better than silence would be (SNR of silence is 0 dB)... or at least finite
     assert metrics["test"]["snr_db"] > -20
 
-    # with the genre's learned prior (the fit_prior stage): both bounds side by side
+    # with the genre's learned prior (the prior stage): both bounds side by side
     prior = fit_tiny_prior(tmp_path / "model.keras", data[0], data[1], tmp_path / "prior", seed=1)
     both = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS, prior_path=prior)
     _check(both, n_train=6, n_test=3, latent_channels=3, learned_prior=True)

@@ -246,7 +246,7 @@ def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None
 
 
 def test_make_figures_from_a_trained_genre_and_its_fitted_prior(tmp_path: Path) -> None:
-    # the real files of the train_model and fit_prior stages: history.csv by step, checkpoint samples
+    # the real files of the train and prior stages: history.csv by step, checkpoint samples
     shard, split = write_genre_data(tmp_path / "data", _tones(6), ["train", "test", "train", "test", "train", "unused"])
     f = train_tiny_genre(shard, split, tmp_path / "model", seed=2)
     steps = pd.read_csv(f["history"])["step"].tolist()

@@ -50,8 +50,8 @@ SMALL = {
 }
 GENRE = "jazz"
 PER_GENRE_RULES = (
-    "index_genre", "shard_genre", "split_genre", "train_model", "fit_prior", "evaluate_model",
-    "plot_figures", "generation_quality", "export_audio",
+    "index", "shard", "split", "train", "prior", "evaluate",
+    "figures", "quality", "export",
 )  # fmt: skip
 DATA_FILES = ("data/index.csv", "data/clips.npy", "data/tracks.csv", "data/split.csv")
 
@@ -96,13 +96,13 @@ def _site_profile(dest: Path, partition: str) -> Path:
     """profiles/slurm as a site would fill it in for this cluster; everything else unchanged."""
     shipped = yaml.safe_load(SLURM_PROFILE.read_text())
     assert shipped["executor"] == "slurm" and shipped["slurm-status-command"] == "squeue"
-    assert shipped["set-resources"]["train_model"]["gpu"] == 1
+    assert shipped["set-resources"]["train"]["gpu"] == 1
     profile = copy.deepcopy(shipped)
     # The EDIT places: this cluster's partition; no accounting database, so no account.
     profile["default-resources"]["slurm_partition"] = partition
     del profile["default-resources"]["slurm_account"]
     # SMALL trains on one thread (the node has 2 fake GPUs and 2 CPUs).
-    for rule in ("train_model", "fit_prior", "evaluate_model"):
+    for rule in ("train", "prior", "evaluate"):
         profile["set-resources"][rule]["cpus_per_gpu"] = 1
     # An idle local cluster on a local disk: check job states early, no file-system latency.
     profile["slurm-init-seconds-before-status-checks"] = 2
@@ -234,7 +234,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
     assert remote == jobs, jobs
     submitted = {m.group(1): m.group(2) for m in SUBMITTED.finditer(log)}
     assert set(submitted) == set(remote), (submitted, remote)
-    expected = {(rule, GENRE) for rule in PER_GENRE_RULES} | {("index_genre", "broken"), ("shard_genre", "broken")}
+    expected = {(rule, GENRE) for rule in PER_GENRE_RULES} | {("index", "broken"), ("shard", "broken")}
     assert {(job["rule"], job["genre"]) for job in remote.values()} == expected
     run_id = re.search(r"^SLURM run ID: (\S+)$", log, re.M).group(1)
     queue = subprocess.run(
@@ -250,7 +250,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
         assert slurm["MinMemoryNode"] == f"{job['mem_mb']}M", (job, slurm)
         assert slurm["TimeLimit"] == f"{int(job['runtime']) // 60:02d}:{int(job['runtime']) % 60:02d}:00"
         assert slurm["Partition"] == slurm_partition
-        wants_gpu = job["rule"] in ("train_model", "fit_prior", "evaluate_model")
+        wants_gpu = job["rule"] in ("train", "prior", "evaluate")
         assert (slurm.get("TresPerJob") == "gres:gpu:1") == wants_gpu, (job, slurm)
 
     # Exactly one job failed, the corrupt genre's: reported with its rule log, SLURM says FAILED.
@@ -259,7 +259,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
     assert len(failed) == 1, errors
     (rule, body), = failed.items()  # fmt: skip
     rule_log = f"results/logs/{rule}/broken.log"
-    assert rule in ("index_genre", "shard_genre") and rule_log in body, body
+    assert rule in ("index", "shard") and rule_log in body, body
     assert "broken" in (on_cluster / rule_log).read_text()
     failed_ids = {submitted[j] for j, job in remote.items() if job["genre"] == "broken" and job["rule"] == rule}
     assert {i: s for i, s in states.items() if s != "COMPLETED"} == dict.fromkeys(failed_ids, "FAILED")

@@ -17,7 +17,7 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-DATA_JOBS = {"index_genre", "shard_genre", "split_genre"}
+DATA_JOBS = {"index", "shard", "split"}
 # The data half only: the model half has its own end-to-end tests.
 SPLITS = ("results/jazz/data/split.csv", "results/rock/data/split.csv")
 
@@ -84,7 +84,7 @@ def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
     index = pd.read_csv(tmp_path / "results/jazz/data/index.csv", keep_default_na=False).set_index("track")
     assert index.loc["jazz.00054.wav", "status"] == "rejected"
     assert index.loc["cover.jpg", "reason"].startswith("cannot decode")
-    assert "jazz.00054.wav" in (tmp_path / "results/logs/index_genre/jazz.log").read_text()
+    assert "jazz.00054.wav" in (tmp_path / "results/logs/index/jazz.log").read_text()
     rock_tracks = pd.read_csv(tmp_path / "results/rock/data/tracks.csv")
     assert "rock.00006.wav" not in set(rock_tracks["track"])
     assert rock_tracks.set_index("track").loc["rock.00005.wav", "source_channels"] == 2
@@ -121,7 +121,7 @@ def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
 
     # 5. A split parameter re-runs the splits of every genre, not the shards.
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0, split={"test_fraction": 0.5})
-    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {"split_genre": {"jazz", "rock"}}
+    assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {"split": {"jazz", "rock"}}
     snakemake(tmp_path, *SPLITS)
     assert rock_shard.stat().st_mtime_ns == rock_mtime
     assert _jobs_by_rule(planned_jobs(tmp_path, *SPLITS)) == {}
@@ -156,7 +156,7 @@ def test_genre_without_usable_files_fails_with_the_reasons(tmp_path: Path) -> No
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0)
     result = snakemake(tmp_path, "results/metal/data/clips.npy", check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results/logs/shard_genre/metal.log").read_text()
+    log = (tmp_path / "results/logs/shard/metal.log").read_text()
     assert "genre 'metal' has no usable audio file" in log and "metal.00000.wav: empty file" in log
     assert not (tmp_path / "results/metal/data/clips.npy").exists()
     # The other genre still builds.

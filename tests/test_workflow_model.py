@@ -19,9 +19,9 @@ from workflow_helpers import TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-PER_GENRE_RULES = {"train_model", "fit_prior", "evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+PER_GENRE_RULES = {"train", "prior", "evaluate", "figures", "quality", "export"}
 # What the learned prior feeds: every per-genre rule after it, and the cross-genre ones.
-AFTER_PRIOR = {"evaluate_model", "plot_figures", "generation_quality", "export_audio"}
+AFTER_PRIOR = {"evaluate", "figures", "quality", "export"}
 FIGURES = [
     "samples_grid.png", "spectrograms.png", "samples_evolution.gif", "reconstructions.png", "loss_curves.png",
     "latent_space.png",
@@ -55,37 +55,37 @@ def _jobs_after_editing(workdir: Path, module: str) -> dict[str, set[str]]:
 REBUILDS = {
     "cli.py": {},  # wiring and help only
     "config.py": {},
-    "page.py": {"listening_page": {""}},
-    # export_audio lists the figures and the quality report as ancient() inputs (so that
+    "page.py": {"page": {""}},
+    # export lists the figures and the quality report as ancient() inputs (so that
     # `results/<genre>/generated` builds the genre's full set without re-exporting when they change)
-    "figures.py": {"plot_figures": {"jazz", "rock"}, "listening_page": {""}},
-    "quality.py": {"generation_quality": {"jazz", "rock"}, "genre_fidelity": {""}, "listening_page": {""}},
-    "fidelity.py": {"genre_fidelity": {""}, "listening_page": {""}},
+    "figures.py": {"figures": {"jazz", "rock"}, "page": {""}},
+    "quality.py": {"quality": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},
+    "fidelity.py": {"fidelity": {""}, "page": {""}},
     # each stage's code is what its command imports (workflow_support.command_code): the export's
     # module is the export's alone, the audio helpers are shared by everything that writes WAVs
-    "export.py": {"export_audio": {"jazz", "rock"}, "listening_page": {""}},
+    "export.py": {"export": {"jazz", "rock"}, "page": {""}},
     "audio.py": {
-        "export_audio": {"jazz", "rock"}, "transfer_source": {""}, "transfer": {"jazz", "rock"},
-        "listening_page": {""},
+        "export": {"jazz", "rock"}, "transfer_source": {""}, "transfer": {"jazz", "rock"},
+        "page": {""},
     },  # fmt: skip
-    "transfer.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}},
-    "genre_model.py": {"transfer": {"jazz", "rock"}, "listening_page": {""}},
+    "transfer.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}},
+    "genre_model.py": {"transfer": {"jazz", "rock"}, "page": {""}},
     # shared by the prior and everything after it: the export re-runs through prior.keras
     "generation.py": {
         rule: {"jazz", "rock"}
-        for rule in ("fit_prior", "evaluate_model", "plot_figures", "generation_quality", "export_audio", "transfer")
-    } | {"genre_fidelity": {""}, "listening_page": {""}},
+        for rule in ("prior", "evaluate", "figures", "quality", "export", "transfer")
+    } | {"fidelity": {""}, "page": {""}},
 }
 
 #: Change a config section -> the jobs that re-run: each section drives its own stage.
 SECTION_REBUILDS = {
-    ("export", "n_generated", 3): {"export_audio": {"jazz", "rock"}, "listening_page": {""}},
-    ("figures", "gif_fps", 3): {"plot_figures": {"jazz", "rock"}, "listening_page": {""}},
-    ("quality", "n_generated", 3): {"generation_quality": {"jazz", "rock"}, "listening_page": {""}},
-    ("fidelity", "n_generated", 3): {"genre_fidelity": {""}, "listening_page": {""}},
-    ("features", "n_mfcc", 12): {"generation_quality": {"jazz", "rock"}, "genre_fidelity": {""}, "listening_page": {""}},
+    ("export", "n_generated", 3): {"export": {"jazz", "rock"}, "page": {""}},
+    ("figures", "gif_fps", 3): {"figures": {"jazz", "rock"}, "page": {""}},
+    ("quality", "n_generated", 3): {"quality": {"jazz", "rock"}, "page": {""}},
+    ("fidelity", "n_generated", 3): {"fidelity": {""}, "page": {""}},
+    ("features", "n_mfcc", 12): {"quality": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},
     ("audio", "peak_dbfs", -3.0): {
-        "export_audio": {"jazz", "rock"}, "transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""},
+        "export": {"jazz", "rock"}, "transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""},
     },  # fmt: skip
 }
 
@@ -99,7 +99,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     metrics = json.loads((jazz / "metrics.json").read_text())
     assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
     assert np.isfinite(metrics["train"]["elbo_nats"])
-    learned = metrics["test"]["learned_prior"]  # evaluate_model got the fitted prior
+    learned = metrics["test"]["learned_prior"]  # evaluate got the fitted prior
     assert learned["iwae_nats"] >= learned["elbo_nats"] - 1e-3
     assert all(np.isfinite(v) for v in learned.values())
     prior_report = json.loads((jazz / "prior/prior.json").read_text())
@@ -157,7 +157,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     for module, expected in REBUILDS.items():
         assert _jobs_after_editing(tmp_path, module) == expected, module
     retrain = _jobs_after_editing(tmp_path, "training.py")
-    assert retrain["train_model"] == {"jazz", "rock"} and "shard_genre" not in retrain
+    assert retrain["train"] == {"jazz", "rock"} and "shard" not in retrain
 
     # A stage's config section re-runs that stage and what reads its outputs; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
@@ -166,12 +166,12 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
         assert _jobs(tmp_path) == expected, (name, key)
     write_config(tmp_path, **{**TINY, "train": {**TINY["train"], "steps": 6}})
     jobs = _jobs(tmp_path)
-    assert jobs["train_model"] == {"jazz", "rock"} and jobs["fit_prior"] == {"jazz", "rock"} and "shard_genre" not in jobs
+    assert jobs["train"] == {"jazz", "rock"} and jobs["prior"] == {"jazz", "rock"} and "shard" not in jobs
     write_config(tmp_path, **{**TINY, "prior": {**TINY["prior"], "steps": 30}})
     jobs = _jobs(tmp_path)
-    assert "train_model" not in jobs and jobs["fit_prior"] == {"jazz", "rock"}
+    assert "train" not in jobs and jobs["prior"] == {"jazz", "rock"}
     assert {rule: jobs.get(rule) for rule in AFTER_PRIOR} == dict.fromkeys(AFTER_PRIOR, {"jazz", "rock"})
-    assert jobs["genre_fidelity"] == {""} and jobs["listening_page"] == {""}
+    assert jobs["fidelity"] == {""} and jobs["page"] == {""}
 
     # The report builds from the finished run.
     write_config(tmp_path, **TINY)
@@ -181,13 +181,13 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     # Transfer settings re-run the transfers and the page, nothing else; a folder of one's own
     # files (any rate and channels) replaces the test clips, and a changed file re-runs only them.
     write_config(tmp_path, **{**TINY, "transfer": {"strength": 0.5}})
-    assert _jobs(tmp_path) == {"transfer": {"jazz", "rock"}, "listening_page": {""}}
+    assert _jobs(tmp_path) == {"transfer": {"jazz", "rock"}, "page": {""}}
     mine = tmp_path / "mine"
     mine.mkdir()
     tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(5 * 44100) / 44100)
     sf.write(str(mine / "song one.flac"), np.stack([tone, 0.5 * tone], axis=1), 44100)
     write_config(tmp_path, **{**TINY, "transfer": {"dir": str(mine)}})
-    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}}
+    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
     snakemake(tmp_path)
     for genre in ("jazz", "rock"):
         audio, rate = sf.read(str(tmp_path / f"results/{genre}/transfer/song_one.wav"))
@@ -197,7 +197,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     assert "jazz/transfer/playback/song_one.wav" in page and "rock/transfer/playback/jazz.wav" not in page
     assert _jobs(tmp_path) == {}
     sf.write(str(mine / "song one.flac"), np.stack([tone, tone], axis=1), 44100)
-    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "listening_page": {""}}
+    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
 
 
 def test_report_preset_end_to_end(tmp_path: Path) -> None:

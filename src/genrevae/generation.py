@@ -121,7 +121,7 @@ def generate_latents(model, prior, n: int, seed: int, prior_kind: str = "learned
     if prior_kind == "gaussian":
         return gaussian_latents(shape, seeds)
     if prior is None:
-        raise ValueError("the learned prior was asked for but none was given (fit it first: the fit_prior stage)")
+        raise ValueError("the learned prior was asked for but none was given (fit it first: the prior stage)")
     if len(shape) == 1:  # a latent vector (report preset) is a one-frame sequence to the prior
         return learned_latents(prior, 1, seeds, temperature).reshape((len(seeds),) + shape)
     return learned_latents(prior, shape[0], seeds, temperature)

@@ -760,7 +760,7 @@ def prior_report(
 
 
 # ---------------------------------------------------------------------------
-# One genre, from its files (the fit_prior workflow stage)
+# One genre, from its files (the prior workflow stage)
 # ---------------------------------------------------------------------------
 def as_sequence(z: np.ndarray) -> np.ndarray:
     """Latents ``(n, frames, C)`` as they are; latent vectors ``(n, d)`` as one-frame sequences ``(n, 1, d)``."""

@@ -94,7 +94,7 @@ def checkpoints(config: Config) -> int:
 # Data and page jobs (no TensorFlow)
 # ---------------------------------------------------------------------------------------------
 def light_mem_mb(attempt: int) -> int:
-    """toy_genre, index_genre, split_genre, transfer_source, listening_page: Python with
+    """toy, index, split, transfer_source, page: Python with
     numpy/pandas/soundfile (measured 80-190 MB; files are processed one at a time)."""
     return mem(300, attempt)
 

@@ -1,7 +1,7 @@
 # The data half: toy dataset -> index -> 3 kHz shard -> train/test split, one job per genre.
 
 
-rule toy_genre:
+rule toy:
     input:
         code=command_code("toy"),
     output:
@@ -10,9 +10,9 @@ rule toy_genre:
             index=[f"{i:05d}" for i in range(config["toy"]["clips_per_genre"])],
         ),
     log:
-        "results/logs/toy_genre/{genre}.log",
+        "results/logs/toy/{genre}.log",
     benchmark:
-        "results/benchmarks/toy_genre/{genre}.tsv"
+        "results/benchmarks/toy/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1
@@ -31,16 +31,16 @@ rule toy_genre:
         " > {log} 2>&1"
 
 
-rule index_genre:
+rule index:
     input:
         audio=audio_files,
         code=command_code("index"),
     output:
         "results/{genre}/data/index.csv",
     log:
-        "results/logs/index_genre/{genre}.log",
+        "results/logs/index/{genre}.log",
     benchmark:
-        "results/benchmarks/index_genre/{genre}.tsv"
+        "results/benchmarks/index/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
@@ -54,7 +54,7 @@ rule index_genre:
         " --threads {threads} --out {output} {input.audio:q} > {log} 2>&1"
 
 
-rule shard_genre:
+rule shard:
     input:
         index="results/{genre}/data/index.csv",
         audio=audio_files,
@@ -63,9 +63,9 @@ rule shard_genre:
         shard="results/{genre}/data/clips.npy",
         tracks="results/{genre}/data/tracks.csv",
     log:
-        "results/logs/shard_genre/{genre}.log",
+        "results/logs/shard/{genre}.log",
     benchmark:
-        "results/benchmarks/shard_genre/{genre}.tsv"
+        "results/benchmarks/shard/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
@@ -83,16 +83,16 @@ rule shard_genre:
         " --out-shard {output.shard} --out-tracks {output.tracks} > {log} 2>&1"
 
 
-rule split_genre:
+rule split:
     input:
         tracks="results/{genre}/data/tracks.csv",
         code=command_code("split"),
     output:
         "results/{genre}/data/split.csv",
     log:
-        "results/logs/split_genre/{genre}.log",
+        "results/logs/split/{genre}.log",
     benchmark:
-        "results/benchmarks/split_genre/{genre}.tsv"
+        "results/benchmarks/split/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1

@@ -1,7 +1,7 @@
 # The model half: one VAE per genre, trained on its train split and evaluated on both splits.
 
 
-rule train_model:
+rule train:
     input:
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
@@ -12,9 +12,9 @@ rule train_model:
         config="results/{genre}/model/config.json",
         epoch_samples="results/{genre}/model/epoch_samples.npy",
     log:
-        "results/logs/train_model/{genre}.log",
+        "results/logs/train/{genre}.log",
     benchmark:
-        "results/benchmarks/train_model/{genre}.tsv"
+        "results/benchmarks/train/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -32,7 +32,7 @@ rule train_model:
         " > {log} 2>&1"
 
 
-rule fit_prior:
+rule prior:
     input:
         model="results/{genre}/model/model.keras",
         shard="results/{genre}/data/clips.npy",
@@ -42,9 +42,9 @@ rule fit_prior:
         prior="results/{genre}/prior/prior.keras",
         report="results/{genre}/prior/prior.json",
     log:
-        "results/logs/fit_prior/{genre}.log",
+        "results/logs/prior/{genre}.log",
     benchmark:
-        "results/benchmarks/fit_prior/{genre}.tsv"
+        "results/benchmarks/prior/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -62,7 +62,7 @@ rule fit_prior:
         " --out-dir {params.out_dir} > {log} 2>&1"
 
 
-rule evaluate_model:
+rule evaluate:
     input:
         model="results/{genre}/model/model.keras",
         prior="results/{genre}/prior/prior.keras",
@@ -72,9 +72,9 @@ rule evaluate_model:
     output:
         "results/{genre}/metrics.json",
     log:
-        "results/logs/evaluate_model/{genre}.log",
+        "results/logs/evaluate/{genre}.log",
     benchmark:
-        "results/benchmarks/evaluate_model/{genre}.tsv"
+        "results/benchmarks/evaluate/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"

@@ -3,7 +3,7 @@
 # per-genre artifact; nothing per genre depends on the cross-genre rules.
 
 
-rule plot_figures:
+rule figures:
     input:
         model="results/{genre}/model/model.keras",
         prior="results/{genre}/prior/prior.keras",
@@ -56,9 +56,9 @@ rule plot_figures:
             labels={"genre": "{genre}", "figure": "latent_space.png"},
         ),
     log:
-        "results/logs/plot_figures/{genre}.log",
+        "results/logs/figures/{genre}.log",
     benchmark:
-        "results/benchmarks/plot_figures/{genre}.tsv"
+        "results/benchmarks/figures/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -76,7 +76,7 @@ rule plot_figures:
         " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
 
 
-rule generation_quality:
+rule quality:
     input:
         model="results/{genre}/model/model.keras",
         prior="results/{genre}/prior/prior.keras",
@@ -92,9 +92,9 @@ rule generation_quality:
             labels={"genre": "{genre}", "measure": "Frechet MFCC distance"},
         ),
     log:
-        "results/logs/generation_quality/{genre}.log",
+        "results/logs/quality/{genre}.log",
     benchmark:
-        "results/benchmarks/generation_quality/{genre}.tsv"
+        "results/benchmarks/quality/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -110,7 +110,7 @@ rule generation_quality:
         " --threads {threads} --out {output} > {log} 2>&1"
 
 
-rule export_audio:
+rule export:
     input:
         model="results/{genre}/model/model.keras",
         prior="results/{genre}/prior/prior.keras",
@@ -122,14 +122,14 @@ rule export_audio:
         # the export's code re-runs the prior and re-exports through prior.keras.
         metrics=ancient("results/{genre}/metrics.json"),
         quality=ancient("results/{genre}/generation_quality.json"),
-        figures=[ancient(path) for path in rules.plot_figures.output],
+        figures=[ancient(str(path)) for path in rules.figures.output],
         code=command_code("export"),
     output:
         directory("results/{genre}/generated"),
     log:
-        "results/logs/export_audio/{genre}.log",
+        "results/logs/export/{genre}.log",
     benchmark:
-        "results/benchmarks/export_audio/{genre}.tsv"
+        "results/benchmarks/export/{genre}.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -145,7 +145,7 @@ rule export_audio:
         " --out-dir {output} > {log} 2>&1"
 
 
-rule genre_fidelity:
+rule fidelity:
     input:
         models=expand("results/{genre}/model/model.keras", genre=GENRES),
         priors=expand("results/{genre}/prior/prior.keras", genre=GENRES),
@@ -160,9 +160,9 @@ rule genre_fidelity:
             labels={"table": "genre fidelity"},
         ),
     log:
-        "results/logs/genre_fidelity/all.log",
+        "results/logs/fidelity/all.log",
     benchmark:
-        "results/benchmarks/genre_fidelity/all.tsv"
+        "results/benchmarks/fidelity/all.tsv"
     retries: 1
     conda:
         "../../envs/tensorflow.yaml"
@@ -179,12 +179,12 @@ rule genre_fidelity:
         " --threads {threads} --out {output} > {log} 2>&1"
 
 
-rule listening_page:
+rule page:
     input:
         generated=expand("results/{genre}/generated", genre=GENRES),
         metrics=expand("results/{genre}/metrics.json", genre=GENRES),
         quality=expand("results/{genre}/generation_quality.json", genre=GENRES),
-        figures=expand(rules.plot_figures.output, genre=GENRES),
+        figures=expand(rules.figures.output, genre=GENRES),
         fidelity="results/genre_fidelity.csv",
         transfers=transfer_targets(),
         transfer_sources=expand(
@@ -201,9 +201,9 @@ rule listening_page:
             labels={"table": "listening page"},
         ),
     log:
-        "results/logs/listening_page/all.log",
+        "results/logs/page/all.log",
     benchmark:
-        "results/benchmarks/listening_page/all.tsv"
+        "results/benchmarks/page/all.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1
