@@ -8,7 +8,7 @@ ratios, so load from other work on a shared machine biases both sides alike.
 
 Stages (row ids in brackets; see benchmarks/README.md for what each row means):
 
-1. data   GTZAN-sized toy tree through `snakemake` index + shard vs the report's librosa loop,
+1. data   GTZAN-sized toy tree through `snakemake` prepare (index + shard, one pass) vs the report's librosa loop,
           and the read / decode floors                               [data.*]
 2. train  training throughput per preset: our step on random windows (XLA off/on) vs the
           report's loop on whole clips                                  [train.*]
@@ -377,7 +377,7 @@ def floor_read(files: Sequence[Path], threads: int = THREADS) -> float:
 
 
 def floor_decode(files: Sequence[Path], n_samples: int, threads: int = THREADS) -> float:
-    """Seconds of the shard stage's per-file kernel alone (`genrevae.data.load_clip`: decode,
+    """Seconds of the prepare stage's per-file kernel alone (`genrevae.data.load_clip`: decode,
     down-mix, soxr HQ to 3 kHz, crop/pad), in one process: no index, hashing, job start-up."""
     from genrevae.data import load_clip
 
@@ -400,7 +400,7 @@ def bench_data(ctx: Context) -> None:
     report_baseline.report_load(str(files[0]), SAMPLE_RATE, size.clip_seconds, size.n_samples)
     seed_warmup = time.perf_counter() - t0
     ours, seed, read, decode = [], [], [], []
-    n_jobs = 2 * len(size.genres)  # index + shard per genre
+    n_jobs = len(size.genres)  # one prepare job per genre
     t_job = time_command([sys.executable, "-m", "genrevae", "--help"], size.import_repeats)
     for _ in range(size.repeats):
         clean_workflow(wf)
@@ -413,7 +413,7 @@ def bench_data(ctx: Context) -> None:
         raise RuntimeError(f"unexpected shard shape {shard.shape}")
     t_ours, t_seed, t_read, t_decode = map(_med, (ours, seed, read, decode))
     what = f"{n} files ({len(size.genres)} genres x {size.clips_per_genre}, {size.duration:g} s at 22,050 Hz)"
-    ctx.add(Row("data.ours", f"ours: `snakemake --cores 2` index + shard -> clips.npy, {what}",
+    ctx.add(Row("data.ours", f"ours: `snakemake --cores 2` prepare (index + shard, one pass) -> clips.npy, {what}",
                 t_ours, n / t_ours, "files/s", _paired(seed, ours), "speed-up vs data.report"))
     ctx.add(Row("data.job_startup", f"of which job start-up: {n_jobs} jobs x `python -m genrevae --help` "
                 f"({t_job:.2f} s each)", n_jobs * t_job, 100 * n_jobs * t_job / t_ours, "% of data.ours"))
@@ -816,7 +816,7 @@ def bench_scale(ctx: Context) -> None:
     for k in factors:
         n = k * size.scale_base
         fit = f"; line fit: {fixed:.1f} s fixed + {1000 * per_file:.1f} ms/file" if k == 4 else ""
-        ctx.add(Row(f"scale.data.{k}x", f"data prep (index + shard via snakemake), 1 genre x {n} clips{fit}",
+        ctx.add(Row(f"scale.data.{k}x", f"data prep (prepare via snakemake), 1 genre x {n} clips{fit}",
                     t_data[k], n / t_data[k], "files/s", _paired(data[k], data[1]), "time / 1x time"))
     # Training steps (conv, steady state: the step is traced once, on the 1x shard). Training runs
     # in steps on random windows, so a step's cost should not grow with the clip count: the same

@@ -328,7 +328,7 @@ def extract_old(commit: str, dest: Path) -> tuple[Path, str]:
 
 def prepare_genre(cfg: dict[str, Any], genre: str, workdir: Path, threads: int) -> dict[str, Any]:
     """Toy WAVs -> index -> shard -> split, with the package's own functions and the resolved config."""
-    from genrevae.data import build_shard, index_genre, split_table, split_tracks
+    from genrevae.data import prepare_genre, split_table, split_tracks
     from genrevae.files import write_csv, write_npy
     from genrevae.toy import write_toy_genre
 
@@ -336,9 +336,10 @@ def prepare_genre(cfg: dict[str, Any], genre: str, workdir: Path, threads: int) 
     t0 = time.perf_counter()
     files = write_toy_genre(workdir / "toy", genre, toy["clips_per_genre"], toy["seed"], toy["sample_rate"], toy["duration"])
     folder = workdir / "data" / genre
-    index = index_genre(files, cfg["min_seconds"], threads)
+    index, shard, tracks = prepare_genre(
+        files, genre, cfg["min_seconds"], cfg["sample_rate"], cfg["n_samples"], cfg["clip_offset_seconds"], threads
+    )
     write_csv(index, folder / "index.csv")
-    shard, tracks = build_shard(index, genre, cfg["sample_rate"], cfg["n_samples"], cfg["clip_offset_seconds"], threads)
     write_npy(shard, folder / "clips.npy")
     write_csv(tracks, folder / "tracks.csv")
     split = cfg["split"]

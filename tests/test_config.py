@@ -288,7 +288,7 @@ def test_each_stage_depends_on_its_own_modules_only() -> None:
     def code(command: str) -> set[str]:
         return {Path(p).relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in command_code(REPO_ROOT / "src", command)}
 
-    every = ("toy", "index", "shard", "split", "train", "prior", "evaluate", "figures", "quality", "export",
+    every = ("toy", "prepare", "split", "train", "prior", "evaluate", "figures", "quality", "export",
              "fidelity", "page", "transfer-source", "transfer")  # fmt: skip
     for command in every:
         assert code(command) and not code(command) & {"cli.py", "config.py", "__init__.py", "workflow_support.py"}, command

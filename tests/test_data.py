@@ -10,19 +10,18 @@ import pytest
 import soundfile as sf
 
 from conftest import write_tone
+from genrevae.artifacts.shard import read_shard, write_shard
 from genrevae.data import (
     DataError,
-    build_shard,
-    index_genre,
-    inspect_file,
     load_clip,
+    prepare_file,
+    prepare_genre,
     split_table,
     split_tracks,
     track_hash,
 )
-from genrevae.files import write_npy
 
-# ---------------------------------------------------------------- index
+# ---------------------------------------------------------------- prepare: index
 
 
 def test_index_records_every_file_with_status_and_reason(tmp_path: Path) -> None:
@@ -36,7 +35,7 @@ def test_index_records_every_file_with_status_and_reason(tmp_path: Path) -> None
     write_tone(genre / "short.wav", 3.0)
     sf.write(str(genre / "silent.wav"), np.zeros(22050 * 25, dtype=np.float32), 22050)
 
-    table = index_genre(sorted(genre.iterdir()), min_seconds=20.0, threads=2)
+    table, shard, tracks = prepare_genre(sorted(genre.iterdir()), "jazz", 20.0, 3000, 90001, threads=2)
 
     assert list(table["track"]) == sorted(p.name for p in genre.iterdir())
     by_track = table.set_index("track")
@@ -47,6 +46,7 @@ def test_index_records_every_file_with_status_and_reason(tmp_path: Path) -> None
     assert by_track.loc["jazz.00001.wav", "duration_s"] == pytest.approx(29.9, abs=1e-4)
     assert by_track.loc["jazz.00000.wav", "frames"] == 30 * 22050
     assert "cannot decode" in by_track.loc["jazz.00054.wav", "reason"]
+    assert f"Error opening '{genre / 'jazz.00054.wav'}'" in by_track.loc["jazz.00054.wav", "reason"]  # the file, not a buffer
     assert "cannot decode" in by_track.loc["notes.txt", "reason"]
     assert by_track.loc["empty.wav", "reason"].startswith("empty file")
     assert by_track.loc["short.wav", "reason"].startswith("too short: 3.00 s")
@@ -54,15 +54,23 @@ def test_index_records_every_file_with_status_and_reason(tmp_path: Path) -> None
     assert (by_track.loc[ok, "reason"] == "").all()
     assert by_track.loc["jazz.00000.wav", "sha256"] != by_track.loc["jazz.00001.wav", "sha256"]
     assert len(by_track.loc["notes.txt", "sha256"]) == 64  # hashed even when rejected
+    # the usable files, and only they, became the shard's rows, in the index's order
+    assert list(tracks["track"]) == ok and shard.shape == (3, 90001)
+    assert list(tracks["sha256"]) == by_track.loc[ok, "sha256"].tolist()
 
 
 def test_index_sha256_matches_file_content(tmp_path: Path) -> None:
     import hashlib
 
     path = write_tone(tmp_path / "a.wav", 1.0)
-    row = inspect_file(path, min_seconds=0.5)
-    assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert row.size_bytes == path.stat().st_size
+    prepared = prepare_file(path, 0.5, 3000, 3001)
+    assert prepared.row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert prepared.row.size_bytes == path.stat().st_size
+    # the one pass cuts the same clip as decoding the file on its own
+    clip, resampled, _ = load_clip(path, 3000, 3001)
+    assert np.array_equal(prepared.clip, clip) and prepared.resampled_samples == resampled
+    rejected = prepare_file(path, 5.0, 3000, 3001)
+    assert rejected.clip is None and rejected.row.reason.startswith("too short")
 
 
 # ---------------------------------------------------------------- resample / crop / pad
@@ -111,11 +119,10 @@ def test_shard_is_float32_memory_mappable_and_tracks_lengths(tmp_path: Path) -> 
     write_tone(genre / "rock.00000.wav", 4.0)
     write_tone(genre / "rock.00001.wav", 2.5, sample_rate=44100, channels=2)
     (genre / "rock.00002.wav").write_text("nope")
-    index = index_genre(sorted(genre.iterdir()), min_seconds=2.0)
-    shard, tracks = build_shard(index, "rock", sample_rate=3000, n_samples=9001, threads=2)
+    _, shard, tracks = prepare_genre(sorted(genre.iterdir()), "rock", 2.0, sample_rate=3000, n_samples=9001, threads=2)
     path = tmp_path / "clips.npy"
-    write_npy(shard, path)
-    loaded = np.load(path, mmap_mode="r", allow_pickle=False)
+    write_shard(shard, path)
+    loaded = read_shard(path)
     assert loaded.shape == (2, 9001) and loaded.dtype == np.float32
     assert list(tracks["track"]) == ["rock.00000.wav", "rock.00001.wav"]
     assert list(tracks["clip"]) == [0, 1]
@@ -128,9 +135,8 @@ def test_shard_of_a_genre_without_usable_files_names_the_files(tmp_path: Path) -
     genre = tmp_path / "blues"
     (genre).mkdir()
     (genre / "a.wav").write_bytes(b"")
-    index = index_genre([genre / "a.wav"], min_seconds=1.0)
     with pytest.raises(DataError, match=r"genre 'blues' has no usable audio file.*a.wav: empty"):
-        build_shard(index, "blues", 3000, 100)
+        prepare_genre([genre / "a.wav"], "blues", 1.0, 3000, 100)
 
 
 # ---------------------------------------------------------------- split

@@ -16,7 +16,7 @@ GTZAN = resolve_config(yaml.safe_load((REPO_ROOT / "config" / "gtzan_gpu.yaml").
 def _table(config: dict, clips: int, genres: int) -> dict[str, int]:
     all_clips = [clips] * genres
     return {
-        "shard_mem": r.shard_mem_mb(config, clips, 1),
+        "prepare_mem": r.prepare_mem_mb(config, clips, 1),
         "data_min": r.data_runtime_min(clips, 1),
         "train_mem": r.train_mem_mb(config, clips, 1),
         "train_min": r.train_runtime_min(config, clips, 1),
@@ -36,7 +36,7 @@ def _table(config: dict, clips: int, genres: int) -> dict[str, int]:
 def test_default_config_numbers() -> None:
     """4 toy genres of 30 clips: the measured peaks (training 1.48 GB, evaluation 1.21 GB, ...) x 1.25."""
     assert _table(DEFAULT, 30, 4) == {
-        "shard_mem": 400, "data_min": 5, "train_mem": 1800, "train_min": 64, "prior_mem": 1400, "prior_min": 10,
+        "prepare_mem": 400, "data_min": 5, "train_mem": 1800, "train_min": 64, "prior_mem": 1400, "prior_min": 10,
         "evaluate_mem": 1600, "evaluate_min": 10, "figures_mem": 1400, "export_mem": 1200, "quality_mem": 1200,
         "fidelity_mem": 1300, "fidelity_min": 10, "transfer_mem": 1200,
     }  # fmt: skip
@@ -46,7 +46,7 @@ def test_gtzan_config_numbers() -> None:
     """config/gtzan_gpu.yaml, 10 genres of 100 clips: wider model, longer windows, 200,000 steps."""
     table = _table(GTZAN, 100, 10)
     assert table == {
-        "shard_mem": 500, "data_min": 5, "train_mem": 2700, "train_min": 45152, "prior_mem": 1400,
+        "prepare_mem": 500, "data_min": 5, "train_mem": 2700, "train_min": 45152, "prior_mem": 1400,
         "prior_min": 402, "evaluate_mem": 1700, "evaluate_min": 30, "figures_mem": 1700, "export_mem": 1200,
         "quality_mem": 1200, "fidelity_mem": 1700, "fidelity_min": 19, "transfer_mem": 1200,
     }  # fmt: skip
@@ -66,7 +66,7 @@ def test_attempts_double_and_budgets_cap() -> None:
 @pytest.mark.parametrize(
     "model",
     [
-        lambda c, n: r.shard_mem_mb(c, n, 1),
+        lambda c, n: r.prepare_mem_mb(c, n, 1),
         lambda c, n: r.train_mem_mb(c, n, 1),
         lambda c, n: r.train_runtime_min(c, n, 1),
         lambda c, n: r.evaluate_runtime_min(c, n, 1),

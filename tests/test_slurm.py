@@ -50,7 +50,7 @@ SMALL = {
 }
 GENRE = "jazz"
 PER_GENRE_RULES = (
-    "index", "shard", "split", "train", "prior", "evaluate",
+    "prepare", "split", "train", "prior", "evaluate",
     "figures", "quality", "export",
 )  # fmt: skip
 DATA_FILES = ("data/index.csv", "data/clips.npy", "data/tracks.csv", "data/split.csv")
@@ -234,7 +234,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
     assert remote == jobs, jobs
     submitted = {m.group(1): m.group(2) for m in SUBMITTED.finditer(log)}
     assert set(submitted) == set(remote), (submitted, remote)
-    expected = {(rule, GENRE) for rule in PER_GENRE_RULES} | {("index", "broken"), ("shard", "broken")}
+    expected = {(rule, GENRE) for rule in PER_GENRE_RULES} | {("prepare", "broken")}
     assert {(job["rule"], job["genre"]) for job in remote.values()} == expected
     run_id = re.search(r"^SLURM run ID: (\S+)$", log, re.M).group(1)
     queue = subprocess.run(
@@ -259,7 +259,7 @@ def test_workflow_on_slurm_matches_a_local_run(slurm_partition: str, tmp_path: P
     assert len(failed) == 1, errors
     (rule, body), = failed.items()  # fmt: skip
     rule_log = f"results/logs/{rule}/broken.log"
-    assert rule in ("index", "shard") and rule_log in body, body
+    assert rule == "prepare" and rule_log in body, body
     assert "broken" in (on_cluster / rule_log).read_text()
     failed_ids = {submitted[j] for j, job in remote.items() if job["genre"] == "broken" and job["rule"] == rule}
     assert {i: s for i, s in states.items() if s != "COMPLETED"} == dict.fromkeys(failed_ids, "FAILED")

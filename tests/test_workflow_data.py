@@ -17,7 +17,7 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-DATA_JOBS = {"index", "shard", "split"}
+DATA_JOBS = {"prepare", "split"}
 # The data half only: the model half has its own end-to-end tests.
 SPLITS = ("results/jazz/data/split.csv", "results/rock/data/split.csv")
 
@@ -84,7 +84,7 @@ def test_faulty_gtzan_folder_and_incremental_rebuilds(tmp_path: Path) -> None:
     index = pd.read_csv(tmp_path / "results/jazz/data/index.csv", keep_default_na=False).set_index("track")
     assert index.loc["jazz.00054.wav", "status"] == "rejected"
     assert index.loc["cover.jpg", "reason"].startswith("cannot decode")
-    assert "jazz.00054.wav" in (tmp_path / "results/logs/index/jazz.log").read_text()
+    assert "jazz.00054.wav" in (tmp_path / "results/logs/prepare/jazz.log").read_text()
     rock_tracks = pd.read_csv(tmp_path / "results/rock/data/tracks.csv")
     assert "rock.00006.wav" not in set(rock_tracks["track"])
     assert rock_tracks.set_index("track").loc["rock.00005.wav", "source_channels"] == 2

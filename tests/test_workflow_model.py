@@ -157,7 +157,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     for module, expected in REBUILDS.items():
         assert _jobs_after_editing(tmp_path, module) == expected, module
     retrain = _jobs_after_editing(tmp_path, "training.py")
-    assert retrain["train"] == {"jazz", "rock"} and "shard" not in retrain
+    assert retrain["train"] == {"jazz", "rock"} and "prepare" not in retrain
 
     # A stage's config section re-runs that stage and what reads its outputs; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
@@ -166,7 +166,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
         assert _jobs(tmp_path) == expected, (name, key)
     write_config(tmp_path, **{**TINY, "train": {**TINY["train"], "steps": 6}})
     jobs = _jobs(tmp_path)
-    assert jobs["train"] == {"jazz", "rock"} and jobs["prior"] == {"jazz", "rock"} and "shard" not in jobs
+    assert jobs["train"] == {"jazz", "rock"} and jobs["prior"] == {"jazz", "rock"} and "prepare" not in jobs
     write_config(tmp_path, **{**TINY, "prior": {**TINY["prior"], "steps": 30}})
     jobs = _jobs(tmp_path)
     assert "train" not in jobs and jobs["prior"] == {"jazz", "rock"}

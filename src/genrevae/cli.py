@@ -68,32 +68,22 @@ def cmd_toy(args: argparse.Namespace) -> None:
         log.info("wrote %d toy clips of genre %s under %s", len(paths), genre, args.out / genre)
 
 
-def cmd_index(args: argparse.Namespace) -> None:
+def cmd_prepare(args: argparse.Namespace) -> None:
     from genrevae.artifacts.index import write_index
-    from genrevae.data import index_genre
-
-    table = index_genre(args.files, args.min_seconds, args.threads)
-    write_index(table, args.out)
-    n_ok = int((table["status"] == "ok").sum())
-    log.info("genre %s: %d files, %d usable, %d rejected", args.genre, len(table), n_ok, len(table) - n_ok)
-
-
-def cmd_shard(args: argparse.Namespace) -> None:
-    from genrevae.artifacts.index import read_index
     from genrevae.artifacts.shard import write_shard
     from genrevae.artifacts.tracks import write_tracks
-    from genrevae.data import build_shard
+    from genrevae.data import prepare_genre
 
-    index = read_index(args.index)
-    shard, tracks = build_shard(
-        index, args.genre, args.sample_rate, args.n_samples, args.offset_seconds, args.threads
+    index, shard, tracks = prepare_genre(
+        args.files, args.genre, args.min_seconds, args.sample_rate, args.n_samples, args.offset_seconds, args.threads
     )
+    write_index(index, args.out_index)
     write_shard(shard, args.out_shard)
     write_tracks(tracks, args.out_tracks)
-    padded = int((tracks["padded_samples"] > 0).sum())
+    n_ok, padded = len(tracks), int((tracks["padded_samples"] > 0).sum())
     log.info(
-        "genre %s: shard %s of shape %s at %d Hz (%d clips zero-padded)",
-        args.genre, args.out_shard, shard.shape, args.sample_rate, padded,
+        "genre %s: %d files, %d usable, %d rejected; shard %s of shape %s at %d Hz (%d clips zero-padded)",
+        args.genre, len(index), n_ok, len(index) - n_ok, args.out_shard, shard.shape, args.sample_rate, padded,
     )  # fmt: skip
 
 
@@ -315,26 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--duration", type=float, help="seconds per clip (default: toy.duration)")
     toy.set_defaults(func=cmd_toy)
 
-    index = commands.add_parser("index", help="stage 1: index one genre's files")
-    index.add_argument("--genre", required=True)
-    index.add_argument("--min-seconds", type=float, required=True)
-    index.add_argument("--threads", type=int, default=1)
-    index.add_argument("--out", type=Path, required=True)
-    index.add_argument("files", type=Path, nargs="*")
-    index.set_defaults(func=cmd_index)
+    prepare = commands.add_parser(
+        "prepare", help="stage 1: index one genre's files and resample the usable ones into an NPY shard (one pass)"
+    )
+    prepare.add_argument("--genre", required=True)
+    prepare.add_argument("--min-seconds", type=float, required=True)
+    prepare.add_argument("--sample-rate", type=int, required=True)
+    prepare.add_argument("--n-samples", type=int, required=True)
+    prepare.add_argument("--offset-seconds", type=float, default=0.0)
+    prepare.add_argument("--threads", type=int, default=1, help="files read, decoded and resampled at once")
+    prepare.add_argument("--out-index", type=Path, required=True)
+    prepare.add_argument("--out-shard", type=Path, required=True)
+    prepare.add_argument("--out-tracks", type=Path, required=True)
+    prepare.add_argument("files", type=Path, nargs="*")
+    prepare.set_defaults(func=cmd_prepare)
 
-    shard = commands.add_parser("shard", help="stage 2: resample one genre into an NPY shard")
-    shard.add_argument("--genre", required=True)
-    shard.add_argument("--index", type=Path, required=True)
-    shard.add_argument("--sample-rate", type=int, required=True)
-    shard.add_argument("--n-samples", type=int, required=True)
-    shard.add_argument("--offset-seconds", type=float, default=0.0)
-    shard.add_argument("--threads", type=int, default=1)
-    shard.add_argument("--out-shard", type=Path, required=True)
-    shard.add_argument("--out-tracks", type=Path, required=True)
-    shard.set_defaults(func=cmd_shard)
-
-    split = commands.add_parser("split", help="stage 3: train/test split of one genre")
+    split = commands.add_parser("split", help="stage 2: train/test split of one genre")
     split.add_argument("--genre", required=True)
     split.add_argument("--tracks", type=Path, required=True)
     split.add_argument("--seed", type=int, required=True)

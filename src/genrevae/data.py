@@ -1,4 +1,5 @@
-"""The data half of the workflow: index a genre folder, resample it into one NPY shard, split it.
+"""The data half of the workflow: index a genre folder and resample it into one NPY shard (one
+pass over the files), then split it.
 
 Every function here is pure apart from reading the files it is given and writing the files it
 is asked to write; outputs are written atomically (temp file + os.replace) so a killed job
@@ -8,6 +9,7 @@ never leaves a finished-looking file behind.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -32,7 +34,7 @@ class DataError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Stage 1: index
+# Stage 1: prepare (index and shard in one pass over the files)
 # --------------------------------------------------------------------------------------------
 
 
@@ -50,69 +52,93 @@ class IndexRow:
     reason: str
 
 
-def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class PreparedFile:
+    """One file after :func:`prepare_file`: its index row and, when usable, its clip."""
+
+    row: IndexRow
+    clip: np.ndarray | None  # exactly n_samples float32 at the model rate; None when rejected
+    resampled_samples: int  # length of the whole file at the model rate (0 when rejected)
 
 
-def inspect_file(path: Path, min_seconds: float) -> IndexRow:
-    """Describe one file of a genre folder and decide whether later stages may use it.
+def resample_clip(
+    audio: np.ndarray, source_rate: int, sample_rate: int, n_samples: int, offset_seconds: float = 0.0
+) -> tuple[np.ndarray, int]:
+    """Down-mix decoded audio ``(frames, channels)`` to mono, resample it with soxr (HQ) and crop
+    or zero-pad it to ``n_samples`` from ``offset_seconds``.
 
-    The whole file is decoded, not only its header: GTZAN's jazz.00054.wav shows that a file
-    can look like audio and still fail to decode.
+    Returns (clip of exactly n_samples float32, resampled length of the whole file).  The length
+    comes from our own crop/pad, never from the resampler's rounding.
     """
-    size = path.stat().st_size
-    empty = IndexRow(path.name, str(path), size, "", 0, 0, 0, 0.0, "rejected", "")
-    if size == 0:
-        return _replace(empty, reason="empty file (0 bytes)")
-    digest = sha256_of(path)
+    mono = audio.mean(axis=1, dtype=np.float32)
+    if source_rate != sample_rate:
+        mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ").astype(np.float32)
+    start = int(round(offset_seconds * sample_rate))
+    kept = mono[start : start + n_samples]
+    clip = np.zeros(n_samples, dtype=np.float32)
+    clip[: kept.shape[0]] = kept
+    return clip, int(mono.shape[0])
+
+
+def load_clip(
+    path: Path, sample_rate: int, n_samples: int, offset_seconds: float = 0.0
+) -> tuple[np.ndarray, int, int]:
+    """Decode one file and :func:`resample_clip` it: (clip, resampled length, source rate)."""
+    audio, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    clip, resampled = resample_clip(audio, int(source_rate), sample_rate, n_samples, offset_seconds)
+    return clip, resampled, int(source_rate)
+
+
+def prepare_file(
+    path: Path, min_seconds: float, sample_rate: int, n_samples: int, offset_seconds: float = 0.0
+) -> PreparedFile:
+    """Read one file of a genre folder once: hash its bytes, decode them (the whole file, not only
+    the header: GTZAN's jazz.00054.wav looks like audio and does not decode), decide whether
+    later stages may use it and, if so, cut its clip.  Rejected files keep their reason."""
+    path = Path(path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest() if data else ""
+    empty = IndexRow(path.name, str(path), len(data), digest, 0, 0, 0, 0.0, "rejected", "")
+
+    def rejected(row: IndexRow, reason: str) -> PreparedFile:
+        return PreparedFile(_replace(row, status="rejected", reason=reason), None, 0)
+
+    if not data:
+        return rejected(empty, "empty file (0 bytes)")
+    buffer = io.BytesIO(data)
     try:
-        info = sf.info(str(path))
-        audio, _ = sf.read(str(path), dtype="float32", always_2d=True)
+        audio, source_rate = sf.read(buffer, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = "cannot decode as audio: " + " ".join(str(exc).split())
-        return _replace(empty, sha256=digest, reason=reason)
+        # libsndfile names what it opened: the file, not the in-memory copy of its bytes
+        message = " ".join(str(exc).replace(repr(buffer), repr(str(path))).split())
+        return rejected(empty, "cannot decode as audio: " + message)
+    frames = int(audio.shape[0])
     row = IndexRow(
         track=path.name,
         path=str(path),
-        size_bytes=size,
+        size_bytes=len(data),
         sha256=digest,
-        sample_rate=int(info.samplerate),
-        channels=int(info.channels),
-        frames=int(audio.shape[0]),
-        duration_s=round(audio.shape[0] / info.samplerate, 6),
+        sample_rate=int(source_rate),
+        channels=int(audio.shape[1]),
+        frames=frames,
+        duration_s=round(frames / source_rate, 6),
         status="ok",
         reason="",
     )
-    if audio.shape[0] == 0:
-        return _replace(row, status="rejected", reason="no audio frames")
+    if frames == 0:
+        return rejected(row, "no audio frames")
     if row.duration_s < min_seconds:
-        reason = f"too short: {row.duration_s:.2f} s < min_seconds {min_seconds:g} s"
-        return _replace(row, status="rejected", reason=reason)
+        return rejected(row, f"too short: {row.duration_s:.2f} s < min_seconds {min_seconds:g} s")
     if not np.isfinite(audio).all():
-        return _replace(row, status="rejected", reason="contains NaN or infinite samples")
+        return rejected(row, "contains NaN or infinite samples")
     if not np.any(audio):
-        return _replace(row, status="rejected", reason="silent (every sample is zero)")
-    return row
+        return rejected(row, "silent (every sample is zero)")
+    clip, resampled = resample_clip(audio, int(source_rate), sample_rate, n_samples, offset_seconds)
+    return PreparedFile(row, clip, resampled)
 
 
 def _replace(row: IndexRow, **changes: object) -> IndexRow:
     return IndexRow(**{**asdict(row), **changes})
-
-
-def index_genre(files: Iterable[Path], min_seconds: float, threads: int = 1) -> pd.DataFrame:
-    """Index every file of one genre folder (sorted by name); rejected files keep their reason."""
-    paths = sorted((Path(f) for f in files), key=lambda p: p.name)
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        rows = list(pool.map(lambda p: inspect_file(p, min_seconds), paths))
-    table = pd.DataFrame([asdict(r) for r in rows], columns=INDEX_COLUMNS)
-    for row in rows:
-        if row.status != "ok":
-            log.warning("rejected %s: %s", row.path, row.reason)
-    return table
 
 
 def require_usable(index: pd.DataFrame, genre: str) -> pd.DataFrame:
@@ -127,66 +153,50 @@ def require_usable(index: pd.DataFrame, genre: str) -> pd.DataFrame:
     return usable
 
 
-# --------------------------------------------------------------------------------------------
-# Stage 2: shards
-# --------------------------------------------------------------------------------------------
-
-
-def load_clip(
-    path: Path, sample_rate: int, n_samples: int, offset_seconds: float = 0.0
-) -> tuple[np.ndarray, int, int]:
-    """Decode a file, down-mix to mono, resample with soxr (HQ) and crop or zero-pad it.
-
-    Returns (clip of exactly n_samples float32, resampled length of the whole file, source rate).
-    The length comes from our own crop/pad, never from the resampler's rounding.
-    """
-    audio, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1, dtype=np.float32)
-    if source_rate != sample_rate:
-        mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ").astype(np.float32)
-    start = int(round(offset_seconds * sample_rate))
-    kept = mono[start : start + n_samples]
-    clip = np.zeros(n_samples, dtype=np.float32)
-    clip[: kept.shape[0]] = kept
-    return clip, int(mono.shape[0]), int(source_rate)
-
-
-def build_shard(
-    index: pd.DataFrame,
+def prepare_genre(
+    files: Iterable[Path],
     genre: str,
+    min_seconds: float,
     sample_rate: int,
     n_samples: int,
     offset_seconds: float = 0.0,
     threads: int = 1,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Resample every usable file of an index into one (n_clips, n_samples) float32 array."""
-    usable = require_usable(index, genre).reset_index(drop=True)
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Index every file of one genre folder and cut the usable ones into one shard, reading and
+    decoding each file once, ``threads`` files at a time (decoding and soxr release the GIL).
 
-    def one(path: str) -> tuple[np.ndarray, int, int]:
-        return load_clip(Path(path), sample_rate, n_samples, offset_seconds)
-
+    Returns (index table, shard ``(n_usable, n_samples)`` float32, tracks table); the files are
+    taken in name order, and the shard rows follow the usable ones.  A genre without a usable
+    file is a :class:`DataError` listing every file's reason.
+    """
+    paths = sorted((Path(f) for f in files), key=lambda p: p.name)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        results = list(pool.map(one, usable["path"]))
-    shard = np.stack([clip for clip, _, _ in results]).astype(np.float32, copy=False)
-    start = int(round(offset_seconds * sample_rate))
-    resampled = np.array([n for _, n, _ in results])
-    kept = np.clip(resampled - start, 0, n_samples)
+        prepared = list(pool.map(lambda p: prepare_file(p, min_seconds, sample_rate, n_samples, offset_seconds), paths))
+    index = pd.DataFrame([asdict(f.row) for f in prepared], columns=INDEX_COLUMNS)
+    for f in prepared:
+        if f.row.status != "ok":
+            log.warning("rejected %s: %s", f.row.path, f.row.reason)
+    require_usable(index, genre)
+    usable = [f for f in prepared if f.clip is not None]
+    shard = np.stack([f.clip for f in usable]).astype(np.float32, copy=False)
+    resampled = np.array([f.resampled_samples for f in usable])
+    kept = np.clip(resampled - int(round(offset_seconds * sample_rate)), 0, n_samples)
     tracks = pd.DataFrame(
         {
             "clip": np.arange(len(usable)),
-            "track": usable["track"],
-            "path": usable["path"],
-            "sha256": usable["sha256"],
-            "source_sample_rate": [rate for _, _, rate in results],
-            "source_channels": usable["channels"],
-            "source_seconds": usable["duration_s"],
+            "track": [f.row.track for f in usable],
+            "path": [f.row.path for f in usable],
+            "sha256": [f.row.sha256 for f in usable],
+            "source_sample_rate": [f.row.sample_rate for f in usable],
+            "source_channels": [f.row.channels for f in usable],
+            "source_seconds": [f.row.duration_s for f in usable],
             "resampled_samples": resampled,
             "kept_samples": kept,
             "padded_samples": n_samples - kept,
         },
         columns=TRACK_COLUMNS,
     )
-    return shard, tracks
+    return index, shard, tracks
 
 
 # --------------------------------------------------------------------------------------------

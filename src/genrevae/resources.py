@@ -94,8 +94,8 @@ def checkpoints(config: Config) -> int:
 # Data and page jobs (no TensorFlow)
 # ---------------------------------------------------------------------------------------------
 def light_mem_mb(attempt: int) -> int:
-    """toy, index, split, transfer_source, page: Python with
-    numpy/pandas/soundfile (measured 80-190 MB; files are processed one at a time)."""
+    """toy, split, transfer_source, page: Python with numpy/pandas/soundfile (measured
+    80-190 MB; files are processed one at a time)."""
     return mem(300, attempt)
 
 
@@ -106,13 +106,14 @@ def toy_runtime_min(config: Config, attempt: int) -> int:
 
 
 def data_runtime_min(n_clips: int, attempt: int) -> int:
-    # index/shard/split: ~1 s for 10 files (decoding and resampling take ~3 ms per file).
+    # prepare/split: ~1 s for 10 files (decoding and resampling take ~3 ms per file).
     return minutes(5 + 0.05 * n_clips, attempt)
 
 
-def shard_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
-    # The shard is built in memory (measured 100 MB for 10 clips of 90,001 samples).
-    return mem(250 + 3 * shard_mb(config, n_clips), attempt)
+def prepare_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
+    # The shard is built in memory (measured 100 MB for 10 clips of 90,001 samples), plus one
+    # file's bytes and decoded audio per thread (~15 MB for 30 s of 44.1 kHz stereo).
+    return mem(250 + 15 * config["resources"]["data_threads"] + 3 * shard_mb(config, n_clips), attempt)
 
 
 def page_runtime_min(clips_per_genre: Sequence[int], attempt: int) -> int:

@@ -130,8 +130,8 @@ def data_runtime_min(wildcards, attempt):
     return resources.data_runtime_min(_genre_clips(wildcards.genre), attempt)
 
 
-def shard_mem_mb(wildcards, attempt):
-    return resources.shard_mem_mb(config, _genre_clips(wildcards.genre), attempt)
+def prepare_mem_mb(wildcards, attempt):
+    return resources.prepare_mem_mb(config, _genre_clips(wildcards.genre), attempt)
 
 
 def page_runtime_min(wildcards, attempt):

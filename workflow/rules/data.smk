@@ -1,4 +1,5 @@
-# The data half: toy dataset -> index -> 3 kHz shard -> train/test split, one job per genre.
+# The data half: toy dataset -> index and 3 kHz shard (one pass over the files) -> train/test
+# split, one job per genre.
 
 
 rule toy:
@@ -31,56 +32,35 @@ rule toy:
         " > {log} 2>&1"
 
 
-rule index:
+rule prepare:
     input:
         audio=audio_files,
-        code=command_code("index"),
+        code=command_code("prepare"),
     output:
-        "results/{genre}/data/index.csv",
-    log:
-        "results/logs/index/{genre}.log",
-    benchmark:
-        "results/benchmarks/index/{genre}.tsv"
-    conda:
-        "../../envs/audio.yaml"
-    threads: config["resources"]["data_threads"]
-    resources:
-        mem_mb=light_mem_mb,
-        runtime=data_runtime_min,
-    params:
-        min_seconds=config["min_seconds"],
-    shell:
-        "python -m genrevae index --genre {wildcards.genre} --min-seconds {params.min_seconds}"
-        " --threads {threads} --out {output} {input.audio:q} > {log} 2>&1"
-
-
-rule shard:
-    input:
         index="results/{genre}/data/index.csv",
-        audio=audio_files,
-        code=command_code("shard"),
-    output:
         shard="results/{genre}/data/clips.npy",
         tracks="results/{genre}/data/tracks.csv",
     log:
-        "results/logs/shard/{genre}.log",
+        "results/logs/prepare/{genre}.log",
     benchmark:
-        "results/benchmarks/shard/{genre}.tsv"
+        "results/benchmarks/prepare/{genre}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: config["resources"]["data_threads"]
     resources:
-        mem_mb=shard_mem_mb,
+        mem_mb=prepare_mem_mb,
         runtime=data_runtime_min,
     params:
+        min_seconds=config["min_seconds"],
         sample_rate=config["sample_rate"],
         n_samples=config["n_samples"],
         offset_seconds=config["clip_offset_seconds"],
     shell:
-        "python -m genrevae shard --genre {wildcards.genre} --index {input.index}"
+        "python -m genrevae prepare --genre {wildcards.genre} --min-seconds {params.min_seconds}"
         " --sample-rate {params.sample_rate} --n-samples {params.n_samples}"
         " --offset-seconds {params.offset_seconds} --threads {threads}"
-        " --out-shard {output.shard} --out-tracks {output.tracks} > {log} 2>&1"
+        " --out-index {output.index} --out-shard {output.shard} --out-tracks {output.tracks}"
+        " {input.audio:q} > {log} 2>&1"
 
 
 rule split:
