@@ -156,7 +156,7 @@ def test_genre_without_usable_files_fails_with_the_reasons(tmp_path: Path) -> No
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0)
     result = snakemake(tmp_path, "results/metal/data/clips.npy", check=False)
     assert result.returncode != 0
-    log = (tmp_path / "results/logs/shard/metal.log").read_text()
+    log = (tmp_path / "results/logs/prepare/metal.log").read_text()
     assert "genre 'metal' has no usable audio file" in log and "metal.00000.wav: empty file" in log
     assert not (tmp_path / "results/metal/data/clips.npy").exists()
     # The other genre still builds.
