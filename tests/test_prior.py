@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import stats
 
 from conftest import REPO_ROOT, tensorflow_threads
@@ -140,6 +141,11 @@ def test_log_prob_equals_step_by_step_conditionals() -> None:
 
     np.testing.assert_allclose(prior.log_prob(z).numpy(), total, rtol=1e-5)
     assert prior.log_prob(z).shape == (2,)
+    # log_prob runs as a traced graph; the eager teacher-forced pass gives the same bits
+    eager = tf.reduce_sum(prior._frame_log_probs(z), axis=1).numpy()
+    assert np.array_equal(prior.log_prob(z).numpy(), eager)
+    longer = np.random.default_rng(2).normal(loc, scale, size=(5, 30, CHANNELS)).astype(np.float32)
+    assert np.array_equal(prior.log_prob(longer).numpy(), tf.reduce_sum(prior._frame_log_probs(longer), axis=1).numpy())
 
 
 def test_an_untrained_head_is_exactly_the_var() -> None:

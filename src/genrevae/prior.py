@@ -200,6 +200,7 @@ class LatentPrior(keras.Model):
         self.head.build((None, None, self.hidden + 2 * c))
         self.built = True
         self._sample_fn: Any = None
+        self._log_prob_fn: Any = None
 
     # -- configuration -----------------------------------------------------------------
 
@@ -311,9 +312,16 @@ class LatentPrior(keras.Model):
         """Exact log-density (nats) of whole sequences ``z (batch, T, C)``; returns ``(batch,)``.
 
         ``sum_t log p(z_t | z_<t)`` including the whitening Jacobian ``T log|det L^{-1}|``,
-        from one teacher-forced pass.
+        from one teacher-forced pass.  Outside training and outside a traced function it runs
+        as a graph traced once (free batch and frame axes): the eager numbers bit for bit
+        (tested), ~10x faster, which the learned-prior ELBO of every importance sample needs.
         """
-        return tf.reduce_sum(self._frame_log_probs(z, training=training), axis=1)
+        if training or not tf.executing_eagerly():
+            return tf.reduce_sum(self._frame_log_probs(z, training=training), axis=1)
+        if self._log_prob_fn is None:
+            spec = [tf.TensorSpec((None, None, self.channels), tf.float32)]
+            self._log_prob_fn = tf.function(lambda z: tf.reduce_sum(self._frame_log_probs(z), axis=1), input_signature=spec)
+        return self._log_prob_fn(tf.convert_to_tensor(z, tf.float32))
 
     # -- one step at a time ---------------------------------------------------------
 
