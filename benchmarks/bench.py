@@ -377,9 +377,9 @@ def floor_read(files: Sequence[Path], threads: int = THREADS) -> float:
 
 
 def floor_decode(files: Sequence[Path], n_samples: int, threads: int = THREADS) -> float:
-    """Seconds of the prepare stage's per-file kernel alone (`genrevae.data.load_clip`: decode,
+    """Seconds of the prepare stage's per-file kernel alone (`genrevae.prepare.load_clip`: decode,
     down-mix, soxr HQ to 3 kHz, crop/pad), in one process: no index, hashing, job start-up."""
-    from genrevae.data import load_clip
+    from genrevae.prepare import load_clip
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -421,7 +421,7 @@ def bench_data(ctx: Context) -> None:
                 f"(first call {seed_warmup:.1f} s, not counted)", t_seed, n / t_seed, "files/s"))
     ctx.add(Row("data.floor_read", "floor: `soundfile.read` of each file, 2 threads, in-process",
                 t_read, n / t_read, "files/s", _paired(ours, read), "headroom: floor speed / ours"))
-    ctx.add(Row("data.floor_decode", "floor: decode + soxr to 3 kHz (`data.load_clip`), 2 threads, in-process",
+    ctx.add(Row("data.floor_decode", "floor: decode + soxr to 3 kHz (`prepare.load_clip`), 2 threads, in-process",
                 t_decode, n / t_decode, "files/s", _paired(ours, decode), "headroom: floor speed / ours"))
     ctx.info["data"] = {"ours_s": ours, "seed_s": seed, "read_s": read, "decode_s": decode, "job_startup_s": t_job}
 
@@ -494,12 +494,12 @@ def _settings(ctx: Context, preset: str, **train: Any) -> dict[str, Any]:
     }
 
 
-#: One step's data: the clip rows and window offsets of `genrevae.training.window_batch`.
+#: One step's data: the clip rows and window offsets of `genrevae.train.window_batch`.
 Batch = tuple[np.ndarray, np.ndarray]
 
 
 class OursLoop:
-    """The step loop of `genrevae.training.train_genre`, built from the module's own pieces
+    """The step loop of `genrevae.train.train_genre`, built from the module's own pieces
     (`read_shard`, `read_split` of `genrevae.artifacts`, `window_length`, `window_batch`, `read_windows`, `_make_steps`,
     `kl_weight_for_step`): per step, random windows read from the memory-mapped shard ->
     `tf.constant` -> compiled step with fixed signature (`training_loss`: per-sample ELBO + the
@@ -509,7 +509,7 @@ class OursLoop:
     def __init__(self, shard: Path, split: Path, settings: dict[str, Any], xla: bool, share: "OursLoop | None" = None):
         import keras
 
-        from genrevae import training
+        from genrevae import train as training
         from genrevae.artifacts.shard import read_shard
         from genrevae.artifacts.split import read_split
         from genrevae.config import sections
@@ -565,7 +565,7 @@ def bench_train(ctx: Context) -> None:
     import keras
     import pandas as pd
 
-    from genrevae.training import configure_threads, train_genre
+    from genrevae.train import configure_threads, train_genre
 
     configure_threads(THREADS)
     size = ctx.size
@@ -674,7 +674,7 @@ def bench_gen(ctx: Context) -> None:
 
     from genrevae.config import sections
     from genrevae.model import build_model
-    from genrevae.training import SECTIONS, configure_threads
+    from genrevae.train import SECTIONS, configure_threads
 
     configure_threads(THREADS)
     size = ctx.size
@@ -797,7 +797,7 @@ def bench_scale(ctx: Context) -> None:
 
     from genrevae.artifacts.shard import read_shard
     from genrevae.artifacts.split import read_split
-    from genrevae.training import configure_threads
+    from genrevae.train import configure_threads
 
     configure_threads(THREADS)
     size = ctx.size

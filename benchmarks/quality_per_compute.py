@@ -149,7 +149,10 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
 
     import genrevae
     from genrevae.config import resolve_config
-    from genrevae.training import configure_threads, train_genre
+    try:  # the package of this commit, or an older commit's (the `old` worker), whose module was genrevae.training
+        from genrevae.train import configure_threads, train_genre
+    except ImportError:
+        from genrevae.training import configure_threads, train_genre
 
     configure_threads(threads)
     import keras
@@ -328,7 +331,8 @@ def extract_old(commit: str, dest: Path) -> tuple[Path, str]:
 
 def prepare_genre(cfg: dict[str, Any], genre: str, workdir: Path, threads: int) -> dict[str, Any]:
     """Toy WAVs -> index -> shard -> split, with the package's own functions and the resolved config."""
-    from genrevae.data import prepare_genre, split_table, split_tracks
+    from genrevae.prepare import prepare_genre
+    from genrevae.split import split_table, split_tracks
     from genrevae.files import write_csv, write_npy
     from genrevae.toy import write_toy_genre
 

@@ -39,7 +39,7 @@ def tensorflow_threads() -> int:
     """
     import tensorflow as tf
 
-    from genrevae.training import configure_threads
+    from genrevae.train import configure_threads
 
     current = tf.config.threading.get_intra_op_parallelism_threads()
     if current == 0:

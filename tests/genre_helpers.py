@@ -62,7 +62,7 @@ def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, mod
     that calls this must pin it at import with ``conftest.tensorflow_threads()``.
     """
     from conftest import tensorflow_threads
-    from genrevae.training import train_genre
+    from genrevae.train import train_genre
 
     threads = tensorflow_threads()
     out_dir = Path(out_dir)

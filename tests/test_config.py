@@ -295,8 +295,8 @@ def test_each_stage_depends_on_its_own_modules_only() -> None:
     assert {"export.py", "audio.py", "generation.py", "model.py", "artifacts/split.py"} <= code("export")
     # drawing figures or measuring quality does not go through the export's module (or WAV code)
     for command in ("figures", "quality", "fidelity", "evaluate", "prior", "train"):
-        assert not code(command) & {"export.py", "audio.py", "page.py", "data.py"}, command
+        assert not code(command) & {"export.py", "audio.py", "page.py", "prepare.py", "split.py"}, command
     assert "figures.py" in code("figures") and "quality.py" not in code("figures")
-    assert not code("page") & {"model.py", "training.py", "export.py"}  # the page never loads a model
-    assert not code("train") & {"prior.py", "generation.py", "evaluation.py"}
+    assert not code("page") & {"model.py", "train.py", "export.py"}  # the page never loads a model
+    assert not code("train") & {"prior.py", "generation.py", "evaluate.py"}
     assert code("toy") >= {p.relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in (REPO_ROOT / "src/genrevae/toy").rglob("*.py")}

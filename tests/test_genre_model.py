@@ -133,7 +133,7 @@ def test_write_waveform_failure_leaves_nothing(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def genre_dir(tmp_path_factory) -> Path:
     """``results/jazz`` as the workflow leaves it: model/ (trained) and prior/ (fitted)."""
-    from genrevae.training import train_genre
+    from genrevae.train import train_genre
 
     root = tmp_path_factory.mktemp("results")
     rng = np.random.default_rng(0)

@@ -156,7 +156,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     # Editing a module re-runs the stages that run it and what reads their outputs, nothing else.
     for module, expected in REBUILDS.items():
         assert _jobs_after_editing(tmp_path, module) == expected, module
-    retrain = _jobs_after_editing(tmp_path, "training.py")
+    retrain = _jobs_after_editing(tmp_path, "train.py")
     assert retrain["train"] == {"jazz", "rock"} and "prepare" not in retrain
 
     # A stage's config section re-runs that stage and what reads its outputs; a training one

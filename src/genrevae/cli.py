@@ -19,7 +19,7 @@ from typing import Any, Callable
 from genrevae.artifacts import ArtifactError
 from genrevae.audio import AudioError
 from genrevae.config import ConfigError, section
-from genrevae.data import DataError
+from genrevae.prepare import DataError
 
 log = logging.getLogger("genrevae")
 _LOADED_AT = time.monotonic()
@@ -42,7 +42,7 @@ STARTUP_LOG_PATTERN = re.compile(r"start-up took ([0-9.]+) s")
 
 def _start_tensorflow(threads: int) -> None:
     """Pin TensorFlow to `threads`, then log the job's start-up time (see STARTUP_LOG_PATTERN)."""
-    from genrevae.training import configure_threads
+    from genrevae.train import configure_threads
 
     configure_threads(threads)
     log.info("start-up took %.2f s (interpreter, imports, TensorFlow set-up)", seconds_since_process_start())
@@ -72,7 +72,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     from genrevae.artifacts.index import write_index
     from genrevae.artifacts.shard import write_shard
     from genrevae.artifacts.tracks import write_tracks
-    from genrevae.data import prepare_genre
+    from genrevae.prepare import prepare_genre
 
     index, shard, tracks = prepare_genre(
         args.files, args.genre, args.min_seconds, args.sample_rate, args.n_samples, args.offset_seconds, args.threads
@@ -90,7 +90,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 def cmd_split(args: argparse.Namespace) -> None:
     from genrevae.artifacts.split import write_split
     from genrevae.artifacts.tracks import read_tracks
-    from genrevae.data import split_table, split_tracks
+    from genrevae.split import split_table, split_tracks
 
     tracks = read_tracks(args.tracks)
     assignment = split_tracks(
@@ -108,7 +108,7 @@ def cmd_split(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from genrevae.training import train_genre
+    from genrevae.train import train_genre
 
     _start_tensorflow(args.threads)
     train_genre(args.shard, args.split, args.out_dir, args.settings, args.threads, log)
@@ -129,7 +129,7 @@ def cmd_prior(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genrevae.artifacts.reports import write_report
-    from genrevae.evaluation import evaluate_genre
+    from genrevae.evaluate import evaluate_genre
 
     _start_tensorflow(args.threads)
     metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads, args.prior)

@@ -311,7 +311,7 @@ def loss_curves_figure(history: pd.DataFrame, genre: str) -> Figure:
 
     ``history`` has the columns of ``history.csv`` (``step, train_loss, test_elbo,
     test_recon, test_kl, kl_weight, ...``): the training loss per sample (the objective
-    of :mod:`genrevae.training`), the test numbers in nats per clip.  When the KL weight
+    of :mod:`genrevae.train`), the test numbers in nats per clip.  When the KL weight
     changes it is drawn on a second axis of the first panel.
     """
     fig = Figure(figsize=(12, 8), layout="constrained")

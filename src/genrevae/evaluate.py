@@ -58,7 +58,7 @@ import numpy as np
 from genrevae.config import sections
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
-from genrevae.training import SECTIONS, configure_threads
+from genrevae.train import SECTIONS, configure_threads
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
 

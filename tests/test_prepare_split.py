@@ -1,4 +1,4 @@
-"""Unit tests of the data stages: index, resampling/cropping, split, and bad inputs."""
+"""Unit tests of the data stages: prepare (index, resampling, cropping, bad inputs) and split."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import soundfile as sf
 
 from conftest import write_tone
 from genrevae.artifacts.shard import read_shard, write_shard
-from genrevae.data import (
-    DataError,
-    load_clip,
-    prepare_file,
-    prepare_genre,
-    split_table,
-    split_tracks,
-    track_hash,
-)
+from genrevae.prepare import DataError, load_clip, prepare_file, prepare_genre
+from genrevae.split import split_table, split_tracks, track_hash
 
 # ---------------------------------------------------------------- prepare: index
 

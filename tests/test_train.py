@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from conftest import tensorflow_threads
-from genrevae import training
-from genrevae.training import envelope, kl_weight_for_step, read_windows, train_genre, window_batch
+from genrevae import train as training
+from genrevae.train import envelope, kl_weight_for_step, read_windows, train_genre, window_batch
 
 N_SAMPLES = 2500
 TINY = {

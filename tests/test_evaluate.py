@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from conftest import tensorflow_threads
-from genrevae.evaluation import evaluate_genre
+from genrevae.evaluate import evaluate_genre
 from genrevae.model import build_model
-from genrevae.training import train_genre
+from genrevae.train import train_genre
 from genre_helpers import TINY_TRAIN, fit_tiny_prior
 
 N = 2200
