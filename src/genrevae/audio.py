@@ -19,12 +19,11 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
 import soxr
-
 
 __all__ = [
     "AudioError",
@@ -219,8 +218,6 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample with soxr (very high quality, deterministic); the identity when the rates agree."""
-    import soxr
-
     x = np.asarray(x, dtype=np.float64)
     if int(from_rate) == int(to_rate):
         return x.copy()

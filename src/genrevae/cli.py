@@ -249,8 +249,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 def cmd_transfer_source(args: argparse.Namespace) -> None:
     from genrevae.transfer import write_transfer_source
 
-    given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
-    audio = section("audio", {k: v for k, v in given.items() if v is not None})
+    audio = section("audio", _audio_arguments(args))
     record = write_transfer_source(
         args.name, args.out_dir, args.sample_rate, audio["playback_rate"], audio["peak_dbfs"], file=args.file,
         genre=args.genre, shard=args.shard, split=args.split,
@@ -258,12 +257,16 @@ def cmd_transfer_source(args: argparse.Namespace) -> None:
     log.info("transfer source %s: %s", args.name, record["description"])
 
 
+def _audio_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """--playback-rate and --peak-dbfs as given; what is left out takes the schema's audio section."""
+    given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _rendering(args: argparse.Namespace):
-    """--playback-rate and --peak-dbfs, each defaulting to the schema's audio section."""
     from genrevae.genre_model import Rendering
 
-    given = {"playback_rate": args.playback_rate, "peak_dbfs": args.peak_dbfs}
-    return Rendering.from_settings({k: v for k, v in given.items() if v is not None})
+    return Rendering.from_settings(_audio_arguments(args))
 
 
 def _add_rendering_arguments(command: argparse.ArgumentParser) -> None:

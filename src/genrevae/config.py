@@ -237,5 +237,3 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of config keys, not {type(raw).__name__}")
     return resolve_config(raw)
-
-# edited by tests/test_workflow_model.py

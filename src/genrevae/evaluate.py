@@ -55,9 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genrevae.config import sections
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
+from genrevae.config import sections
 from genrevae.train import SECTIONS, configure_threads
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]

@@ -25,7 +25,7 @@ def read_index(path: Path) -> pd.DataFrame:
     table = pd.read_csv(path, keep_default_na=False)
     missing = [c for c in INDEX_COLUMNS if c not in table.columns]
     if missing:
-        raise ArtifactError(f"{path}: missing column(s) {missing}; rebuild it with `genrevae index`")
+        raise ArtifactError(f"{path}: missing column(s) {missing}; rebuild it with `genrevae prepare`")
     return table
 
 
