@@ -80,7 +80,7 @@ def test_untrained_model_metrics_and_determinism(data, tmp_path):
     assert again == first
 
 
-def test_train_then_evaluate(data, tmp_path):
+def test_train_then_evaluate(data, tmp_path, monkeypatch):
     settings = json.loads(json.dumps(SETTINGS))
     settings["train"] = {**TINY_TRAIN, "batch_size": 3}
     train_genre(data[0], data[1], tmp_path, settings, THREADS, logging.getLogger("test.evaluation"))
@@ -98,6 +98,19 @@ def test_train_then_evaluate(data, tmp_path):
         assert {k: v for k, v in both[name].items() if k != "learned_prior"} == metrics[name]
     again = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS, prior_path=prior)
     assert again == both
+
+    # The k draws go through the decoder in groups (evaluate.DECODE_BATCH clips per call): the same
+    # draws as one call per draw, so the same numbers up to float rounding.
+    import genrevae.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "DECODE_BATCH", 1)
+    one_per_call = evaluate_genre(tmp_path / "model.keras", data[0], data[1], settings, THREADS, prior_path=prior)
+    for name in ("test", "train"):
+        for key in ("elbo_nats", "recon_nats", "kl_nats", "iwae_nats", "snr_db", "stft_distance"):
+            assert one_per_call[name][key] == pytest.approx(both[name][key], rel=1e-6), (name, key)
+        for key in LEARNED_KEYS:
+            assert one_per_call[name]["learned_prior"][key] == pytest.approx(both[name]["learned_prior"][key], rel=1e-6)
+        assert one_per_call[name]["kl_analytic_nats"] == both[name]["kl_analytic_nats"]  # no draws in it
 
 
 def test_report_preset(data, tmp_path):

@@ -42,8 +42,8 @@ waveforms in [-1, 1], in nats):
 
 plus ``n_samples``, ``latent_shape``, ``latent_dims``, ``iw_samples`` and an echo of the
 resolved ``settings``.  Clips are processed ``evaluate.batch_size`` at a time and the
-``k`` draws one after the other, so memory does not grow with the number of clips or
-with ``k``.  All noise comes from stateless seeds derived from ``settings["seed"]``:
+``k`` draws in groups that make ``DECODE_BATCH`` clips per decoder call, so memory does not
+grow with the number of clips or with ``k``.  All noise comes from stateless seeds derived from ``settings["seed"]``:
 the result is a deterministic function of the model, the data, the settings and the
 thread count.
 """
@@ -51,6 +51,7 @@ thread count.
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +68,25 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 _SUBSET_STREAM = {"test": 101, "train": 102}
 
 
-def _steps(model):
+#: The two graphs of each loaded model (see :func:`_steps`).
+_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _steps(model) -> tuple:
+    """``(posterior, importance_samples)`` of ``model`` as TensorFlow graphs, traced once per model
+    with free batch and length axes: tracing a whole-clip model costs ~2 s, and a trace per batch
+    shape and per subset made up a third of an evaluation."""
+    if model in _STEPS:
+        return _STEPS[model]
     import tensorflow as tf
 
     from genrevae import losses
 
-    @tf.function(reduce_retracing=True)
+    latent = tuple(model.latent_shape)
+    clips_spec = tf.TensorSpec((None, None), tf.float32)
+    latent_spec = tf.TensorSpec((None,) + (None,) * (len(latent) - 1) + latent[-1:], tf.float32)
+
+    @tf.function(input_signature=[clips_spec])
     def posterior(x):
         mean, logvar = model.encode(x, training=False)
         out = model.decode(mean, training=False, length=tf.shape(x)[1])
@@ -85,15 +99,36 @@ def _steps(model):
             losses.multi_resolution_stft_distance(x, y),
         )
 
-    @tf.function(reduce_retracing=True)
-    def importance_sample(x, mean, logvar, seed):
-        z = model.reparameterize(mean, logvar, seed)
-        recon = model.log_likelihood(x, model.decode(z, training=False, length=tf.shape(x)[1]))
-        log_q = losses.log_normal_pdf(z, mean, logvar)
+    @tf.function(input_signature=[clips_spec, latent_spec, latent_spec, tf.TensorSpec((None, 2), tf.int32)])
+    def importance_samples(x, mean, logvar, seeds):
+        # g draws of every clip through one decoder call: z_j ~ q(z|x) with seed j, exactly as one
+        # call per draw would draw them, decoded as one batch of g * batch clips (a larger batch
+        # keeps the CPU's convolutions busier; the numbers move by float rounding at most).
+        draws = tf.shape(seeds)[0]
+        z = tf.map_fn(lambda seed: model.reparameterize(mean, logvar, seed), seeds, fn_output_signature=mean.dtype)
+        z = tf.reshape(z, tf.concat([[-1], tf.shape(mean)[1:]], axis=0))  # draw-major: (g * batch, ...)
+        tiled = tf.tile(x, [draws, 1])
+        recon = model.log_likelihood(tiled, model.decode(z, training=False, length=tf.shape(x)[1]))
+        log_q = losses.log_normal_pdf(z, tf.tile(mean, _tile(mean, draws)), tf.tile(logvar, _tile(logvar, draws)))
         log_w = recon + losses.log_normal_pdf(z, 0.0, 0.0) - log_q
-        return log_w, recon, log_q, z
+        rows = (draws, tf.shape(x)[0])
+        return tf.reshape(log_w, rows), tf.reshape(recon, rows), tf.reshape(log_q, rows), z
 
-    return posterior, importance_sample
+    _STEPS[model] = (posterior, importance_samples)
+    return _STEPS[model]
+
+
+def _tile(t, draws):
+    """Multiples that repeat ``t`` ``draws`` times along its batch axis."""
+    import tensorflow as tf
+
+    return tf.concat([[draws], tf.ones([tf.rank(t) - 1], tf.int32)], axis=0)
+
+
+#: Clips per decoder call in the importance sampling (clips of a batch x draws at a time): 16
+#: whole clips decode ~15 % faster per clip than 4 on 2 CPU cores, and their activations stay
+#: far below a gigabyte.
+DECODE_BATCH = 16
 
 
 def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, batch_size: int, seed: tuple[int, int], prior=None) -> dict:
@@ -105,7 +140,7 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
 
     from genrevae.prior import as_sequence
 
-    posterior, importance_sample = _steps(model)
+    posterior, importance_samples = _steps(model)
     k = int(iw_samples)
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) == 0:
@@ -122,12 +157,14 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
         kl_per_dim += kl_dims.reshape(len(kl_dims), -1, kl_dims.shape[-1]).sum(axis=(0, 1))
         post_means.append(mean.numpy().reshape(len(kl_dims), -1))
         log_ws, recons, log_qs, zs = [], [], [], []
-        for j in range(k):
-            log_w, recon, log_q, z = importance_sample(x, mean, logvar, tf.constant([stream, base + b * k + j], tf.int32))
-            log_ws.append(log_w.numpy().astype(np.float64))
-            recons.append(recon.numpy().astype(np.float64))
+        group = max(1, DECODE_BATCH // int(x.shape[0]))
+        for j0 in range(0, k, group):
+            seeds = tf.constant([[stream, base + b * k + j] for j in range(j0, min(k, j0 + group))], tf.int32)
+            log_w, recon, log_q, z = importance_samples(x, mean, logvar, seeds)
+            log_ws.extend(log_w.numpy().astype(np.float64))
+            recons.extend(recon.numpy().astype(np.float64))
             if prior is not None:
-                log_qs.append(log_q.numpy().astype(np.float64))
+                log_qs.extend(log_q.numpy().astype(np.float64))
                 zs.append(as_sequence(z.numpy()))
         log_ws = np.stack(log_ws)  # (k, batch)
         if prior is not None:
