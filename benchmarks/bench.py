@@ -736,6 +736,10 @@ def _logged_startups(logs: Path, rules: set[str]) -> list[float]:
     return found
 
 
+#: The per-genre jobs after training and the prior: what `e2e.render_per_genre` adds up.
+RENDER_RULES = ("evaluate", "figures", "quality", "export")
+
+
 def bench_e2e(ctx: Context) -> None:
     size = ctx.size
     wf = ctx.workdir / "wf-toy"
@@ -785,6 +789,14 @@ def bench_e2e(ctx: Context) -> None:
     ctx.add(Row("e2e.tf_work", "TF jobs' work: TF job time minus TF start-up (largest: "
                 + ", ".join(f"{k} {v:.0f} s in {rules.count(k)} jobs" for v, k in top) + ")", tf_job_s - startup,
                 100 * (tf_job_s - startup) / tf_job_s, "% of TF job time"))
+    # The render half of one genre after its model and prior exist (issue: <= 30 s per toy genre).
+    genres = len(toy["genres"])
+    render = {rule: per_rule.get(rule, 0.0) / genres for rule in RENDER_RULES}
+    render_startups = _logged_startups(wf / "results" / "logs", set(RENDER_RULES))
+    ctx.add(Row("e2e.render_per_genre", "render half per genre, after training and prior: "
+                + ", ".join(f"{rule} {render[rule]:.0f} s" for rule in RENDER_RULES)
+                + f" (mean of {genres} genres; of which TF start-up {sum(render_startups) / genres:.0f} s)",
+                sum(render.values()), 100 * sum(render.values()) / (tf_job_s / genres), "% of TF job time per genre"))
     ctx.info["e2e"] = {"jobs": n_jobs, "tf_jobs": n_tf, "startup_s": startups, "toy_data_s": t_toy,
                        "rules": {r: rules.count(r) for r in sorted(set(rules))}, "rule_seconds": per_rule}
 

@@ -208,6 +208,9 @@ def key_findings(ctx: bench.Context) -> list[str]:
     if {"e2e.wall", "e2e.tf_startup", "e2e.tf_jobs"} <= have.keys():
         out.append(f"End to end: {fmt(have['e2e.wall'].seconds)} s wall; TensorFlow jobs "
                    f"{fmt(have['e2e.tf_jobs'].seconds)} s, of which start-up ~{fmt(have['e2e.tf_startup'].rate)}%.")
+    if "e2e.render_per_genre" in have:
+        out.append(f"Render half per genre (evaluate, figures, quality, export): {fmt(have['e2e.render_per_genre'].seconds)} s "
+                   "(target <= 30 s).")
     for p in ("report", "conv"):
         if f"gen.{p}.b16" in have:
             out.append(f"Generation, {p}: {fmt(have[f'gen.{p}.b1'].rate)}x real time at batch 1, "
