@@ -28,8 +28,10 @@ class ConfigError(ValueError):
 
 
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    # libyaml's safe loader where PyYAML was built with it: the same data, ~5x faster to parse
+    # (every DAG build reads the schema).
     with open(schema_path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _fill_defaults(schema: dict[str, Any], value: Any) -> Any:

@@ -1,3 +1,4 @@
+import functools
 import json
 import shlex
 import sys
@@ -108,6 +109,8 @@ def all_targets():
 from genrevae import resources
 
 
+# Asked by every resource of every job: list each folder once per DAG build.
+@functools.lru_cache(maxsize=None)
 def _genre_clips(genre):
     """Files of one genre folder (an upper bound on its clips), known before any job ran."""
     toy = config["toy"] if USES_TOY_DATA else None
