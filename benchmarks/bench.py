@@ -877,7 +877,7 @@ ROW_IDS: tuple[str, ...] = (
     "data.ours", "data.job_startup", "data.report", "data.floor_read", "data.floor_decode",
     *(f"train.{p}.{v}" for p in ("report", "conv") for v in ("ours", "ours_xla", "report_loop", "train_genre")),
     "dag.dry_run", "dag.noop", "dag.startup",
-    "e2e.wall", "e2e.tf_jobs", "e2e.tf_startup", "e2e.tf_work",
+    "e2e.wall", "e2e.tf_jobs", "e2e.tf_startup", "e2e.tf_work", "e2e.render_per_genre",
     *(f"gen.{p}.{v}" for p in ("report", "conv") for v in ("b1", "b16", "b1_compiled", "b16_compiled")),
     *(f"scale.{s}.{k}x" for s in ("data", "train") for k in (1, 2, 4)),
 )  # fmt: skip
