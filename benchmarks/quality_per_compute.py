@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Quality per compute: the old default model (b5dd85e) and the new default, side by side, per genre.
+"""Quality per compute: the old default model (b5dd85e), the new default and variants of it, side by side.
 
     python benchmarks/quality_per_compute.py                        # jazz + rock, budgets 1, 2, 5 min
     python benchmarks/quality_per_compute.py --budgets 1,2,5,10     # ... and 10 min
+    python benchmarks/quality_per_compute.py --models amplitude,istft   # the decoder heads at equal training time
     python benchmarks/quality_per_compute.py --size tiny --out /tmp/qpc   # smoke run, about a minute
 
 For each genre (toy data written by `genrevae.toy.write_toy_genre` with the current default toy
@@ -18,6 +19,8 @@ checkpoint writes and start-up excluded), read back after every call, never gues
 - new: the working tree's package, schema defaults (`genrevae.config.resolve_config`); extended by
   raising `train.steps`, the step count planned from the measured cost (seconds = a + b * steps
   per call, fitted on a throwaway probe run and on the calls so far).
+- a variant (`VARIANTS`: amplitude, istft): the working tree's package like new, with its settings
+  laid over the defaults (`model.conv.head: amplitude` or `istft`); its own probe run.
 
 At each snapshot, on the genre's test clips: the test ELBO of the history row (single sample,
 bits per sample), reconstructions from the posterior mean (MR-STFT distance with the default
@@ -62,7 +65,13 @@ HERE = Path(__file__).resolve().parent
 THIS = Path(__file__).resolve()
 REPO = HERE.parent
 OLD_COMMIT = "b5dd85e"
-MODELS = ("old", "new")
+#: Every model the script knows, in table order: the old commit, the new default, then variants of
+#: the new default (the working tree's package with these settings laid over the size's config).
+VARIANTS: dict[str, dict[str, Any]] = {head: {"model": {"conv": {"head": head}}} for head in ("amplitude", "istft")}
+MODELS = ("old", "new", *VARIANTS)
+DEFAULT_MODELS = ("old", "new")
+#: The worker that computes every measure (the current package with the default settings).
+MEASURER = "new"
 THREADS = 2
 #: Epoch limit of the old trainer: unbounded in practice, `train.max_seconds` stops it.
 OLD_EPOCHS = 10**6
@@ -70,7 +79,8 @@ OLD_EPOCHS = 10**6
 TOLERANCE = 0.1
 MAX_TOPUPS = 2
 #: Folders a run creates under its scratch dir (deleted at the start and, unless --keep, at the end).
-OWN_FOLDERS = ("old", "toy", "data", "logs", "probe", "runs", "snapshots", "clips", "priors")
+OWN_FOLDERS = ("old", "toy", "data", "logs", *(f"probe-{kind}" for kind in MODELS if kind != "old"), "runs", "snapshots",
+               "clips", "priors")  # fmt: skip
 COLUMNS = ("genre", "model", "budget (min)", "train s", "steps/epochs", "test ELBO (bits/sample)", "recon MR-STFT",
            "recon Frechet ratio", "generated Frechet ratio, N(0, I)", "generated Frechet ratio, learned prior",
            "prior fit s")  # fmt: skip
@@ -140,7 +150,7 @@ def _strict(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
     """Serve requests (one JSON object per line on stdin, one reply per line on stdout) with the
-    `genrevae` package on PYTHONPATH: the old commit's for kind "old", the working tree's for "new"."""
+    `genrevae` package on PYTHONPATH: the old commit's for kind "old", the working tree's for the others."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else written to stdout (TensorFlow, Keras) goes to the log
     sys.stdout = sys.stderr
@@ -179,7 +189,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
 
     def op_train(shard: str, split: str, out_dir: str, steps: int | None = None, max_seconds: float | None = None) -> dict[str, Any]:
         s = copy.deepcopy(settings)
-        if kind == "new":
+        if kind != "old":
             s["train"]["steps"] = int(steps)
         else:
             s["train"]["epochs"] = OLD_EPOCHS
@@ -199,7 +209,7 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
         test = test_clips(shard, split)
         t0 = time.perf_counter()
         reply: dict[str, Any] = {}
-        if kind == "new":
+        if kind != "old":
             from genrevae.generation import decode_latents, generate_clips, posterior_means
             from genrevae.model import load_model
 
@@ -389,7 +399,7 @@ class Trajectory:
     @property
     def units(self) -> int:
         """Steps (new) or epochs (old) done."""
-        return int(self.rows[-1]["step" if self.kind == "new" else "epoch"]) if self.rows else 0
+        return int(self.rows[-1]["step" if self.kind != "old" else "epoch"]) if self.rows else 0
 
 
 def train_call(worker: Worker, traj: Trajectory, data: dict[str, Any], target_s: float | None, **request: Any) -> None:
@@ -401,7 +411,7 @@ def train_call(worker: Worker, traj: Trajectory, data: dict[str, Any], target_s:
             "wall_s": time.perf_counter() - t0, **request}  # fmt: skip
     traj.calls.append(call)
     log.info("%s %s: +%d %s in %.1f training s (%.1f s wall) -> %d, %.1f s (target %s s)", traj.kind, traj.genre,
-             call["units"], "steps" if traj.kind == "new" else "epochs", call["seconds"], call["wall_s"], traj.units,
+             call["units"], "steps" if traj.kind != "old" else "epochs", call["seconds"], call["wall_s"], traj.units,
              traj.seconds, "-" if target_s is None else f"{target_s:.1f}")  # fmt: skip
 
 
@@ -434,15 +444,15 @@ def old_call_overhead(trajectories: list[Trajectory]) -> tuple[float, float] | N
 
 
 def probe_new(worker: Worker, data: dict[str, Any], steps: int, out_dir: Path) -> dict[str, Any]:
-    """A throwaway run of the new trainer (p steps, then extended by 2p) to measure its cost per
-    call and per step before the first budget: the measured trajectories then need one call per
-    budget."""
-    probe = Trajectory("new", "probe", out_dir)
+    """A throwaway run of the new trainer with one model's settings (p steps, then extended by 2p)
+    to measure its cost per call and per step before the first budget: the measured trajectories
+    then need one call per budget."""
+    probe = Trajectory(worker.kind, "probe", out_dir)
     train_call(worker, probe, data, None, steps=steps)
     train_call(worker, probe, data, None, steps=3 * steps)
     a, b = fit_cost(probe.calls)
     shutil.rmtree(out_dir, ignore_errors=True)
-    log.info("new trainer probe: %.2f s per call + %.3f s per step (%.1f steps/s)", a, b, 1 / b)
+    log.info("%s trainer probe: %.2f s per call + %.3f s per step (%.1f steps/s)", worker.kind, a, b, 1 / b)
     return {"calls": probe.calls, "seconds_per_call": a, "seconds_per_step": b}
 
 
@@ -480,10 +490,10 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
     n_generated = int(q["n_generated"]) if q["n_generated"] is not None else data["n_train"]
     decoded = workers[traj.kind].call(
         "clips", model=model, shard=data["shard"], split=data["split"], out=clips, n_generated=n_generated,
-        seed=cfg["seed"], batch_size=q["batch_size"], prior=cfg["prior"] if traj.kind == "new" else None,
+        seed=cfg["seed"], batch_size=q["batch_size"], prior=cfg["prior"] if traj.kind != "old" else None,
         prior_dir=workdir / "priors" / tag,
     )  # fmt: skip
-    measured = workers["new"].call("measure", clips=clips, shard=data["shard"], split=data["split"],
+    measured = workers[MEASURER].call("measure", clips=clips, shard=data["shard"], split=data["split"],
                                    sample_rate=cfg["sample_rate"], seed=cfg["seed"], features=cfg["features"])  # fmt: skip
     quality = measured["quality"]
     last = traj.rows[-1]
@@ -494,8 +504,8 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
         "budget_min": budget_min,
         "train_s": traj.seconds,
         "units": traj.units,
-        "unit": "steps" if traj.kind == "new" else "epochs",
-        "steps": traj.units if traj.kind == "new" else traj.units * math.ceil(data["n_train"] / traj.batch_size),
+        "unit": "steps" if traj.kind != "old" else "epochs",
+        "steps": traj.units if traj.kind != "old" else traj.units * math.ceil(data["n_train"] / traj.batch_size),
         "calls": len(traj.calls),
         "elbo_nats": float(last["test_elbo"]),
         "elbo_bits": float(last["test_elbo"]) / (data["n_samples"] * math.log(2.0)),
@@ -550,7 +560,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"old": "tab:blue", "new": "tab:orange"}
+    colors = dict(zip(MODELS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
     genres = sorted({r["genre"] for r in rows})
     markers = dict(zip(genres, "os^Dv<>p*h"))
     panels = (
@@ -586,7 +596,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.grid(True, alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     axes[1, 1].legend(fontsize=7)
-    fig.suptitle("Quality per compute: old default (b5dd85e) vs new default, one trajectory per model x genre")
+    kinds = [k for k in MODELS if any(r["model"] == k for r in rows)]
+    fig.suptitle(f"Quality per compute: {', '.join(kinds)}; one trajectory per model x genre")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -634,6 +645,31 @@ def _budgets(text: str) -> tuple[float, ...]:
     return values
 
 
+def _models(text: str) -> tuple[str, ...]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = sorted(set(names) - set(MODELS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"models must be some of {', '.join(MODELS)}, got {text!r}")
+    return tuple(k for k in MODELS if k in names)
+
+
+def model_overrides(kind: str, size: Size) -> dict[str, Any]:
+    """The settings a model's worker lays over the schema's defaults."""
+    if kind == "old":
+        return size.old_config
+    config = copy.deepcopy(size.config)
+    for key, value in VARIANTS.get(kind, {}).items():
+        config[key] = _merged(config.get(key, {}), value)
+    return config
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merged(out.get(key, {}), value) if isinstance(value, dict) else copy.deepcopy(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/quality_per_compute.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -645,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="scratch folder (default /tmp/genrevae-qpc-<size>)")
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--old-commit", default=OLD_COMMIT, help="the old default model's commit")
+    parser.add_argument("--models", type=_models, default=DEFAULT_MODELS,
+                        help=f"comma-separated, of {', '.join(MODELS)} (default {','.join(DEFAULT_MODELS)})")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (runs, snapshots, clips)")
     parser.add_argument("--worker", choices=MODELS, help=argparse.SUPPRESS)
     parser.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
@@ -668,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/quality_per_compute.py " + " ".join(argv if argv is not None else sys.argv[1:])
     mach, meter = suite.machine(), suite.LoadMeter()
 
+    models = args.models
     workers: dict[str, Worker] = {}
     rows: list[dict[str, Any]] = []
     trajectories: dict[tuple[str, str], Trajectory] = {}
@@ -675,28 +714,35 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
         remove_own_folders(workdir)
-        old_src, info["old_commit"] = extract_old(args.old_commit, workdir / "old")
+        sources = {kind: REPO / "src" for kind in (*models, MEASURER) if kind != "old"}
+        if "old" in models:
+            sources["old"], info["old_commit"] = extract_old(args.old_commit, workdir / "old")
         (workdir / "logs").mkdir()
-        workers = {  # both start now: their imports overlap with the data preparation
-            "old": Worker("old", old_src, args.threads, size.old_config, workdir / "logs" / "worker-old.log"),
-            "new": Worker("new", REPO / "src", args.threads, size.config, workdir / "logs" / "worker-new.log"),
+        workers = {  # all start now: their imports overlap with the data preparation
+            kind: Worker(kind, src, args.threads, model_overrides(kind, size), workdir / "logs" / f"worker-{kind}.log")
+            for kind, src in sources.items()
         }
         data = {genre: prepare_genre(cfg, genre, workdir, args.threads) for genre in genres}
         for genre, d in data.items():
             log.info("data %s: %d train / %d test clips of %d samples (%.1f s)", genre, d["n_train"], d["n_test"],
                      d["n_samples"], d["seconds"])  # fmt: skip
         info["settings"] = {kind: w.call("settings") for kind, w in workers.items()}
-        info["settings"]["new"].update(prior=cfg["prior"], quality=cfg["quality"], features=cfg["features"], toy=cfg["toy"], split=cfg["split"])
-        info["probe"] = probe_new(workers["new"], data[genres[0]], size.probe_steps, workdir / "probe")
-        for kind in MODELS:
+        for kind in info["settings"]:
+            if kind != "old":
+                info["settings"][kind].update(prior=cfg["prior"], quality=cfg["quality"], features=cfg["features"],
+                                              toy=cfg["toy"], split=cfg["split"])  # fmt: skip
+        info["probe"] = {kind: probe_new(workers[kind], data[genres[0]], size.probe_steps, workdir / f"probe-{kind}")
+                         for kind in models if kind != "old"}  # fmt: skip
+        for kind in models:
             for genre in genres:
                 batch = info["settings"][kind]["settings"]["train"]["batch_size"]
                 trajectories[(kind, genre)] = Trajectory(kind, genre, workdir / "runs" / f"{kind}-{genre}", batch_size=batch)
         for i, budget in enumerate(budgets):
             for genre in genres:
-                for kind in MODELS if i % 2 == 0 else MODELS[::-1]:
+                for kind in models if i % 2 == 0 else models[::-1]:
                     traj = trajectories[(kind, genre)]
-                    advance(traj, 60.0 * budget, workers[kind], data[genre], info["probe"]["calls"])
+                    probe_calls = info["probe"].get(kind, {}).get("calls", [])
+                    advance(traj, 60.0 * budget, workers[kind], data[genre], probe_calls)
                     rows.append(snapshot(traj, budget, data[genre], workers, cfg, workdir))
         info["data"] = {g: {k: v for k, v in d.items() if k not in ("shard", "split")} for g, d in data.items()}
     finally:
@@ -711,15 +757,19 @@ def main(argv: list[str] | None = None) -> int:
     load = meter.report()
 
     table = markdown_table(rows, suite.fmt)
-    a, b = fit_cost([c for t in trajectories.values() if t.kind == "new" for c in t.calls] + info["probe"]["calls"])
+    costs = {kind: fit_cost([c for t in trajectories.values() if t.kind == kind for c in t.calls] + probe["calls"])
+             for kind, probe in info["probe"].items()}  # fmt: skip
     old_cost = old_call_overhead([t for t in trajectories.values() if t.kind == "old"])
     params = {t.kind: t.parameters for t in trajectories.values()}
+    described = [f"old ({info['old_commit'][:7]})" if kind == "old" else
+                 kind if kind == "new" else f"{kind} (new with {json.dumps(VARIANTS[kind])})" for kind in models]  # fmt: skip
+    per_call = "; ".join(f"{kind} about {a:.1f} s more than its steps ({b * 1000:.0f} ms per step)" for kind, (a, b) in costs.items())
     notes = control_lines(rows, suite.fmt) + [
-        f"Models: old ({info['old_commit'][:7]}) {params.get('old') or 0:,} parameters, new {params.get('new') or 0:,}; "
-        "2 threads each, one at a time.",
-        f"Training seconds are the trainers' own (history.csv); each budget is one call that extends the run, and each "
-        f"call of the new trainer costs about {a:.1f} s more than its steps ({b * 1000:.0f} ms per step; step "
-        f"compilation and one extra test-ELBO row), which an uninterrupted run would not spend"
+        "Models: " + ", ".join(f"{name} {params.get(kind) or 0:,} parameters" for name, kind in zip(described, models))
+        + f"; {args.threads} threads each, one at a time.",
+        f"Training seconds are the trainers' own (history.csv); each budget is one call that extends the run. Each call "
+        f"of the step-based trainer costs {per_call or 'nothing measured'} (step compilation and one extra test-ELBO "
+        "row), which an uninterrupted run would not spend"
         + ("." if old_cost is None else f"; the old trainer's first epoch in a call takes {old_cost[0]:.1f} s, its "
            f"other epochs {old_cost[1]:.1f} s (median)."),
         "ELBO: the single-sample test ELBO of the snapshot's history row. Frechet ratio: Frechet distance of "

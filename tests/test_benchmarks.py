@@ -71,21 +71,25 @@ def test_every_benchmark_runs_at_tiny_size(tmp_path: Path) -> None:
 
 
 def test_quality_per_compute_runs_at_tiny_size(tmp_path: Path) -> None:
-    """benchmarks/quality_per_compute.py (old default b5dd85e vs new default) at its tiny size: tiny
-    widths, one genre of 3 clips of 4 s, budgets of 3 s and 6 s."""
+    """benchmarks/quality_per_compute.py (old default b5dd85e vs the new default's two decoder heads)
+    at its tiny size: tiny widths, one genre of 3 clips of 4 s, budgets of 3 s and 6 s."""
     out, work = tmp_path / "out", tmp_path / "work"
     command = [sys.executable, str(RUN.parent / "quality_per_compute.py"), "--size", "tiny", "--out", str(out),
-               "--workdir", str(work)]  # fmt: skip
+               "--workdir", str(work), "--models", "istft,old,amplitude"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     rows = [[c.strip() for c in line.strip().strip("|").split(" | ")]
-            for line in result.stdout.splitlines() if re.match(r"\| \w+ \| (old|new) \|", line)]  # fmt: skip
-    assert {cells[1] for cells in rows} == {"old", "new"} and len(rows) == 4, result.stdout
+            for line in result.stdout.splitlines() if re.match(r"\| \w+ \| (old|new|amplitude|istft) \|", line)]  # fmt: skip
+    # table order is the script's (old, new, variants), whatever order --models gives
+    assert [cells[1] for cells in rows] == ["old", "amplitude", "istft"] * 2, result.stdout
     for cells in rows:
-        # train s, ELBO, recon MR-STFT, recon ratio, N(0, I) ratio; learned prior ratio and fit s for the new model
-        numbers = [cells[i] for i in (3, 5, 6, 7, 8)] + ([cells[9], cells[10]] if cells[1] == "new" else [])
+        # train s, ELBO, recon MR-STFT, recon ratio, N(0, I) ratio; learned prior ratio and fit s for the step-trained models
+        numbers = [cells[i] for i in (3, 5, 6, 7, 8)] + ([cells[9], cells[10]] if cells[1] != "old" else [])
         assert all(math.isfinite(_number(v)) for v in numbers), cells
     payload = json.loads((out / "quality_per_compute.json").read_text())
-    assert {r["model"] for r in payload["rows"]} == {"old", "new"}
+    assert {r["model"] for r in payload["rows"]} == {"old", "amplitude", "istft"}
+    for head in ("amplitude", "istft"):
+        assert payload["settings"][head]["settings"]["model"]["conv"]["head"] == head
+    assert set(payload["probe"]) == {"amplitude", "istft"}
     assert (out / "quality_per_compute.png").stat().st_size > 0 and (out / "quality_per_compute.md").is_file()
     assert not work.exists()

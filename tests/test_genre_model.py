@@ -26,14 +26,16 @@ RATE = 3000
 
 
 # ---------------------------------------------------------------- chunked encoder and decoder
-@pytest.fixture(scope="module")
-def conv_model():
+@pytest.fixture(scope="module", params=["amplitude", "istft"])
+def conv_model(request):
+    """Both decoder heads: each has its own receptive field, so each needs its context_frames()."""
     import keras
 
     from genrevae.model import build_model
 
     keras.utils.set_random_seed(0)
-    return build_model({"preset": "conv", "conv": {"width": 8, "max_width": 16, "latent_channels": 4}}, 3001)
+    conv = {"width": 8, "max_width": 16, "latent_channels": 4, "head": request.param}
+    return build_model({"preset": "conv", "conv": conv}, 3001)
 
 
 @pytest.mark.parametrize("chunk", [3, 17, 1024])

@@ -83,21 +83,55 @@ def test_conv_is_local_in_time():
     np.testing.assert_allclose(part[:, 16:-16], whole[:, 32 + 16 : 96 - 16], atol=1e-5)
 
 
-def test_conv_default_is_a_multiband_model_without_time_normalisation():
+def test_conv_default_is_a_multiband_encoder_and_a_spectral_decoder_without_time_normalisation():
     model = build_model({}, 90001)
     assert isinstance(model, ConvVAE)
     assert model.bands == 8 and model.hop == 128 and model.latent_shape == (704, 16)
     assert model.stage_channels() == [32, 64, 128, 128]
+    assert model.head == "istft" and model.istft_hop == 32 and model.decoder_stages() == [2]
     assert model.count_params() < 1_500_000
-    names = [type(layer).__name__ for m in (model.encoder, model.decoder) for layer in m.layers]
-    assert "GroupNormalization" not in names and "BatchNormalization" not in names
-    assert names.count("PQMF") == 2 and names.count("ResidualUnit") == 18
+    encoder = [type(layer).__name__ for layer in model.encoder.layers]
+    decoder = [type(layer).__name__ for layer in model.decoder.layers]
+    for names in (encoder, decoder):
+        assert "GroupNormalization" not in names and "BatchNormalization" not in names
+    assert encoder.count("PQMF") == 1 and encoder.count("ResidualUnit") == 9
+    assert decoder.count("InverseSTFT") == 1 and decoder.count("ResidualUnit") == 3
+    amplitude = build_model({"conv": {"head": "amplitude"}}, 90001)
+    names = [type(layer).__name__ for layer in amplitude.decoder.layers]
+    assert names.count("PQMF") == 1 and names.count("ResidualUnit") == 9
+
+
+def test_istft_head_replaces_the_last_upsampling_stages():
+    """head: istft stops the decoder at istft_hop samples per step and ends in the inverse STFT;
+    the model is as fully convolutional as the amplitude head's and saves and loads the same way."""
+    keras.utils.set_random_seed(5)
+    settings = {"conv": {**TINY_CONV, "head": "istft", "istft_hop": 8}}
+    model = build_model(settings, N)
+    assert model.decoder_steps() == [32, 8, 4] and model.decoder_stages() == [1]
+    names = [type(layer).__name__ for layer in model.decoder.layers]
+    assert "InverseSTFT" in names and "PQMF" not in names
+    assert [layer.name for layer in model.decoder.layers if layer.name.startswith("up")] == ["up1"]
+    for n in (2000, 2049, 33):
+        mean, _ = model.encode(_clips(n, batch=2))
+        assert model.decode(mean, length=n).shape == (2, n)
+    amplitude = build_model({"conv": {**TINY_CONV, "head": "amplitude"}}, N)
+    assert model.context_frames() <= amplitude.context_frames()  # fewer stages, no PQMF synthesis
+    x = _clips()
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model(x), clone(x))
+
+
+def test_untrained_istft_decoder_is_audio_scale():
+    keras.utils.set_random_seed(4)
+    wave = build_model({"conv": {"head": "istft"}}, 8192).sample(2, seed=1)
+    assert 1e-3 < np.sqrt(np.mean(wave**2)) < 0.2
 
 
 def test_untrained_conv_output_is_audio_scale():
     """The amplitude heads start near sigmoid(-3): an untrained decoder is quiet, not clipping."""
     keras.utils.set_random_seed(4)
-    wave = build_model({}, 8192).sample(2, seed=1)
+    wave = build_model({"conv": {"head": "amplitude"}}, 8192).sample(2, seed=1)
     assert 1e-4 < np.sqrt(np.mean(wave**2)) < 0.2
 
 
@@ -206,6 +240,10 @@ def test_invalid_settings():
         build_model({"conv": {"strides": []}}, 100)
     with pytest.raises(ValueError, match="model.conv.bands"):
         build_model({"conv": {"bands": 1}}, 100)
+    with pytest.raises(ValueError, match="model.conv.head"):
+        build_model({"conv": {"head": "vocoder"}}, 100)
+    with pytest.raises(ValueError, match=r"model.conv.istft_hop: 64 .* one of \[128, 32, 16, 8\]"):
+        build_model({"conv": {"head": "istft", "istft_hop": 64}}, 100)
 
 
 @pytest.mark.parametrize(("preset", "likelihood"), [("conv", "gaussian"), ("report", "bernoulli")])

@@ -1,0 +1,83 @@
+"""An inverse-STFT output head: the decoder predicts a spectrogram, a fixed iSTFT makes the waveform.
+
+Vocos (Siuzdak 2023) and iSTFTNet (Kaneko et al. 2022) replace a vocoder's last upsampling
+stages by a short-time spectrum: per frame ``f`` the network predicts a log-magnitude ``m_f``
+and a phase ``p_f`` for the ``n_fft / 2 + 1`` bins, and the waveform is their windowed
+overlap-add.  Harmonics are then one bin each, not a pattern the convolutions must learn to
+draw sample by sample, and the decoder runs at the frame rate (``hop`` samples per step).
+
+With ``X_f[k] = exp(m_f[k]) e^{i p_f[k]}`` and the periodic Hann window ``w`` of ``n_fft``
+taps, frame ``f`` covers samples ``f hop - c, ..., f hop - c + n_fft - 1`` with
+``c = (n_fft - hop) / 2`` (so it is centred on its own ``hop`` samples), and
+
+.. math::
+
+    x[n] = \\frac{\\sum_f w[n - f\\,hop + c]\\; \\mathrm{irfft}(X_f)[n - f\\,hop + c]}
+                {\\sum_f w^2[n - f\\,hop + c]}
+
+is the least-squares inverse of the STFT (Griffin & Lim 1984): dividing by the summed squared
+window instead of assuming a constant overlap makes the edges exact too, so ``F`` frames give
+exactly ``F hop`` samples, ``hop`` per frame, like a transposed convolution.  ``n_fft = 4 hop``
+as in Vocos.  The layer has no weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+__all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE"]
+
+#: Log-magnitudes are clipped here before ``exp`` (Vocos clips magnitudes at 1e2): a bin of a
+#: full-scale sine at ``n_fft = 128`` is ~32, so this only stops an overflow early in training.
+MAX_LOG_MAGNITUDE = math.log(1e2)
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class InverseSTFT(layers.Layer):
+    """``(batch, frames, 2 (n_fft / 2 + 1))`` -> ``(batch, frames * hop)`` (module docstring).
+
+    The last axis holds the log-magnitudes of the ``n_fft / 2 + 1`` bins, then their phases
+    (radians, unbounded: ``cos`` and ``sin`` wrap them).
+    """
+
+    def __init__(self, hop: int, n_fft: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.hop = int(hop)
+        self.n_fft = 4 * self.hop if n_fft is None else int(n_fft)
+        # n_fft >= 2 hop: the Hann window is 0 at its first tap, so without overlap that sample is lost.
+        if self.hop < 1 or self.n_fft < 2 * self.hop or (self.n_fft - self.hop) % 2:
+            raise ValueError(
+                f"InverseSTFT needs hop >= 1 and n_fft >= 2 hop with n_fft - hop even, got hop {self.hop}, n_fft {self.n_fft}"
+            )
+        self.bins = self.n_fft // 2 + 1
+        window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.n_fft) / self.n_fft)).astype(np.float32)
+        self._window = tf.constant(window)
+        # Squared here, not in call: a constant-folded pow in a traced graph can differ from the
+        # eager one in the last bit, and the compiled decoders promise the eager numbers exactly.
+        self._window_squared = tf.constant(window * window)
+
+    def call(self, inputs):
+        log_magnitude, phase = tf.split(inputs, 2, axis=-1)
+        magnitude = tf.exp(tf.minimum(log_magnitude, MAX_LOG_MAGNITUDE))
+        spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
+        frames = tf.signal.irfft(spectrum, fft_length=[self.n_fft]) * self._window
+        numerator = tf.signal.overlap_and_add(frames, self.hop)
+        count = tf.shape(inputs)[1]
+        envelope = tf.signal.overlap_and_add(tf.tile(self._window_squared[None, :], [count, 1]), self.hop)
+        start = (self.n_fft - self.hop) // 2
+        out = numerator / tf.maximum(envelope, 1e-6)
+        return out[:, start : start + count * self.hop]
+
+    def compute_output_shape(self, input_shape):
+        samples = None if input_shape[1] is None else input_shape[1] * self.hop
+        return (input_shape[0], samples)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hop=self.hop, n_fft=self.n_fft)
+        return config
