@@ -246,6 +246,14 @@ def test_invalid_settings():
         build_model({"conv": {"head": "istft", "istft_hop": 64}}, 100)
 
 
+@pytest.mark.parametrize(("bands", "strides", "hop"), [(8, [2, 2, 4], 32), (4, [4], 4), (4, [8], 4), (2, [2, 3], 4)])
+def test_istft_hop_null_is_one_upsampling_stage_for_any_strides(bands, strides, hop):
+    conv = {**TINY_CONV, "bands": bands, "strides": strides, "head": "istft"}
+    model = build_model({"conv": conv}, 500)
+    assert model.istft_hop == hop and model.decoder_stages() == [len(strides) - 1]
+    assert model.decode(model.encode(_clips(500, batch=1))[0], length=500).shape == (1, 500)
+
+
 @pytest.mark.parametrize(("preset", "likelihood"), [("conv", "gaussian"), ("report", "bernoulli")])
 def test_compiled_decode_and_encode_give_the_eager_numbers_bit_for_bit(preset, likelihood):
     from genrevae.generation import decode_latents, posteriors

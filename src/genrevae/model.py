@@ -431,13 +431,14 @@ class ConvVAE(WaveVAE):
         dilations=(1, 3, 9),
         latent_channels: int = 16,
         head: str = "amplitude",  # what models saved before the option existed have; the schema's default is istft
-        istft_hop: int = 32,
+        istft_hop: int | None = None,
         **kwargs,
     ):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.head = head
-        self.istft_hop = int(istft_hop)
+        # None: one upsampling stage (hop / the last stride: 128 / 4 = 32 samples by default).
+        self.istft_hop = int(bands) * int(np.prod(strides[:-1])) if istft_hop is None else int(istft_hop)
         self.bands = int(bands)
         self.width = int(width)
         self.max_width = int(max_width)
@@ -606,7 +607,7 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
     if s["preset"] == "report":
         return ReportVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
     c = s["conv"]
-    if c["head"] == "istft":
+    if c["head"] == "istft" and c["istft_hop"] is not None:
         steps = ConvVAE.steps_per_stage(int(c["bands"]), [int(v) for v in c["strides"]])
         if int(c["istft_hop"]) not in steps:
             raise ConfigError(
@@ -624,7 +625,7 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
         dilations=[int(v) for v in c["dilations"]],
         latent_channels=int(c["latent_channels"]),
         head=c["head"],
-        istft_hop=int(c["istft_hop"]),
+        istft_hop=None if c["istft_hop"] is None else int(c["istft_hop"]),
     )
 
 
