@@ -403,8 +403,9 @@ class ConvVAE(WaveVAE):
         ``istft_hop`` samples per step (32: one stage) and predicts a log-magnitude and a
         phase per STFT bin, made audio by a fixed inverse STFT (:mod:`genrevae.istft`,
         ``n_fft = 4 istft_hop``).  A harmonic is one bin here, not a pattern drawn sample by
-        sample; at equal training seconds on 2 cores it beat the amplitude head on every
-        measure (``benchmarks/QUALITY_PER_COMPUTE_HEADS.md``).
+        sample; after 5 minutes of training on 2 cores it beat the amplitude head on every
+        measure of toy jazz and rock (``benchmarks/QUALITY_PER_COMPUTE_HEADS.md``; at the default
+        3,000 steps all but rock's Frechet ratios, README "How good is the music").
       - ``head="amplitude"``: all stages up to the band rate, then two heads per band, a
         waveform ``tanh(w)`` and an amplitude ``sigmoid(a)`` (amplitude modulation: loudness
         contours are learned apart from the carrier), multiplied and put back together by
