@@ -654,20 +654,12 @@ def _models(text: str) -> tuple[str, ...]:
 
 
 def model_overrides(kind: str, size: Size) -> dict[str, Any]:
-    """The settings a model's worker lays over the schema's defaults."""
+    """The settings a model's worker lays over the schema's defaults (a variant's over the size's)."""
+    from genrevae.config import _lay_over  # the schema resolver's own deep merge
+
     if kind == "old":
         return size.old_config
-    config = copy.deepcopy(size.config)
-    for key, value in VARIANTS.get(kind, {}).items():
-        config[key] = _merged(config.get(key, {}), value)
-    return config
-
-
-def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = _merged(out.get(key, {}), value) if isinstance(value, dict) else copy.deepcopy(value)
-    return out
+    return _lay_over(copy.deepcopy(size.config), VARIANTS.get(kind, {}))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-__all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE"]
+__all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE", "FFT_PER_HOP"]
+
+#: ``n_fft = FFT_PER_HOP * hop`` unless given: four overlapping frames per sample, as in Vocos.
+FFT_PER_HOP = 4
 
 #: Log-magnitudes are clipped here before ``exp`` (Vocos clips magnitudes at 1e2): a bin of a
 #: full-scale sine at ``n_fft = 128`` is ~32, so this only stops an overflow early in training.
@@ -48,14 +51,16 @@ class InverseSTFT(layers.Layer):
     def __init__(self, hop: int, n_fft: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.hop = int(hop)
-        self.n_fft = 4 * self.hop if n_fft is None else int(n_fft)
+        self.n_fft = FFT_PER_HOP * self.hop if n_fft is None else int(n_fft)
         # n_fft >= 2 hop: the Hann window is 0 at its first tap, so without overlap that sample is lost.
         if self.hop < 1 or self.n_fft < 2 * self.hop or (self.n_fft - self.hop) % 2:
             raise ValueError(
                 f"InverseSTFT needs hop >= 1 and n_fft >= 2 hop with n_fft - hop even, got hop {self.hop}, n_fft {self.n_fft}"
             )
         self.bins = self.n_fft // 2 + 1
-        window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.n_fft) / self.n_fft)).astype(np.float32)
+        from scipy.signal import get_window
+
+        window = get_window("hann", self.n_fft).astype(np.float32)  # periodic, as the STFT's
         self._window = tf.constant(window)
         # Squared here, not in call: a constant-folded pow in a traced graph can differ from the
         # eager one in the last bit, and the compiled decoders promise the eager numbers exactly.

@@ -46,7 +46,7 @@ from keras import layers
 
 from genrevae import losses
 from genrevae.config import ConfigError, section
-from genrevae.istft import InverseSTFT
+from genrevae.istft import FFT_PER_HOP, InverseSTFT
 from genrevae.pqmf import PQMF
 
 __all__ = [
@@ -438,8 +438,7 @@ class ConvVAE(WaveVAE):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.head = head
-        # None: one upsampling stage (hop / the last stride: 128 / 4 = 32 samples by default).
-        self.istft_hop = int(bands) * int(np.prod(strides[:-1])) if istft_hop is None else int(istft_hop)
+        self.istft_hop = self.resolve_istft_hop(bands, list(strides), istft_hop)
         self.bands = int(bands)
         self.width = int(width)
         self.max_width = int(max_width)
@@ -448,11 +447,6 @@ class ConvVAE(WaveVAE):
         self.dilations = [int(v) for v in dilations]
         self.latent_channels = int(latent_channels)
         self.hop = self.bands * int(np.prod(self.strides))
-        if head == "istft" and self.istft_hop not in self.decoder_steps():
-            raise ValueError(
-                f"istft_hop must be one of the decoder's samples per step {self.decoder_steps()} "
-                f"(hop {self.hop} divided by the strides from the last), got {self.istft_hop}"
-            )
         super().__init__(n_samples=n_samples, likelihood=likelihood, **kwargs)
 
     @staticmethod
@@ -463,6 +457,17 @@ class ConvVAE(WaveVAE):
         for stride in reversed(strides):
             steps.append(steps[-1] // int(stride))
         return steps
+
+    @classmethod
+    def resolve_istft_hop(cls, bands: int, strides: list[int], istft_hop: int | None) -> int:
+        """``istft_hop``, checked to be one of the decoder's samples per step; None: one upsampling
+        stage (the step after the last stride: 128 / 4 = 32 samples by default)."""
+        steps = cls.steps_per_stage(bands, strides)
+        if istft_hop is None:
+            return steps[1]
+        if int(istft_hop) not in steps:
+            raise ValueError(f"istft_hop: {istft_hop} is not a decoder step of these bands and strides; choose one of {steps} samples")
+        return int(istft_hop)
 
     def decoder_steps(self) -> list[int]:
         return self.steps_per_stage(self.bands, self.strides)
@@ -508,7 +513,7 @@ class ConvVAE(WaveVAE):
         if self.head == "amplitude":
             samples += half * step + order  # band heads, PQMF synthesis
         else:
-            samples += half * step + 4 * step  # spectrum head, one iSTFT frame (n_fft = 4 hop)
+            samples += half * step + FFT_PER_HOP * step  # spectrum head, one iSTFT frame
         return -(-samples // self.hop) + 1
 
     def stage_channels(self) -> list[int]:
@@ -608,13 +613,11 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
     if s["preset"] == "report":
         return ReportVAE(n_samples=n_samples, likelihood=s["likelihood"], latent_dim=int(s["latent_dim"]))
     c = s["conv"]
-    if c["head"] == "istft" and c["istft_hop"] is not None:
-        steps = ConvVAE.steps_per_stage(int(c["bands"]), [int(v) for v in c["strides"]])
-        if int(c["istft_hop"]) not in steps:
-            raise ConfigError(
-                f"model.conv.istft_hop: {c['istft_hop']} is not a decoder step of these bands and strides; "
-                f"choose one of {steps} samples"
-            )
+    if c["head"] == "istft":
+        try:
+            ConvVAE.resolve_istft_hop(int(c["bands"]), [int(v) for v in c["strides"]], c["istft_hop"])
+        except ValueError as exc:
+            raise ConfigError(f"model.conv.{exc}") from exc
     return ConvVAE(
         n_samples=n_samples,
         likelihood=s["likelihood"],
