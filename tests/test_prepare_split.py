@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +67,152 @@ def test_index_sha256_matches_file_content(tmp_path: Path) -> None:
     assert np.array_equal(prepared.clip, clip) and prepared.resampled_samples == resampled
     rejected = prepare_file(path, 5.0, 3000, 3001)
     assert rejected.clip is None and rejected.row.reason.startswith("too short")
+
+
+# ---------------------------------------------------------------- prepare: faulty files (issue 24, row 9)
+
+
+def _cut(path: Path, seconds: float, sample_rate: int = 22050, frame_bytes: int = 2, header: int = 44) -> Path:
+    """Keep the first ``seconds`` of a WAV's data, as a copy that stopped early would."""
+    path.write_bytes(path.read_bytes()[: header + int(seconds * sample_rate) * frame_bytes])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "frame_bytes"),
+    [("WAV", "PCM_16", 2), ("WAV", "FLOAT", 4), ("AIFF", "PCM_16", 2), ("RF64", "PCM_16", 2)],
+)
+def test_truncated_file_is_kept_but_flagged_with_both_lengths(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fmt: str, subtype: str, frame_bytes: int
+) -> None:
+    genre = tmp_path / "jazz"
+    write_tone(genre / "jazz.00000.wav", 30.0)
+    t = np.arange(30 * 22050) / 22050
+    cut = genre / "jazz.00001.wav"
+    sf.write(str(cut), 0.5 * np.sin(2 * np.pi * 220 * t), 22050, format=fmt, subtype=subtype)
+    header = len(cut.read_bytes()) - 30 * 22050 * frame_bytes  # data is the file's last chunk
+    _cut(cut, 4.5, frame_bytes=frame_bytes, header=header)
+    assert sf.info(str(cut)).frames == int(4.5 * 22050)  # libsndfile alone sees a whole 4.5 s file
+
+    with caplog.at_level(logging.WARNING, logger="genrevae.prepare"):
+        table, shard, tracks = prepare_genre([genre / "jazz.00000.wav", cut], "jazz", 2.0, 3000, 90001)
+    row = table.set_index("track").loc["jazz.00001.wav"]
+    assert row["status"] == "ok" and row["reason"] == ""  # what is there is audio: still usable
+    assert row["frames"] == int(4.5 * 22050) and row["declared_frames"] == 30 * 22050
+    assert row["warning"].startswith("truncated: holds 4.50 s") and "of the 30.00 s" in row["warning"]
+    assert tracks.set_index("track").loc["jazz.00001.wav", "padded_samples"] == 90001 - 13500
+    whole = table.set_index("track").loc["jazz.00000.wav"]
+    assert whole["declared_frames"] == whole["frames"] and whole["warning"] == ""
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(str(cut) in m and "4.50 s" in m and "30.00 s" in m for m in logged), logged
+    # too short once cut: rejected, and the reason says why it is short
+    rejected = prepare_file(cut, 20.0, 3000, 90001)
+    assert rejected.row.status == "rejected" and rejected.row.reason.endswith("(truncated, see warning)")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype"),
+    [("WAV", "PCM_16"), ("WAV", "FLOAT"), ("WAV", "IMA_ADPCM"), ("WAVEX", "PCM_24"), ("AIFF", "PCM_16"),
+     ("RF64", "PCM_16"), ("W64", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")],
+)  # fmt: skip
+def test_whole_files_of_every_format_are_not_flagged_as_truncated(tmp_path: Path, fmt: str, subtype: str) -> None:
+    path = tmp_path / f"a.{fmt.lower()}"
+    t = np.arange(3 * 22050) / 22050
+    sf.write(str(path), 0.5 * np.sin(2 * np.pi * 220 * np.stack([t, t], axis=1)), 22050, format=fmt, subtype=subtype)
+    row = prepare_file(path, 1.0, 3000, 3001).row
+    assert row.status == "ok" and row.warning == "" and row.declared_frames == row.frames
+
+
+def test_float_file_far_beyond_full_scale_is_rejected_with_its_peak(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    genre = tmp_path / "rock"
+    write_tone(genre / "rock.00000.wav", 3.0)
+    t = np.arange(3 * 22050) / 22050
+    loud = genre / "rock.00001.wav"
+    sf.write(str(loud), (50 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050, subtype="FLOAT")
+    hot = genre / "rock.00002.wav"  # a master's inter-sample overs: headroom, kept
+    sf.write(str(hot), (1.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050, subtype="FLOAT")
+
+    with caplog.at_level(logging.WARNING, logger="genrevae.prepare"):
+        table, shard, tracks = prepare_genre(sorted(genre.iterdir()), "rock", 2.0, 3000, 9001)
+    by_track = table.set_index("track")
+    assert by_track.loc["rock.00001.wav", "status"] == "rejected"
+    assert by_track.loc["rock.00001.wav", "reason"].startswith("samples far beyond full scale: peak 50 > 2")
+    assert by_track.loc["rock.00001.wav", "peak"] == pytest.approx(50.0, rel=1e-3)
+    assert by_track.loc["rock.00000.wav", "peak"] == pytest.approx(0.5, rel=1e-3)
+    assert by_track.loc["rock.00002.wav", "status"] == "ok"
+    assert by_track.loc["rock.00002.wav", "warning"] == "peak 1.3 above full scale 1.0, kept as is"
+    assert list(tracks["track"]) == ["rock.00000.wav", "rock.00002.wav"] and shard.shape == (2, 9001)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(str(loud) in m and "peak 50" in m for m in logged), logged
+
+
+def test_paths_that_are_not_regular_files_get_their_own_reason_and_never_hang(tmp_path: Path) -> None:
+    genre = tmp_path / "blues"
+    write_tone(genre / "blues.00000.wav", 3.0)
+    (genre / "dangling.wav").symlink_to(genre / "moved-away.wav")
+    (genre / "null.wav").symlink_to(os.devnull)
+    (genre / "zero.wav").symlink_to("/dev/zero")
+    (genre / "folder.wav").mkdir()
+    (genre / "loop.wav").symlink_to(genre / "loop.wav")
+    fifo = genre / "pipe.wav"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # a reader stuck opening the FIFO gets an empty stream, not a hung test
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass  # nobody is reading it: nothing to unblock
+
+    timer = threading.Timer(5.0, unblock)
+    timer.start()
+    try:
+        names = [*sorted(p.name for p in genre.iterdir()), "gone.wav"]
+        table, shard, _ = prepare_genre([genre / n for n in names], "blues", 1.0, 3000, 3001, threads=2)
+    finally:
+        timer.cancel()
+    reason = table.set_index("track")["reason"]
+    assert reason["dangling.wav"] == f"dangling symbolic link (to '{genre / 'moved-away.wav'}', which does not exist)"
+    assert reason["pipe.wav"] == "not a regular file (FIFO)"
+    assert reason["null.wav"] == reason["zero.wav"] == "not a regular file (character device)"
+    assert reason["folder.wav"] == "not a regular file (directory)"
+    assert reason["loop.wav"] == "cannot read: Too many levels of symbolic links"
+    assert reason["gone.wav"] == "file does not exist"
+    assert list(table["track"]) == sorted(names) and shard.shape == (1, 3001)
+
+
+def test_byte_identical_files_keep_only_the_first_copy_and_say_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    genre = tmp_path / "jazz"
+    for i in range(4):
+        write_tone(genre / f"jazz.{i:05d}.wav", 3.0, freq=200.0 + 30 * i)
+    (genre / "jazz.00007.wav").write_bytes((genre / "jazz.00001.wav").read_bytes())
+    (genre / "jazz.00009.wav").write_bytes((genre / "jazz.00001.wav").read_bytes())
+    (genre / "junk.wav").write_bytes(b"not audio")
+    (genre / "junk copy.wav").write_bytes(b"not audio")
+
+    with caplog.at_level(logging.WARNING, logger="genrevae.prepare"):
+        table, shard, tracks = prepare_genre(sorted(genre.iterdir()), "jazz", 1.0, 3000, 3001)
+    by_track = table.set_index("track")
+    copies = ["jazz.00007.wav", "jazz.00009.wav"]
+    assert (by_track.loc[copies, "duplicate_of"] == "jazz.00001.wav").all()
+    assert (by_track.loc[copies, "status"] == "rejected").all()
+    assert by_track.loc["jazz.00007.wav", "reason"].startswith("byte-identical copy of jazz.00001.wav (same SHA-256)")
+    assert by_track.loc["jazz.00001.wav", "duplicate_of"] == "" and by_track.loc["jazz.00001.wav", "status"] == "ok"
+    # a rejected file's copy keeps its own reason, and still names the first copy
+    assert by_track.loc["junk.wav", "duplicate_of"] == "junk copy.wav"
+    assert by_track.loc["junk.wav", "reason"].startswith("cannot decode")
+    assert list(tracks["track"]) == [f"jazz.{i:05d}.wav" for i in range(4)] and shard.shape == (4, 3001)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(
+        f"2 byte-identical copies of {genre / 'jazz.00001.wav'}" in m
+        and f"{genre / copies[0]}, {genre / copies[1]}; only the first is used" in m
+        for m in logged
+    ), logged
+    summary = "genre jazz: 3 duplicate file(s) (index.csv column duplicate_of), 2 of them left out of the shard"
+    assert summary in logged, logged
 
 
 # ---------------------------------------------------------------- resample / crop / pad
