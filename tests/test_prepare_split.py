@@ -333,6 +333,45 @@ def test_explicit_lists_and_their_errors() -> None:
         split_tracks(names, 0, lists={"train": names[:3], "test": ["jazz.00054.wav"]}, genre="jazz")
 
 
+def test_byte_identical_tracks_share_the_side_of_their_first_member() -> None:
+    names = _names(60)
+    digests = [f"{i:064x}" for i in range(60)]
+    # 5 groups of copies, each named so that its first member comes first in name order
+    for first, copy in [(0, 31), (2, 47), (5, 6), (10, 59), (20, 21)]:
+        digests[copy] = digests[first]
+    for seed in range(20):
+        alone = split_tracks(names, seed=seed, test_fraction=0.3)
+        grouped = split_tracks(list(reversed(names)), seed=seed, test_fraction=0.3, sha256=list(reversed(digests)))
+        for first, copy in [(0, 31), (2, 47), (5, 6), (10, 59), (20, 21)]:
+            assert grouped[names[copy]] == grouped[names[first]] == alone[names[first]]
+        groups = {d: {grouped[n] for n, dd in zip(names, digests) if dd == d} for d in set(digests)}
+        assert all(len(sides) == 1 for sides in groups.values())
+        counted = split_tracks(names, seed=seed, test_count=10, sha256=digests)
+        assert len({d for n, d in zip(names, digests) if counted[n] == "test"}) == 10  # distinct clips
+    with pytest.raises(DataError, match=r"1 distinct usable clip\(s\) \(3 clips, all with the same bytes\)"):
+        split_tracks(_names(3), seed=0, test_fraction=0.3, sha256=["ab" * 32] * 3)
+
+
+def test_explicit_lists_may_not_split_byte_identical_tracks() -> None:
+    names = _names(6)
+    digests = ["a" * 64, "b" * 64, "c" * 64, "a" * 64, "d" * 64, "e" * 64]
+    ok = split_tracks(names, 0, lists={"train": names[:4], "test": names[4:]}, genre="jazz", sha256=digests)
+    assert ok[names[0]] == ok[names[3]] == "train"
+    with pytest.raises(DataError, match=r"jazz.00000.wav \(train\) and jazz.00003.wav \(test\) are byte-identical"):
+        split_tracks(names, 0, lists={"train": names[:3], "test": names[3:]}, genre="jazz", sha256=digests)
+
+
+def test_split_table_refuses_byte_identical_clips_on_both_sides() -> None:
+    tracks = pd.DataFrame({"clip": [0, 1, 2], "track": _names(3), "sha256": ["a" * 64, "b" * 64, "a" * 64]})
+    assignment = {"jazz.00000.wav": "train", "jazz.00001.wav": "train", "jazz.00002.wav": "test"}
+    leak = r"byte-identical clips in train and test: jazz.00000.wav = jazz.00002.wav$"
+    with pytest.raises(AssertionError, match=leak):
+        split_table(tracks, assignment)
+    assignment["jazz.00002.wav"] = "unused"
+    assignment["jazz.00001.wav"] = "test"
+    assert list(split_table(tracks, assignment)["subset"]) == ["train", "test", "unused"]
+
+
 def test_split_table_asserts_disjoint_and_non_empty() -> None:
     tracks = pd.DataFrame({"clip": [0, 1, 2], "track": _names(3)})
     table = split_table(tracks, {"jazz.00000.wav": "train", "jazz.00001.wav": "test", "jazz.00002.wav": "unused"})
