@@ -87,3 +87,19 @@ def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, mod
     assert all(p.exists() for p in files.values()), {k: p for k, p in files.items() if not p.exists()}
     json.loads(files["prior_json"].read_text())
     return files
+
+
+def train_tiny_genre(root: Path, threads: int, sample_rate: int = 3000) -> Path:
+    """``root/jazz`` as the workflow leaves it: data/, model/ (trained) and prior/ (fitted at
+    temperature 0.7), from six one-second tones."""
+    from genrevae.train import train_genre
+
+    rng = np.random.default_rng(0)
+    t = np.arange(sample_rate + 1) / sample_rate
+    clips = np.stack([0.3 * np.sin(2 * np.pi * (150 + 40 * i) * t) * (1 + 0.5 * np.sin(2 * np.pi * t)) for i in range(6)])
+    clips += 0.01 * rng.standard_normal(clips.shape)
+    shard, split = write_genre_data(root / "jazz" / "data", clips, ["train"] * 4 + ["test"] * 2)
+    settings = {"seed": 0, "sample_rate": sample_rate, "model": TINY_MODEL, "train": TINY_TRAIN}
+    train_genre(shard, split, root / "jazz" / "model", settings, threads, _log)
+    fit_tiny_prior(root / "jazz" / "model" / "model.keras", shard, split, root / "jazz" / "prior", temperature=0.7)
+    return root / "jazz"

@@ -237,12 +237,15 @@ class WrittenAudio:
         return self.n_samples / self.sample_rate
 
 
-def _open_wav(path: Path, rate: int) -> wave.Wave_write:
-    out = wave.open(str(path), "wb")
-    out.setnchannels(1)
-    out.setsampwidth(2)
-    out.setframerate(int(rate))
-    return out
+#: The most sample bytes a RIFF WAV can hold (its sizes are 32-bit); longer output is RF64.
+_RIFF_MAX_DATA = 0xFFFFFFFF - 36
+
+
+def _open_wav(path: Path, rate: int, n_samples: int) -> sf.SoundFile:
+    """A mono 16-bit PCM WAV for writing ``n_samples``: the canonical 44-byte RIFF header (the
+    same bytes as :func:`encode_wav`), or RF64 where 4 GiB would not hold them (26 h at 22 kHz)."""
+    container = "WAV" if 2 * n_samples <= _RIFF_MAX_DATA else "RF64"
+    return sf.SoundFile(str(path), "w", int(rate), 1, subtype="PCM_16", format=container)
 
 
 def write_waveform(
@@ -260,8 +263,8 @@ def write_waveform(
     signal resampled (soxr, streaming) to ``playback_rate``.  The blocks are spooled to a
     temporary file beside ``path`` (float32: 12 kB per second at 3 kHz), so memory does not
     grow with the duration; the WAVs get their final names only when both are complete, and a
-    failure leaves nothing behind.  The headers are the canonical 44 bytes of :mod:`wave`, so
-    the same blocks give the same bytes.
+    failure leaves nothing behind.  The headers are the canonical 44 bytes of :mod:`wave` (RF64
+    past 4 GiB), so the same blocks give the same bytes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,16 +293,18 @@ def write_waveform(
         resampler = None
         if playback_path is not None:
             resampler = soxr.ResampleStream(int(sample_rate), int(playback_rate), 1, dtype="float64", quality="VHQ")
-        model_out = _open_wav(tmp_wav, sample_rate)
-        playback_out = _open_wav(tmp_playback, playback_rate) if resampler is not None else None
+        model_out = _open_wav(tmp_wav, sample_rate, n)
+        playback_out = None
+        if resampler is not None:
+            playback_out = _open_wav(tmp_playback, playback_rate, math.ceil(n * int(playback_rate) / int(sample_rate)) + 64)
         try:
             for i in range(0, n, _SPOOL_BLOCK):
                 x = (np.asarray(signal[i : i + _SPOOL_BLOCK], dtype=np.float64) - mean) * gain
                 written_peak = max(written_peak, float(np.max(np.abs(x))))
                 energy += float(np.sum(x * x))
-                model_out.writeframes(to_pcm16(x).tobytes())
+                model_out.write(to_pcm16(x))
                 if playback_out is not None:
-                    playback_out.writeframes(to_pcm16(resampler.resample_chunk(x, last=i + _SPOOL_BLOCK >= n)).tobytes())
+                    playback_out.write(to_pcm16(resampler.resample_chunk(x, last=i + _SPOOL_BLOCK >= n)))
         finally:
             model_out.close()
             if playback_out is not None:

@@ -11,10 +11,11 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from genrevae.artifacts import ArtifactError
 from genrevae.audio import AudioError
@@ -46,6 +47,25 @@ def _start_tensorflow(threads: int) -> None:
 
     configure_threads(threads)
     log.info("start-up took %.2f s (interpreter, imports, TensorFlow set-up)", seconds_since_process_start())
+
+
+class _Terminated(Exception):
+    """Raised in the main thread when the process gets SIGTERM."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+def _positive_int(text: str) -> int:
+    """An integer >= 1 (thread and clip counts): 0 or -2 is refused by argparse with one line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _json_arg(text: str) -> Any:
@@ -203,46 +223,55 @@ def cmd_page(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenreModel, write_generated
+    from genrevae.genre_model import GenerateJob, GenreFolder, GenreModel
 
-    _start_tensorflow(args.threads)
-    genre_model = GenreModel.load(args.model_dir, need_prior=args.prior == "learned")
-    manifest = write_generated(
-        genre_model, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature, _rendering(args)
+    folder = GenreFolder.open(args.model_dir, need_prior=args.prior == "learned")
+    job = GenerateJob.check(
+        folder, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature, _rendering(args), args.force
     )
+    _start_tensorflow(args.threads)
+    manifest = job.run(GenreModel.load(folder))
     log.info("wrote %d clips of %.1f s (%s prior) and manifest.json under %s", args.n, args.seconds, args.prior, args.out)
     for clip in manifest["clips"]:
         log.info("  %s: seed %d, peak %.3f, rms %.4f", clip["file"], clip["seed"], clip["peak"], clip["rms"])
 
 
 def cmd_transfer(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenreModel, write_transfer
+    from genrevae.genre_model import GenreFolder, GenreModel, TransferJob
     from genrevae.transfer import source_names
 
     if (args.out is None) == (args.out_dir is None):
         raise ConfigError("transfer: give --out FILE.wav (one input) or --out-dir FOLDER (any number of inputs)")
     if args.out is not None and len(args.inputs) != 1:
         raise ConfigError(f"transfer: --out takes one input, got {len(args.inputs)}; use --out-dir for several")
+    if args.out_dir is not None and args.playback_out is not None:
+        raise ConfigError("transfer: --playback-out goes with --out; --out-dir writes playback/<name>.wav itself")
     if args.out is not None:
         jobs = [(args.inputs[0], args.out, args.playback_out)]
     else:
+        if args.out_dir.exists() and not args.out_dir.is_dir():
+            raise ConfigError(f"{args.out_dir}: --out-dir exists and is not a folder; give a folder")
         named = source_names(args.inputs, "transfer --out-dir")
         jobs = [(p, args.out_dir / f"{n}.wav", args.out_dir / "playback" / f"{n}.wav") for n, p in named.items()]
+    learned = args.strength > 0 and args.prior == "learned"
+    folder = GenreFolder.open(args.model_dir, need_prior=learned)
+    job = TransferJob.check(
+        folder, jobs, args.strength, args.seed, args.prior, args.temperature, _rendering(args), args.force,
+        in_genre_folder=args.in_genre_folder,
+    )  # fmt: skip
     _start_tensorflow(args.threads)
-    genre_model = GenreModel.load(args.model_dir, need_prior=args.strength > 0 and args.prior == "learned")
-    for source, out, playback in jobs:
-        record = write_transfer(
-            genre_model, source, out, playback, args.strength, args.seed, args.prior, args.temperature, _rendering(args)
-        )
-        log.info("%s as %s: %s (%.1f s, strength %.2f)", source, genre_model.folder.name, out, record["seconds"], args.strength)
+    records = job.run(GenreModel.load(folder, need_prior=learned))
+    for (source, out, _), record in zip(job.jobs, records):
+        log.info("%s as %s: %s (%.1f s, strength %.2f)", source, folder.path.name, out, record["seconds"], args.strength)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenreModel, write_interpolation
+    from genrevae.genre_model import GenreFolder, GenreModel, InterpolateJob
 
+    folder = GenreFolder.open(args.model_dir)
+    job = InterpolateJob.check(folder, args.a, args.b, args.out, args.playback_out, args.seconds, _rendering(args), args.force)
     _start_tensorflow(args.threads)
-    genre_model = GenreModel.load(args.model_dir)
-    record = write_interpolation(genre_model, args.a, args.b, args.out, args.playback_out, args.seconds, _rendering(args))
+    record = job.run(GenreModel.load(folder))
     log.info("wrote %s: %.1f s morphing from %s into %s", args.out, record["seconds"], args.a, args.b)
 
 
@@ -277,7 +306,8 @@ def _add_rendering_arguments(command: argparse.ArgumentParser) -> None:
 def _add_use_arguments(command: argparse.ArgumentParser) -> None:
     """What every command that uses a trained genre folder takes besides its own arguments."""
     _add_rendering_arguments(command)
-    command.add_argument("--threads", type=int, default=2, help="CPU threads for TensorFlow")
+    command.add_argument("--threads", type=_positive_int, default=2, help="CPU threads for TensorFlow")
+    command.add_argument("--force", action="store_true", help="replace output files that exist (never an input, never a genre folder's file)")
 
 
 def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, prior: str = "none") -> None:
@@ -290,13 +320,20 @@ def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: st
     command.add_argument("--shard", type=Path, required=True)
     command.add_argument("--split", type=Path, required=True)
     command.add_argument("--settings", type=_json_arg, required=True, help=settings_help)
-    command.add_argument("--threads", type=int, default=1)
+    command.add_argument("--threads", type=_positive_int, default=1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (its usage block buries the line that says what is wrong)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genrevae", description=__doc__)
+    parser = _Parser(prog="genrevae", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     toy = commands.add_parser("toy", help="synthesise the embedded toy dataset")
     toy.add_argument("--out", type=Path, required=True, help="dataset folder (genre subfolders)")
@@ -316,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--sample-rate", type=int, required=True)
     prepare.add_argument("--n-samples", type=int, required=True)
     prepare.add_argument("--offset-seconds", type=float, default=0.0)
-    prepare.add_argument("--threads", type=int, default=1, help="files read, decoded and resampled at once")
+    prepare.add_argument("--threads", type=_positive_int, default=1, help="files read, decoded and resampled at once")
     prepare.add_argument("--out-index", type=Path, required=True)
     prepare.add_argument("--out-shard", type=Path, required=True)
     prepare.add_argument("--out-tracks", type=Path, required=True)
@@ -338,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--split", type=Path, required=True)
     train.add_argument("--out-dir", type=Path, required=True)
     train.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, model, train")
-    train.add_argument("--threads", type=int, default=1)
+    train.add_argument("--threads", type=_positive_int, default=1)
     train.set_defaults(func=cmd_train)
 
     prior = commands.add_parser("prior", help="fit the genre's learned prior over latent sequences")
@@ -377,13 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, features, fidelity, prior")
-    fidelity.add_argument("--threads", type=int, default=1)
+    fidelity.add_argument("--threads", type=_positive_int, default=1)
     fidelity.add_argument("--out", type=Path, required=True)
     fidelity.set_defaults(func=cmd_fidelity)
 
     generate = commands.add_parser("generate", help="new clips of any length from a trained genre folder")
     generate.add_argument("model_dir", type=Path, help="the genre folder, e.g. results/jazz")
-    generate.add_argument("--n", type=int, default=4, help="number of clips (clip i uses seed + i)")
+    generate.add_argument("--n", type=_positive_int, default=4, help="number of clips (clip i uses seed + i)")
     generate.add_argument("--seconds", type=float, default=30.0, help="duration of each clip")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--temperature", type=float, help="learned prior's temperature (default: the one it was fitted with)")
@@ -402,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--seed", type=int, default=0, help="seed of the prior draw (strength > 0)")
     transfer.add_argument("--temperature", type=float)
     transfer.add_argument("--prior", choices=["learned", "gaussian"], default="learned")
+    transfer.add_argument(
+        "--in-genre-folder", action="store_true",
+        help="let the outputs lie inside a trained genre folder: only for the workflow's transfer rule, whose "
+        "output is results/<genre>/transfer",
+    )  # fmt: skip
     _add_use_arguments(transfer)
     transfer.set_defaults(func=cmd_transfer)
 
@@ -440,16 +482,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     func: Callable[[argparse.Namespace], None] = args.func
+    # SIGTERM (a scheduler's cancel, `kill`) unwinds like Ctrl-C, so that every command's
+    # clean-up runs: temporary files and spools go, as on any other failure.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         func(args)
     except (ConfigError, DataError, AudioError, ArtifactError, OSError) as exc:
         log.error("%s", exc)
         return 1
+    except _Terminated:
+        log.error("terminated by SIGTERM; nothing of this call's output was kept")
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Iterator
 
@@ -20,7 +21,7 @@ import pandas as pd
 # web server running as another user can serve the listening page.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-_PLAIN_FILE_MODE = 0o666 & ~_UMASK
+PLAIN_FILE_MODE = 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
-    tmp.chmod(_PLAIN_FILE_MODE)
+    tmp.chmod(PLAIN_FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -56,8 +57,10 @@ def write_npy(array: np.ndarray, path: Path) -> None:
 
 
 def safe_name(name: str) -> str:
-    """A file-name-safe stem of a track name: ``jazz.00004.wav -> jazz.00004``, odd characters -> ``_``."""
-    stem = Path(str(name)).name
-    stem = re.sub(r"\.(wav|au|mp3|flac|ogg|aiff?)$", "", stem, flags=re.IGNORECASE)
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")
+    """A file-name-safe stem of a track name: ``jazz.00004.wav -> jazz.00004``; letters and digits
+    of any script are kept (``音楽.wav -> 音楽``, NFC so that a macOS file name gives the same
+    stem), every run of anything else but ``.``, ``_`` and ``-`` becomes one ``_``."""
+    stem = unicodedata.normalize("NFC", Path(str(name)).name)
+    stem = re.sub(r"\.(wav|au|mp3|flac|ogg|opus|aiff?)$", "", stem, flags=re.IGNORECASE)
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._-")
     return stem or "clip"

@@ -23,9 +23,10 @@ held whole: 16 channels x 23.4 frames per second, 5.4 MB per hour.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -33,8 +34,13 @@ from genrevae.artifacts import ArtifactError
 from genrevae.artifacts.reports import json_text, read_report
 from genrevae.config import ConfigError
 from genrevae.generation import CHUNK_FRAMES, PRIORS, decode_blocks, encode_blocks, generate_latents, slerp_frames
+from genrevae.messages import summarise
+from genrevae.output_files import MAX_CLIP_SECONDS, OutputFiles, wav_bytes
 
-__all__ = ["ModelFolderError", "GenreModel", "Rendering", "write_generated", "write_transfer", "write_interpolation"]
+__all__ = [
+    "ModelFolderError", "GenreFolder", "GenreModel", "Rendering", "GenerateJob", "TransferJob", "InterpolateJob",
+    "clip_samples", "check_recordings", "write_generated", "write_transfer", "write_interpolation",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,18 +86,77 @@ def _check_temperature(value: float) -> float:
     return value
 
 
-@dataclass
-class GenreModel:
-    folder: Path
-    model: Any  # genrevae.model.WaveVAE
-    prior: Any | None  # genrevae.prior.LatentPrior, None when not fitted
+#: The model rates a genre folder may declare (the workflow's sample_rate has the same bounds).
+_SAMPLE_RATES = (100, 384_000)
+
+
+def clip_samples(seconds: float, sample_rate: int) -> int:
+    """Samples of a clip of ``seconds`` at ``sample_rate``; a ConfigError names ``--seconds``
+    unless it is a finite number > 0 and at most :data:`MAX_CLIP_SECONDS`."""
+    seconds = float(seconds)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"--seconds must be a finite number > 0, got {seconds!r}")
+    if seconds > MAX_CLIP_SECONDS:
+        raise ConfigError(f"--seconds {seconds:g} is more than the {MAX_CLIP_SECONDS:,.0f} s (24 h) a clip may last")
+    return max(1, int(round(seconds * int(sample_rate))))
+
+
+def check_recordings(paths: Sequence[Path], sample_rate: int) -> list[Any]:
+    """Check every recording a command reads (:func:`genrevae.audio.inspect_audio`, then its
+    length at the model's ``sample_rate``: at least one sample, at most 24 h) before anything is
+    written; returns their :class:`~genrevae.audio.AudioInfo`.  One AudioError lists every bad
+    one (the first few and a count)."""
+    from genrevae.audio import AudioError, inspect_audio
+
+    infos, problems = [], []
+    for path in paths:
+        try:
+            info = inspect_audio(path)
+            if info.frames * int(sample_rate) < info.sample_rate:
+                raise AudioError(
+                    f"{path}: {info.frames} frame(s) at {info.sample_rate} Hz is shorter than one sample at the "
+                    f"model's {sample_rate} Hz; give a longer recording"
+                )
+            if info.seconds > MAX_CLIP_SECONDS:
+                raise AudioError(
+                    f"{path}: lasts {info.seconds / 3600:.1f} h, more than the 24 h a clip may last; cut it into parts"
+                )
+            infos.append(info)
+        except AudioError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1 and len(paths) == 1:
+        raise AudioError(problems[0])
+    if problems:
+        raise AudioError(f"{len(problems)} of {len(paths)} inputs cannot be used: {summarise(problems)}")
+    return infos
+
+
+def _recording_samples(info: Any, sample_rate: int) -> int:
+    """A recording's length in samples at ``sample_rate`` (what its re-synthesis lasts)."""
+    return max(1, math.ceil(info.frames * int(sample_rate) / info.sample_rate))
+
+
+@dataclass(frozen=True)
+class GenreFolder:
+    """A genre folder as checked on disk, before TensorFlow starts: its files are there, its
+    settings readable and sane.  :meth:`GenreModel.load` then loads the networks."""
+
+    path: Path
     sample_rate: int
-    temperature: float  # the prior's sampling temperature from the workflow's settings
     fingerprint: str  # model/config.json's fingerprint of the training run
+    temperature: float | None  # the learned prior's sampling temperature; None when not fitted
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / "model" / "model.keras"
+
+    @property
+    def prior_file(self) -> Path:
+        return self.path / "prior" / "prior.keras"
 
     @classmethod
-    def load(cls, folder: Path, need_prior: bool = False) -> "GenreModel":
-        """Open ``results/<genre>``; :class:`ModelFolderError` names what is missing and how to make it."""
+    def open(cls, folder: Path, need_prior: bool = False) -> "GenreFolder":
+        """Check ``results/<genre>``; :class:`ModelFolderError` names what is missing or broken and how to mend it."""
         folder = Path(folder)
         if folder.name in ("model", "prior") and (folder.parent / "model").is_dir():
             raise ModelFolderError(f"{folder}: give the genre folder {folder.parent}, not its {folder.name}/ subfolder")
@@ -114,35 +179,77 @@ class GenreModel:
             )
         try:
             config = read_report(config_file)
-            sample_rate = int(config["settings"]["sample_rate"])
+            sample_rate = config["settings"]["sample_rate"]
             fingerprint = str(config.get("fingerprint", ""))
         except (ArtifactError, OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFolderError(
                 f"{config_file}: missing or unreadable ({exc}); it is written with model.keras: re-run training"
             ) from exc
+        low, high = _SAMPLE_RATES
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not low <= sample_rate <= high:
+            raise ModelFolderError(
+                f"{config_file}: settings.sample_rate is {sample_rate!r}, not a rate in Hz ({low}..{high}); "
+                "the file is damaged: re-run training"
+            )
+        temperature = None
+        prior_file, report_file = folder / "prior" / "prior.keras", folder / "prior" / "prior.json"
+        if prior_file.is_file():
+            try:
+                temperature = float(read_report(report_file)["settings"]["temperature"])
+            except (ArtifactError, OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelFolderError(
+                    f"{report_file}: missing or unreadable ({type(exc).__name__}: {exc}); it holds the prior's "
+                    f"temperature: re-fit the prior (snakemake --cores 4 {report_file})"
+                ) from exc
+            if not (math.isfinite(temperature) and temperature > 0):
+                raise ModelFolderError(
+                    f"{report_file}: settings.temperature is {temperature!r}, not a number > 0; re-fit the prior "
+                    f"(snakemake --cores 4 {report_file})"
+                )
+        elif need_prior:
+            raise _no_prior(folder)
+        return cls(folder, sample_rate, fingerprint, temperature)
+
+
+@dataclass
+class GenreModel:
+    folder: Path
+    model: Any  # genrevae.model.WaveVAE
+    prior: Any | None  # genrevae.prior.LatentPrior, None when not fitted
+    sample_rate: int
+    temperature: float  # the prior's sampling temperature from the workflow's settings (1.0 without a prior)
+    fingerprint: str  # model/config.json's fingerprint of the training run
+
+    @classmethod
+    def load(cls, folder: Path | GenreFolder, need_prior: bool = False) -> "GenreModel":
+        """Open ``results/<genre>`` (checked by :meth:`GenreFolder.open` unless given checked)
+        and load its VAE and learned prior."""
+        checked = folder if isinstance(folder, GenreFolder) else GenreFolder.open(folder, need_prior)
+        if need_prior and checked.temperature is None:
+            raise _no_prior(checked.path)
         from genrevae.model import load_model
 
         try:
-            model = load_model(model_file)
+            model = load_model(checked.model_file)
         except Exception as exc:  # Keras raises many kinds for a damaged archive
-            raise ModelFolderError(f"{model_file}: cannot be loaded ({type(exc).__name__}: {exc}); re-run training") from exc
-        prior, temperature = None, 1.0
-        prior_file = folder / "prior" / "prior.keras"
-        if prior_file.is_file():
+            raise ModelFolderError(
+                f"{checked.model_file}: cannot be loaded ({type(exc).__name__}: {exc}); re-run training"
+            ) from exc
+        prior = None
+        if checked.temperature is not None:
             from genrevae.prior import load_prior
 
             try:
-                prior = load_prior(prior_file)
+                prior = load_prior(checked.prior_file)
             except Exception as exc:
-                raise ModelFolderError(f"{prior_file}: cannot be loaded ({type(exc).__name__}: {exc}); re-fit it") from exc
-            try:
-                report = read_report(folder / "prior" / "prior.json")
-                temperature = float(report["settings"]["temperature"])
-            except (OSError, ValueError, KeyError, TypeError):
-                temperature = 1.0
-        elif need_prior:
-            raise _no_prior(folder)
-        return cls(folder, model, prior, sample_rate, temperature, fingerprint)
+                raise ModelFolderError(f"{checked.prior_file}: cannot be loaded ({type(exc).__name__}: {exc}); re-fit it") from exc
+        temperature = 1.0 if checked.temperature is None else checked.temperature
+        return cls(checked.path, model, prior, checked.sample_rate, temperature, checked.fingerprint)
+
+    @property
+    def checked(self) -> GenreFolder:
+        """This model's folder as :meth:`GenreFolder.open` describes it (what the jobs check against)."""
+        return GenreFolder(self.folder, self.sample_rate, self.fingerprint, None if self.prior is None else self.temperature)
 
     # -- latents ---------------------------------------------------------------------------
     def check_prior(self, prior_kind: str) -> None:
@@ -157,12 +264,14 @@ class GenreModel:
         self.check_prior(prior_kind)
         return generate_latents(self.model, self.prior, 1, int(seed), prior_kind, float(temperature), int(frames_for))[0]
 
-    def encode_file(self, path: Path, chunk_frames: int = CHUNK_FRAMES) -> tuple[np.ndarray, int]:
-        """Posterior mean ``(frames, C)`` of any audio file (checked first, read in blocks) and
-        the file's length in samples at the model's rate."""
-        from genrevae.audio import inspect_audio, read_blocks
+    def encode_file(self, path: Path, chunk_frames: int = CHUNK_FRAMES, checked: bool = False) -> tuple[np.ndarray, int]:
+        """Posterior mean ``(frames, C)`` of any audio file (checked first by
+        :func:`check_recordings` unless ``checked``; read in blocks) and the file's length in
+        samples at the model's rate."""
+        from genrevae.audio import read_blocks
 
-        inspect_audio(path)
+        if not checked:
+            check_recordings([path], self.sample_rate)
         length = 0
 
         def counted():
@@ -178,10 +287,7 @@ class GenreModel:
         return mean, length
 
     def samples_for(self, seconds: float) -> int:
-        seconds = float(seconds)
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ConfigError(f"--seconds must be a finite number > 0, got {seconds!r}")
-        return max(1, int(round(seconds * self.sample_rate)))
+        return clip_samples(seconds, self.sample_rate)
 
     # -- the three uses ------------------------------------------------------------------------
     def generate(
@@ -205,25 +311,26 @@ class GenreModel:
         prior_kind: str = "learned",
         temperature: float | None = None,
         chunk_frames: int = CHUNK_FRAMES,
+        checked: bool = False,
     ) -> tuple[np.ndarray, int]:
         """Latents of ``path`` re-played by this genre, and its length in samples: the posterior
         mean, every frame slerped by ``strength`` towards a prior draw of the same length from
-        ``seed`` (0: none, 1: the draw alone)."""
+        ``seed`` (0: none, 1: the draw alone).  ``checked``: ``path`` passed :func:`check_recordings`."""
         strength = _check_unit(strength, "--strength")
         tau = _check_temperature(self.temperature if temperature is None else temperature)
-        z, n_samples = self.encode_file(path, chunk_frames)
+        z, n_samples = self.encode_file(path, chunk_frames, checked)
         if strength == 0.0:
             return z, n_samples
         draw = self._prior_latents(z.shape[0] * int(self.model.hop), seed, prior_kind, tau)[: z.shape[0]]
         return slerp_frames(z, draw, strength).astype(np.float32), n_samples
 
     def interpolate(
-        self, path_a: Path, path_b: Path, seconds: float | None = None, chunk_frames: int = CHUNK_FRAMES
+        self, path_a: Path, path_b: Path, seconds: float | None = None, chunk_frames: int = CHUNK_FRAMES, checked: bool = False
     ) -> tuple[np.ndarray, int]:
         """Latents of one clip morphing from ``path_a`` into ``path_b``, and its length in samples:
         frame ``t`` of ``T`` (the shorter recording, or ``seconds`` if shorter still) decodes
         ``slerp(z_A[t], z_B[t], t / (T - 1))``."""
-        (za, length_a), (zb, length_b) = self.encode_file(path_a, chunk_frames), self.encode_file(path_b, chunk_frames)
+        (za, length_a), (zb, length_b) = (self.encode_file(p, chunk_frames, checked) for p in (path_a, path_b))
         n_samples = min(length_a, length_b)
         if seconds is not None:
             n_samples = min(n_samples, self.samples_for(seconds))
@@ -237,18 +344,41 @@ class GenreModel:
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing what the three uses make (the `generate`, `transfer` and `interpolate` commands)
+# The `generate`, `transfer` and `interpolate` commands: each a job whose arguments, inputs and
+# outputs are checked first (``check``: no TensorFlow, no model), then run with the loaded model
+# (``run``), writing every file under a temporary name and renaming them all at the end.
 # ---------------------------------------------------------------------------------------------
-def _check_wav_path(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
+#: A clip `generate` names (what ``--force`` may remove of an earlier run in the same folder).
+_GENERATED_CLIP = re.compile(r"(sample|gaussian)_\d{2,}_seed-?\d+\.wav")
+#: Bytes counted for a JSON sidecar or a manifest's line per clip.
+_JSON_BYTES = 4096
+
+
+def _wav_name(path: Path, what: str) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".wav":
-        raise ConfigError(f"{path}: the output must be a .wav file name")
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a folder; give a .wav file name")
-    for source in inputs:
-        if Path(source).exists() and path.resolve() == Path(source).resolve():
-            raise ConfigError(f"{path}: is also an input; choose another output name so the input is kept")
+        raise ConfigError(f"{path}: {what} must be a .wav file name")
     return path
+
+
+def _playback_samples(n_samples: int, sample_rate: int, rendering: Rendering) -> int:
+    return math.ceil(n_samples * rendering.playback_rate / sample_rate) + 64
+
+
+def _count_clip(
+    outputs: OutputFiles, path: Path, playback: Path | None, n_samples: int, sample_rate: int, rendering: Rendering
+) -> None:
+    """The bytes of one clip, its playback copy and the spool it is written through."""
+    outputs.reserve(path, wav_bytes(n_samples), scratch_bytes=4 * n_samples)
+    if playback is not None:
+        outputs.reserve(playback, wav_bytes(_playback_samples(n_samples, sample_rate, rendering)))
+
+
+def _check_prior_kind(folder: GenreFolder, prior_kind: str, needed: bool = True) -> None:
+    if prior_kind not in PRIORS:
+        raise ConfigError(f"--prior must be one of {PRIORS}, got {prior_kind!r}")
+    if needed and prior_kind == "learned" and folder.temperature is None:
+        raise _no_prior(folder.path)
 
 
 def _write_clip(
@@ -283,127 +413,240 @@ def _settings(genre_model: GenreModel, rendering: Rendering, **values: Any) -> d
     }
 
 
-def write_generated(
-    genre_model: GenreModel,
-    out_dir: Path,
-    n: int,
-    seconds: float,
-    seed: int,
-    prior_kind: str = "learned",
-    temperature: float | None = None,
-    rendering: Rendering | None = None,
-) -> dict[str, Any]:
-    """``n`` clips of ``seconds`` (clip ``i`` from seed ``seed + i``) into ``out_dir``:
-    ``<prior>_NN_seedS.wav`` at the model rate, ``playback/<same>.wav`` at ``playback_rate`` and
-    ``manifest.json`` with every setting.  Everything is written under temporary names and moved
-    into place at the end, so a failure leaves no partial file; same arguments, same bytes."""
-    import os
-    import shutil
-    import tempfile
-
-    rendering = rendering or Rendering.from_settings()
-    if int(n) < 1:
-        raise ConfigError(f"--n must be >= 1, got {n}")
-    tau = _check_temperature(genre_model.temperature if temperature is None else temperature)
-    genre_model.check_prior(prior_kind)
-    genre_model.samples_for(seconds)  # checks --seconds before anything is written
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{out_dir}: exists and is not a folder; give a folder for --out")
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = "sample" if prior_kind == "learned" else "gaussian"
-    clips = []
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".generate."))
-    done = False
+def _earlier_clips(out_dir: Path, keep: Sequence[str]) -> tuple[Path, ...]:
+    """The clips an earlier ``generate`` run left in ``out_dir`` (by its manifest) that a new run
+    does not write: ``--force`` removes them so that the folder holds what its manifest lists."""
     try:
-        for i in range(int(n)):
-            z, n_samples = genre_model.generate(seconds, int(seed) + i, prior_kind, tau)
-            name = f"{prefix}_{i:02d}_seed{int(seed) + i}.wav"
-            info = _write_clip(genre_model, z, n_samples, tmp / name, tmp / "playback" / name, rendering)
-            clips.append({"file": name, "playback_file": f"playback/{name}", "seed": int(seed) + i, **info})
-        manifest = {
-            "command": "generate",
-            "settings": _settings(
-                genre_model, rendering, n=int(n), seconds=float(seconds), seed=int(seed), prior=prior_kind,
-                temperature=tau if prior_kind == "learned" else None,
-            ),  # fmt: skip
-            "clips": clips,
-        }
-        (tmp / "manifest.json").write_text(json_text(manifest), encoding="utf-8")
-        (out_dir / "playback").mkdir(exist_ok=True)
-        for clip in clips:
-            os.replace(tmp / clip["file"], out_dir / clip["file"])
-            os.replace(tmp / clip["playback_file"], out_dir / clip["playback_file"])
-        os.replace(tmp / "manifest.json", out_dir / "manifest.json")
-        done = True
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if created and not done:
-            shutil.rmtree(out_dir, ignore_errors=True)  # it held nothing but our temporary folder
-    return manifest
+        manifest = read_report(out_dir / "manifest.json")
+        names = [clip["file"] for clip in manifest["clips"]] if manifest.get("command") == "generate" else []
+    except (ArtifactError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ()
+    stale = [n for n in names if isinstance(n, str) and _GENERATED_CLIP.fullmatch(n) and n not in keep]
+    return tuple(p for n in stale for p in (out_dir / n, out_dir / "playback" / n) if p.is_file())
+
+
+@dataclass(frozen=True)
+class GenerateJob:
+    """``n`` clips of ``seconds`` (clip ``i`` from seed ``seed + i``) into ``out_dir``:
+    ``<prior>_NN_seedS.wav`` at the model rate, ``playback/<same>.wav`` at the playback rate and
+    ``manifest.json`` with every setting; same arguments, same bytes."""
+
+    out_dir: Path
+    n: int
+    seconds: float
+    seed: int
+    prior_kind: str
+    temperature: float
+    rendering: Rendering
+    names: tuple[str, ...]
+    outputs: OutputFiles
+    stale: tuple[Path, ...]
+
+    @classmethod
+    def check(
+        cls, folder: GenreFolder, out_dir: Path, n: int, seconds: float, seed: int, prior_kind: str = "learned",
+        temperature: float | None = None, rendering: Rendering | None = None, force: bool = False,
+    ) -> "GenerateJob":  # fmt: skip
+        """Every argument and output checked; ``out_dir`` must be new or empty unless ``force``
+        (which replaces an earlier run's clips there)."""
+        if int(n) < 1:
+            raise ConfigError(f"--n must be >= 1, got {n}")
+        _check_prior_kind(folder, prior_kind)
+        tau = _check_temperature((folder.temperature or 1.0) if temperature is None else temperature)
+        n_samples = clip_samples(seconds, folder.sample_rate)
+        rendering = rendering or Rendering.from_settings()
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"{out_dir}: --out exists and is not a folder; give a folder")
+        earlier = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+        if earlier and not force:
+            raise ConfigError(
+                f"{out_dir}: --out is not empty ({summarise(earlier, 3, ', ')}); give a new or empty folder, "
+                "or --force to replace an earlier generate run there"
+            )
+        prefix = "sample" if prior_kind == "learned" else "gaussian"
+        names = tuple(f"{prefix}_{i:02d}_seed{int(seed) + i}.wav" for i in range(int(n)))
+        outputs = OutputFiles(force=force)
+        for name in names:
+            outputs.add(out_dir / name, "a clip")
+            outputs.add(out_dir / "playback" / name, "a playback copy")
+            _count_clip(outputs, out_dir / name, out_dir / "playback" / name, n_samples, folder.sample_rate, rendering)
+        outputs.add(out_dir / "manifest.json", "the manifest")
+        outputs.reserve(out_dir / "manifest.json", _JSON_BYTES * (1 + int(n)))
+        outputs.check_space()
+        stale = _earlier_clips(out_dir, names) if force else ()
+        return cls(out_dir, int(n), float(seconds), int(seed), prior_kind, tau, rendering, names, outputs, stale)
+
+    def run(self, genre_model: GenreModel) -> dict[str, Any]:
+        clips = []
+        with self.outputs.staged() as temporary:
+            for i, name in enumerate(self.names):
+                seed = self.seed + i
+                z, n_samples = genre_model.generate(self.seconds, seed, self.prior_kind, self.temperature)
+                clip, playback = self.out_dir / name, self.out_dir / "playback" / name
+                info = _write_clip(genre_model, z, n_samples, temporary[clip], temporary[playback], self.rendering)
+                clips.append({"file": name, "playback_file": f"playback/{name}", "seed": seed, **info})
+            manifest = {
+                "command": "generate",
+                "settings": _settings(
+                    genre_model, self.rendering, n=self.n, seconds=self.seconds, seed=self.seed, prior=self.prior_kind,
+                    temperature=self.temperature if self.prior_kind == "learned" else None,
+                ),  # fmt: skip
+                "clips": clips,
+            }
+            temporary[self.out_dir / "manifest.json"].write_text(json_text(manifest), encoding="utf-8")
+        for path in self.stale:
+            path.unlink(missing_ok=True)
+        return manifest
 
 
 def _write_with_sidecar(
     genre_model: GenreModel, z: np.ndarray, n_samples: int, out: Path, playback_out: Path | None,
-    rendering: Rendering, record: dict[str, Any],
+    rendering: Rendering, record: dict[str, Any], temporary: Mapping[Path, Path],
 ) -> dict[str, Any]:  # fmt: skip
     """``out`` (WAV), optionally ``playback_out``, and ``out`` with ``.json`` (every setting),
-    the JSON last so that its presence means the WAVs are complete."""
-    from genrevae.artifacts.reports import write_report
-
-    info = _write_clip(genre_model, z, n_samples, out, playback_out, rendering)
+    each written to its ``temporary`` name."""
+    playback_tmp = None if playback_out is None else temporary[playback_out]
+    info = _write_clip(genre_model, z, n_samples, temporary[out], playback_tmp, rendering)
     record = {**record, "file": out.name, "playback_file": None if playback_out is None else str(playback_out), **info}
-    write_report(record, out.with_suffix(".json"))
+    temporary[out.with_suffix(".json")].write_text(json_text(record), encoding="utf-8")
     return record
 
 
+def _check_outputs_of(
+    outputs: OutputFiles, out: Path, playback_out: Path | None, out_what: str = "--out"
+) -> tuple[Path, Path | None]:
+    out = outputs.add(_wav_name(out, out_what), out_what)
+    outputs.add(out.with_suffix(".json"), f"the settings file of {out_what}")
+    outputs.reserve(out.with_suffix(".json"), _JSON_BYTES)
+    if playback_out is not None:
+        playback_out = outputs.add(_wav_name(playback_out, "--playback-out"), "--playback-out")
+    return out, playback_out
+
+
+@dataclass(frozen=True)
+class TransferJob:
+    """Recordings re-synthesised by the genre (:meth:`GenreModel.transfer`), each into its
+    ``out`` WAV with a JSON sidecar of the settings and optionally a playback copy."""
+
+    jobs: tuple[tuple[Path, Path, Path | None], ...]  # (recording, out, playback_out)
+    strength: float
+    seed: int
+    prior_kind: str
+    temperature: float
+    rendering: Rendering
+    outputs: OutputFiles
+
+    @classmethod
+    def check(
+        cls, folder: GenreFolder, jobs: Sequence[tuple[Path, Path, Path | None]], strength: float = 0.0, seed: int = 0,
+        prior_kind: str = "learned", temperature: float | None = None, rendering: Rendering | None = None,
+        force: bool = False, in_genre_folder: bool = False,
+    ) -> "TransferJob":  # fmt: skip
+        """Arguments, outputs (named first: refused at once) and every recording (read once);
+        ``in_genre_folder``: see :class:`~genrevae.output_files.OutputFiles`."""
+        strength = _check_unit(strength, "--strength")
+        _check_prior_kind(folder, prior_kind, needed=strength > 0)
+        tau = _check_temperature((folder.temperature or 1.0) if temperature is None else temperature)
+        rendering = rendering or Rendering.from_settings()
+        outputs = OutputFiles([Path(source) for source, _, _ in jobs], force, in_genre_folder)
+        checked = [(Path(source), *_check_outputs_of(outputs, out, playback)) for source, out, playback in jobs]
+        infos = check_recordings([source for source, _, _ in checked], folder.sample_rate)
+        for info, (_, out, playback) in zip(infos, checked):
+            _count_clip(outputs, out, playback, _recording_samples(info, folder.sample_rate), folder.sample_rate, rendering)
+        outputs.check_space()
+        return cls(tuple(checked), strength, int(seed), prior_kind, tau, rendering, outputs)
+
+    def run(self, genre_model: GenreModel) -> list[dict[str, Any]]:
+        records = []
+        with self.outputs.staged() as temporary:
+            for source, out, playback in self.jobs:
+                z, n_samples = genre_model.transfer(
+                    source, self.strength, self.seed, self.prior_kind, self.temperature, self.rendering.chunk_frames, checked=True
+                )
+                record = {
+                    "command": "transfer",
+                    "source": source.stem,
+                    "input": str(source),
+                    "genre": genre_model.folder.name,
+                    **_settings(
+                        genre_model, self.rendering, strength=self.strength, seed=self.seed, prior=self.prior_kind,
+                        temperature=self.temperature,
+                    ),  # fmt: skip
+                }
+                records.append(_write_with_sidecar(genre_model, z, n_samples, out, playback, self.rendering, record, temporary))
+        return records
+
+
+@dataclass(frozen=True)
+class InterpolateJob:
+    """One clip morphing from recording ``a`` into ``b`` (:meth:`GenreModel.interpolate`) into ``out``."""
+
+    a: Path
+    b: Path
+    out: Path
+    playback_out: Path | None
+    seconds: float | None
+    rendering: Rendering
+    outputs: OutputFiles
+
+    @classmethod
+    def check(
+        cls, folder: GenreFolder, a: Path, b: Path, out: Path, playback_out: Path | None = None,
+        seconds: float | None = None, rendering: Rendering | None = None, force: bool = False,
+    ) -> "InterpolateJob":  # fmt: skip
+        rendering = rendering or Rendering.from_settings()
+        limit = None if seconds is None else clip_samples(seconds, folder.sample_rate)
+        outputs = OutputFiles(inputs=[Path(a), Path(b)], force=force)
+        out, playback_out = _check_outputs_of(outputs, out, playback_out)
+        info_a, info_b = check_recordings([Path(a), Path(b)], folder.sample_rate)
+        n_samples = min(_recording_samples(i, folder.sample_rate) for i in (info_a, info_b))
+        _count_clip(outputs, out, playback_out, min(n_samples, limit or n_samples), folder.sample_rate, rendering)
+        outputs.check_space()
+        return cls(Path(a), Path(b), out, playback_out, None if seconds is None else float(seconds), rendering, outputs)
+
+    def run(self, genre_model: GenreModel) -> dict[str, Any]:
+        with self.outputs.staged() as temporary:
+            z, n_samples = genre_model.interpolate(self.a, self.b, self.seconds, self.rendering.chunk_frames, checked=True)
+            record = {
+                "command": "interpolate",
+                "inputs": [str(self.a), str(self.b)],
+                "genre": genre_model.folder.name,
+                **_settings(
+                    genre_model, self.rendering, seconds=self.seconds, path="slerp per latent frame, t = frame / (frames - 1)"
+                ),
+            }
+            return _write_with_sidecar(
+                genre_model, z, n_samples, self.out, self.playback_out, self.rendering, record, temporary
+            )
+
+
+# The same from Python, with a loaded model: check, then run.
+def write_generated(
+    genre_model: GenreModel, out_dir: Path, n: int, seconds: float, seed: int, prior_kind: str = "learned",
+    temperature: float | None = None, rendering: Rendering | None = None, force: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """See :class:`GenerateJob`; returns its manifest."""
+    job = GenerateJob.check(genre_model.checked, out_dir, n, seconds, seed, prior_kind, temperature, rendering, force)
+    return job.run(genre_model)
+
+
 def write_transfer(
-    genre_model: GenreModel,
-    source: Path,
-    out: Path,
-    playback_out: Path | None = None,
-    strength: float = 0.0,
-    seed: int = 0,
-    prior_kind: str = "learned",
-    temperature: float | None = None,
-    rendering: Rendering | None = None,
-) -> dict[str, Any]:
-    """``source`` re-synthesised by the genre (:meth:`GenreModel.transfer`) into ``out``."""
-    out = _check_wav_path(out, (Path(source),))
-    rendering = rendering or Rendering.from_settings()
-    tau = genre_model.temperature if temperature is None else temperature
-    z, n_samples = genre_model.transfer(source, strength, seed, prior_kind, tau, rendering.chunk_frames)
-    record = {
-        "command": "transfer",
-        "source": Path(source).stem,
-        "input": str(source),
-        "genre": genre_model.folder.name,
-        **_settings(genre_model, rendering, strength=float(strength), seed=int(seed), prior=prior_kind, temperature=float(tau)),
-    }
-    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, rendering, record)
+    genre_model: GenreModel, source: Path, out: Path, playback_out: Path | None = None, strength: float = 0.0,
+    seed: int = 0, prior_kind: str = "learned", temperature: float | None = None, rendering: Rendering | None = None,
+    force: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """See :class:`TransferJob` (one recording); returns its record."""
+    job = TransferJob.check(
+        genre_model.checked, [(Path(source), Path(out), playback_out)], strength, seed, prior_kind, temperature, rendering, force
+    )
+    return job.run(genre_model)[0]
 
 
 def write_interpolation(
-    genre_model: GenreModel,
-    source_a: Path,
-    source_b: Path,
-    out: Path,
-    playback_out: Path | None = None,
-    seconds: float | None = None,
-    rendering: Rendering | None = None,
-) -> dict[str, Any]:
-    """One clip morphing from ``source_a`` into ``source_b`` (:meth:`GenreModel.interpolate`) into ``out``."""
-    out = _check_wav_path(out, (Path(source_a), Path(source_b)))
-    rendering = rendering or Rendering.from_settings()
-    z, n_samples = genre_model.interpolate(source_a, source_b, seconds, rendering.chunk_frames)
-    record = {
-        "command": "interpolate",
-        "inputs": [str(source_a), str(source_b)],
-        "genre": genre_model.folder.name,
-        **_settings(
-            genre_model, rendering, seconds=None if seconds is None else float(seconds),
-            path="slerp per latent frame, t = frame / (frames - 1)",
-        ),  # fmt: skip
-    }
-    return _write_with_sidecar(genre_model, z, n_samples, out, playback_out, rendering, record)
+    genre_model: GenreModel, source_a: Path, source_b: Path, out: Path, playback_out: Path | None = None,
+    seconds: float | None = None, rendering: Rendering | None = None, force: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """See :class:`InterpolateJob`; returns its record."""
+    job = InterpolateJob.check(genre_model.checked, source_a, source_b, out, playback_out, seconds, rendering, force)
+    return job.run(genre_model)
