@@ -13,7 +13,15 @@ import pytest
 
 from conftest import REPO_ROOT, write_tone
 from genrevae.cli import build_parser
-from genrevae.config import SCHEMA_PATH, ConfigError, load_config_file, load_schema, resolve_config, section, sections
+from genrevae.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    load_config_file,
+    load_schema,
+    resolve_config,
+    section,
+    sections,
+)
 from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
     command_code,
@@ -114,10 +122,10 @@ def test_genre_files_are_every_visible_file_plus_toy_names(tmp_path: Path) -> No
 
 def test_split_arguments_pick_the_mode_per_genre() -> None:
     split = resolve_config({})["split"]
-    assert split_arguments(split, "jazz") == "--seed 123 --test-fraction 0.3"
+    assert split_arguments(split, "jazz") == ["--seed", "123", "--test-fraction", "0.3"]
     split = resolve_config({"split": {"test_count": 4, "lists": {"jazz": {"train": ["a"], "test": ["b"]}}}})["split"]
-    assert split_arguments(split, "rock") == "--seed 123 --test-count 4"
-    assert split_arguments(split, "jazz").startswith("--seed 123 --lists '{\"test\": [\"b\"]")
+    assert split_arguments(split, "rock") == ["--seed", "123", "--test-count", "4"]
+    assert split_arguments(split, "jazz") == ["--seed", "123", "--lists", '{"test": ["b"], "train": ["a"]}']
 
 
 def test_report_config_reproduces_its_split_without_the_leak() -> None:

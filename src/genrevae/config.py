@@ -12,6 +12,7 @@ import copy
 import functools
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,31 @@ TOY_DATA_DIR = "data/toy"
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and what to do."""
+
+
+#: A genre name: letters, digits and '_' of any script, '.' and '-', not first. It names the genre
+#: folder, results/<genre>/, the entries of config `genres` and the listening page's section, and
+#: it is passed to shell commands (quoted, but a name must never need quoting to be safe).
+GENRE_NAME = re.compile(r"[^\W][\w.-]*", re.UNICODE)
+
+
+def check_genre_name(name: str, where: str) -> str:
+    """`name` if it is a valid genre name (:data:`GENRE_NAME`), else ConfigError naming `where`
+    (the folder or config key it came from) and a suggested name.
+
+    Validated, not mapped to a safe name: a genre keeps one name everywhere (its folder,
+    results/<genre>/, config `genres`, the page), and a mapping would let `hip hop` and `hip_hop`
+    collide and give users a second name to remember.
+    """
+    if GENRE_NAME.fullmatch(name):
+        return name
+    suggestion = re.sub(r"[^\w.-]+", "_", name).lstrip(".-")
+    example = f", e.g. to {suggestion!r}," if GENRE_NAME.fullmatch(suggestion) else ""
+    raise ConfigError(
+        f"{where}: a genre name may hold only letters, digits, '_', '.' and '-', and may not start with "
+        f"'.' or '-' (it names results/<genre>/ and is passed to shell commands); rename the folder"
+        f"{example} or leave it out with config 'genres'"
+    )
 
 
 def load_schema(schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -207,11 +233,15 @@ def sections(settings: Mapping[str, Any] | None, names: Iterable[str]) -> dict[s
 def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Validate a raw config (as Snakemake or YAML gives it) and return it with defaults filled.
 
-    Raises ConfigError naming the first offending key. Also derives `n_samples` and
-    `min_seconds` when they are null.
+    The entries of `genres` are checked by :func:`check_genre_name`. Raises ConfigError naming
+    the first offending key. Also derives `n_samples` and `min_seconds` when they are null.
     """
     schema = load_schema(schema_path)
     config = _fill_defaults(schema, dict(raw or {}))
+    if isinstance(config.get("genres"), list):
+        for genre in config["genres"]:
+            if isinstance(genre, str):
+                check_genre_name(genre, f"config key 'genres': {genre!r}")
     _check(_Validator(schema), config)
     if config["n_samples"] is None:
         # The report's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.

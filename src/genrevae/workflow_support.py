@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from genrevae.config import ConfigError
+from genrevae.config import ConfigError, check_genre_name
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,18 @@ def unknown_genre_error(genre: str, available: Sequence[str], data_dir: Path) ->
 
 
 def select_genres(requested: Sequence[str], available: Sequence[str], data_dir: Path) -> list[str]:
-    """The genres rule `all` builds: config `genres`, or every available genre when empty."""
+    """The genres rule `all` builds: config `genres`, or every available genre when empty.
+
+    Each one's name is checked (:func:`genrevae.config.check_genre_name`): a folder with another
+    name is an error when selected, and can be left out by listing the others in `genres`.
+    """
     for genre in requested:
         if genre not in available:
             raise unknown_genre_error(genre, available, data_dir)
-    return list(requested) or list(available)
+    selected = list(requested) or list(available)
+    for genre in selected:
+        check_genre_name(genre, f"genre folder '{data_dir / genre}'")
+    return selected
 
 
 def genre_audio_files(
@@ -93,6 +100,9 @@ def genre_audio_files(
     """
     if genre not in available:
         raise unknown_genre_error(genre, available, data_dir)
+    # Also here: a target such as results/<genre>/data/index.csv may name a genre that config
+    # `genres` leaves out.
+    check_genre_name(genre, f"genre folder '{data_dir / genre}'")
     folder = data_dir / genre
     files = {str(p) for p in _visible_files(folder)} if folder.is_dir() else set()
     if toy is not None:
@@ -102,8 +112,9 @@ def genre_audio_files(
     return sorted(files)
 
 
-def split_arguments(split: dict[str, Any], genre: str) -> str:
-    """The `genrevae split` options for one genre, as one string (a rule param, so it triggers)."""
+def split_arguments(split: dict[str, Any], genre: str) -> list[str]:
+    """The `genrevae split` options for one genre, as a list of arguments (a rule param, so it
+    triggers; the rule quotes each one with `:q`)."""
     args = ["--seed", str(split["seed"])]
     if genre in split["lists"]:
         args += ["--lists", json.dumps(split["lists"][genre], sort_keys=True)]
@@ -111,7 +122,7 @@ def split_arguments(split: dict[str, Any], genre: str) -> str:
         args += ["--test-count", str(split["test_count"])]
     else:
         args += ["--test-fraction", repr(float(split["test_fraction"]))]
-    return shlex.join(args)
+    return args
 
 
 #: Modules no stage's outputs depend on: the command line and the config reader only wire

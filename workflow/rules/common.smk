@@ -1,6 +1,5 @@
 import functools
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -83,12 +82,10 @@ def transfer_source_input(wildcards):
 
 
 def transfer_source_arguments(wildcards, input):
+    """The source options of `genrevae transfer-source`, as arguments (the rule quotes each)."""
     if TRANSFER_FILES:
-        return f"--file {shlex.quote(input.audio)}"
-    return (
-        f"--genre {shlex.quote(wildcards.source)} --shard {shlex.quote(input.shard)}"
-        f" --split {shlex.quote(input.split)}"
-    )
+        return ["--file", input.audio]
+    return ["--genre", wildcards.source, "--shard", input.shard, "--split", input.split]
 
 
 def transfer_targets():

@@ -27,9 +27,9 @@ rule toy:
         sample_rate=config["toy"]["sample_rate"],
         duration=config["toy"]["duration"],
     shell:
-        "python -m genrevae toy --out {params.out} --genre {wildcards.genre} --clips {params.clips}"
-        " --seed {params.seed} --sample-rate {params.sample_rate} --duration {params.duration}"
-        " > {log} 2>&1"
+        "python -m genrevae toy --out {params.out:q} --genre {wildcards.genre:q} --clips {params.clips:q}"
+        " --seed {params.seed:q} --sample-rate {params.sample_rate:q} --duration {params.duration:q}"
+        " > {log:q} 2>&1"
 
 
 rule prepare:
@@ -56,11 +56,11 @@ rule prepare:
         n_samples=config["n_samples"],
         offset_seconds=config["clip_offset_seconds"],
     shell:
-        "python -m genrevae prepare --genre {wildcards.genre} --min-seconds {params.min_seconds}"
-        " --sample-rate {params.sample_rate} --n-samples {params.n_samples}"
-        " --offset-seconds {params.offset_seconds} --threads {threads}"
-        " --out-index {output.index} --out-shard {output.shard} --out-tracks {output.tracks}"
-        " {input.audio:q} > {log} 2>&1"
+        "python -m genrevae prepare --genre {wildcards.genre:q} --min-seconds {params.min_seconds:q}"
+        " --sample-rate {params.sample_rate:q} --n-samples {params.n_samples:q}"
+        " --offset-seconds {params.offset_seconds:q} --threads {threads}"
+        " --out-index {output.index:q} --out-shard {output.shard:q} --out-tracks {output.tracks:q}"
+        " {input.audio:q} > {log:q} 2>&1"
 
 
 rule split:
@@ -82,5 +82,5 @@ rule split:
     params:
         split=lambda wildcards: split_arguments(config["split"], wildcards.genre),
     shell:
-        "python -m genrevae split --genre {wildcards.genre} --tracks {input.tracks} {params.split}"
-        " --out {output} > {log} 2>&1"
+        "python -m genrevae split --genre {wildcards.genre:q} --tracks {input.tracks:q} {params.split:q}"
+        " --out {output:q} > {log:q} 2>&1"

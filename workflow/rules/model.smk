@@ -27,9 +27,9 @@ rule train:
         out_dir=lambda wildcards, output: Path(output.model).parent,
         settings=model_settings("seed", "sample_rate", "model", "train"),
     shell:
-        "python -m genrevae train --shard {input.shard} --split {input.split}"
-        " --out-dir {params.out_dir} --settings {params.settings:q} --threads {threads}"
-        " > {log} 2>&1"
+        "python -m genrevae train --shard {input.shard:q} --split {input.split:q}"
+        " --out-dir {params.out_dir:q} --settings {params.settings:q} --threads {threads}"
+        " > {log:q} 2>&1"
 
 
 rule prior:
@@ -57,9 +57,9 @@ rule prior:
         out_dir=lambda wildcards, output: Path(output.prior).parent,
         settings=model_settings("seed", "prior"),
     shell:
-        "python -m genrevae prior --model {input.model} --shard {input.shard}"
-        " --split {input.split} --settings {params.settings:q} --threads {threads}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m genrevae prior --model {input.model:q} --shard {input.shard:q}"
+        " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -86,6 +86,6 @@ rule evaluate:
     params:
         settings=model_settings("seed", "sample_rate", "model", "evaluate"),
     shell:
-        "python -m genrevae evaluate --model {input.model} --prior {input.prior} --shard {input.shard}"
-        " --split {input.split} --settings {params.settings:q} --threads {threads}"
-        " --out {output} > {log} 2>&1"
+        "python -m genrevae evaluate --model {input.model:q} --prior {input.prior:q} --shard {input.shard:q}"
+        " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
+        " --out {output:q} > {log:q} 2>&1"

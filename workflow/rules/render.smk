@@ -70,10 +70,10 @@ rule figures:
         out_dir=lambda wildcards, output: Path(output.grid).parent,
         settings=model_settings("seed", "sample_rate", "figures", "prior"),
     shell:
-        "python -m genrevae figures --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
-        " --history {input.history} --epoch-samples {input.epoch_samples}"
-        " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
-        " --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m genrevae figures --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
+        " --history {input.history:q} --epoch-samples {input.epoch_samples:q}"
+        " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
+        " --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule quality:
@@ -105,9 +105,9 @@ rule quality:
     params:
         settings=model_settings("seed", "sample_rate", "features", "quality", "prior"),
     shell:
-        "python -m genrevae quality --genre {wildcards.genre} --model {input.model} --prior {input.prior}"
-        " --shard {input.shard} --split {input.split} --settings {params.settings:q}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        "python -m genrevae quality --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
+        " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
+        " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule export:
@@ -140,9 +140,9 @@ rule export:
     params:
         settings=model_settings("seed", "sample_rate", "export", "audio", "prior"),
     shell:
-        "python -m genrevae export --model {input.model} --prior {input.prior} --shard {input.shard}"
-        " --split {input.split} --settings {params.settings:q} --threads {threads}"
-        " --out-dir {output} > {log} 2>&1"
+        "python -m genrevae export --model {input.model:q} --prior {input.prior:q} --shard {input.shard:q}"
+        " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
+        " --out-dir {output:q} > {log:q} 2>&1"
 
 
 rule fidelity:
@@ -176,7 +176,7 @@ rule fidelity:
     shell:
         "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule page:
@@ -215,7 +215,7 @@ rule page:
         genres=GENRES,
         transfer_sources=transfer_sources(),
     shell:
-        "python -m genrevae page --results-dir {params.results_dir} --genre {params.genres:q}"
-        " --fidelity {input.fidelity} --out {output.page} --out-report {output.report}"
+        "python -m genrevae page --results-dir {params.results_dir:q} --genre {params.genres:q}"
+        " --fidelity {input.fidelity:q} --out {output.page:q} --out-report {output.report:q}"
         " --transfer-source {params.transfer_sources:q}"
-        " --thumbnails-dir {output.thumbnails} > {log} 2>&1"
+        " --thumbnails-dir {output.thumbnails:q} > {log:q} 2>&1"

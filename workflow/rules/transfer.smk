@@ -27,9 +27,9 @@ rule transfer_source:
         peak_dbfs=config["audio"]["peak_dbfs"],
         out_dir=lambda wildcards, output: Path(output.wav).parent,
     shell:
-        "python -m genrevae transfer-source --name {wildcards.source} {params.source}"
-        " --sample-rate {params.sample_rate} --playback-rate {params.playback_rate}"
-        " --peak-dbfs {params.peak_dbfs} --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m genrevae transfer-source --name {wildcards.source:q} {params.source:q}"
+        " --sample-rate {params.sample_rate:q} --playback-rate {params.playback_rate:q}"
+        " --peak-dbfs {params.peak_dbfs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule transfer:
@@ -61,6 +61,6 @@ rule transfer:
         playback_rate=config["audio"]["playback_rate"],
         peak_dbfs=config["audio"]["peak_dbfs"],
     shell:
-        "python -m genrevae transfer {params.genre_dir} {input.sources:q} --out-dir {output}"
-        " --strength {params.strength} --seed {params.seed} --playback-rate {params.playback_rate}"
-        " --peak-dbfs {params.peak_dbfs} --threads {threads} > {log} 2>&1"
+        "python -m genrevae transfer {params.genre_dir:q} {input.sources:q} --out-dir {output:q}"
+        " --strength {params.strength:q} --seed {params.seed:q} --playback-rate {params.playback_rate:q}"
+        " --peak-dbfs {params.peak_dbfs:q} --threads {threads} > {log:q} 2>&1"
