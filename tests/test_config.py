@@ -21,6 +21,7 @@ from genrevae.config import (
     resolve_config,
     section,
     sections,
+    typed_command_line,
 )
 from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
@@ -126,6 +127,69 @@ def test_split_arguments_pick_the_mode_per_genre() -> None:
     split = resolve_config({"split": {"test_count": 4, "lists": {"jazz": {"train": ["a"], "test": ["b"]}}}})["split"]
     assert split_arguments(split, "rock") == ["--seed", "123", "--test-count", "4"]
     assert split_arguments(split, "jazz") == ["--seed", "123", "--lists", '{"test": ["b"], "train": ["a"]}']
+
+
+# What `snakemake --config` gives for nested values (its parse_config, YAML's base loader):
+# `"train={kl_beta: 0.1, xla: true, window_samples: null}" "model={conv: {strides: [2, 4]}}" n_samples=null`.
+COMMAND_LINE = {
+    "train": {"kl_beta": "0.1", "xla": "true", "window_samples": "null", "learning_rate": "1e-3"},
+    "model": {"conv": {"strides": ["2", "4"]}},
+    "n_samples": "null",
+    "data_dir": "1990",
+    "genres": ["80s", "true"],
+    "split": {"lists": {"jazz": {"train": ["1.wav"], "test": ["null"]}}},
+}
+
+
+def test_command_line_strings_are_typed_where_the_schema_expects_no_string() -> None:
+    typed = typed_command_line(COMMAND_LINE, load_schema())
+    assert typed["train"] == {"kl_beta": 0.1, "xla": True, "window_samples": None, "learning_rate": 1e-3}
+    assert typed["model"]["conv"]["strides"] == [2, 4]
+    assert typed["n_samples"] is None
+    # Strings stay strings where the schema takes a string: paths, genre names, file names.
+    assert typed["data_dir"] == "1990" and typed["genres"] == ["80s", "true"]
+    assert typed["split"]["lists"]["jazz"] == {"train": ["1.wav"], "test": ["null"]}
+    # A string that is not of the expected type stays a string, for validation to name.
+    assert typed_command_line({"train": {"kl_beta": "abc", "steps": "1.5"}}, load_schema())["train"] == {
+        "kl_beta": "abc",
+        "steps": "1.5",
+    }
+
+
+def test_resolve_config_types_command_line_values_merged_over_a_file() -> None:
+    from_file = {"train": {"steps": 7, "kl_beta": 0.5}, "data_dir": "1990"}
+    merged = {"train": {"steps": 7, "kl_beta": "0.1"}, "data_dir": "1990"}  # as Snakemake merges them
+    config = resolve_config(merged, command_line={"train": {"kl_beta": "0.1"}})
+    assert (config["train"]["kl_beta"], config["train"]["steps"], config["data_dir"]) == (0.1, 7, "1990")
+    assert resolve_config(from_file)["train"]["kl_beta"] == 0.5
+    # Only what came from the command line is typed: a quoted string in a file stays an error.
+    with pytest.raises(ConfigError, match=r"^config key 'train.kl_beta': '0.1' is not of type 'number'$"):
+        resolve_config({"train": {"kl_beta": "0.1"}})
+
+
+@pytest.mark.parametrize(
+    ("command_line", "message"),
+    [
+        ({"train": {"kl_beta": "abc"}}, "config key 'train.kl_beta': 'abc' is not of type 'number'"),
+        ({"model": {"conv": {"strides": ["2", "x"]}}}, "config key 'model.conv.strides.1': 'x' is not of type 'integer'"),
+        ({"train": {"kl_beta": "-1"}}, "config key 'train.kl_beta': -1 is less than the minimum of 0"),
+    ],
+)
+def test_a_bad_nested_command_line_value_points_to_configfile(command_line: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(command_line, command_line=command_line)
+    text = str(caught.value)
+    assert text.startswith(message + " (given with --config, where nested values are read as YAML")
+    assert "--configfile" in text and "\n" not in text
+
+
+def test_the_configfile_hint_is_only_for_what_the_command_line_gave() -> None:
+    with pytest.raises(ConfigError) as caught:  # a bad file value, a good command-line one
+        resolve_config({"train": {"kl_beta": "0.1", "steps": "x"}}, command_line={"train": {"kl_beta": "0.1"}})
+    assert str(caught.value) == "config key 'train.steps': 'x' is not of type 'integer'"
+    with pytest.raises(ConfigError) as caught:  # a top-level value: Snakemake typed it already
+        resolve_config({"seed": "x"}, command_line={"seed": "x"})
+    assert str(caught.value) == "config key 'seed': 'x' is not of type 'integer'"
 
 
 def test_report_config_reproduces_its_split_without_the_leak() -> None:

@@ -179,7 +179,9 @@ def _check(validator: jsonschema.protocols.Validator, instance: Any) -> None:
         raise ConfigError(renamed)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
-        raise ConfigError(_describe(errors[0]))
+        problem = ConfigError(_describe(errors[0]))
+        problem.key_path = list(errors[0].absolute_path)  # for resolve_config's --config hint
+        raise problem
     problem = _non_finite(instance, "")
     if problem:
         raise ConfigError(problem)
@@ -230,19 +232,92 @@ def sections(settings: Mapping[str, Any] | None, names: Iterable[str]) -> dict[s
     return resolved
 
 
-def resolve_config(raw: dict[str, Any] | None, schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
+#: Schema types a string from the command line is typed into when it reads as one in YAML.
+_YAML_TYPED = ("number", "integer", "boolean", "null")
+
+
+def typed_command_line(value: Any, schema: Mapping[str, Any]) -> Any:
+    """`value` (given with `snakemake --config`) with its strings typed as YAML would type them
+    wherever `schema` expects a number, integer, boolean or null and not a string.
+
+    Snakemake types a top-level `--config key=value` itself (int, float, bool), but parses a
+    nested one (`train={kl_beta: 0.1}`) with YAML's base loader, which leaves every leaf a string,
+    and gives `null` as the string 'null' at any depth. Only keys whose schema type excludes
+    string are converted, so paths and genre names stay strings; a string that is not of the
+    expected type stays a string, for validation to name.
+    """
+    if isinstance(value, Mapping):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        out = {}
+        for key, item in value.items():
+            sub_schema = properties.get(key, extra if isinstance(extra, Mapping) else None)
+            out[key] = typed_command_line(item, sub_schema) if sub_schema is not None else item
+        return out
+    if isinstance(value, (list, tuple)):
+        items = schema.get("items")
+        return [typed_command_line(item, items) for item in value] if isinstance(items, Mapping) else value
+    if isinstance(value, str):
+        types = schema.get("type", [])
+        types = [types] if isinstance(types, str) else list(types)
+        if types and "string" not in types:
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                return value
+            if any(_Validator.TYPE_CHECKER.is_type(parsed, t) for t in types if t in _YAML_TYPED):
+                return parsed
+            if "number" in types:  # 1e-3, which YAML 1.1 reads as a string, as Snakemake's top level does
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+    return value
+
+
+def _given_nested(command_line: Mapping[str, Any], path: list[Any]) -> bool:
+    """True when the key at `path` (below the top level) was given with --config."""
+    value: Any = command_line
+    for part in path:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, (list, tuple)) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return False
+    return len(path) > 1
+
+
+def resolve_config(
+    raw: dict[str, Any] | None,
+    schema_path: Path = SCHEMA_PATH,
+    command_line: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Validate a raw config (as Snakemake or YAML gives it) and return it with defaults filled.
 
-    The entries of `genres` are checked by :func:`check_genre_name`. Raises ConfigError naming
-    the first offending key. Also derives `n_samples` and `min_seconds` when they are null.
+    `command_line` is what `snakemake --config` gave (already merged into `raw`): its strings are
+    typed by :func:`typed_command_line` first. The entries of `genres` are checked by
+    :func:`check_genre_name`. Raises ConfigError naming the first offending key. Also derives
+    `n_samples` and `min_seconds` when they are null.
     """
     schema = load_schema(schema_path)
-    config = _fill_defaults(schema, dict(raw or {}))
+    raw = copy.deepcopy(dict(raw or {}))
+    if command_line:
+        raw = _lay_over(raw, typed_command_line(command_line, schema))
+    config = _fill_defaults(schema, raw)
     if isinstance(config.get("genres"), list):
         for genre in config["genres"]:
             if isinstance(genre, str):
                 check_genre_name(genre, f"config key 'genres': {genre!r}")
-    _check(_Validator(schema), config)
+    try:
+        _check(_Validator(schema), config)
+    except ConfigError as error:
+        if command_line and _given_nested(command_line, getattr(error, "key_path", [])):
+            raise ConfigError(
+                f"{error} (given with --config, where nested values are read as YAML, e.g. "
+                "\"train={kl_beta: 0.1}\"; they can also be set in a file given with --configfile)"
+            ) from None
+        raise
     if config["n_samples"] is None:
         # The report's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
         config["n_samples"] = int(round(config["sample_rate"] * config["clip_seconds"])) + 1

@@ -21,7 +21,10 @@ from genrevae.workflow_support import (
 
 config.update(
     resolve_config(
-        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        # --config's nested values arrive as strings: typed as YAML would type them.
+        command_line=workflow.config_settings.config,
     )
 )
 
