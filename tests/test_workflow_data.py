@@ -150,7 +150,7 @@ def test_missing_genre_and_bad_config_fail_clearly(tmp_path: Path) -> None:
 def test_genre_without_usable_files_fails_with_the_reasons(tmp_path: Path) -> None:
     data = tmp_path / "genres_original"
     write_tone(data / "jazz" / "jazz.00000.wav", 6.0)
-    write_tone(data / "jazz" / "jazz.00001.wav", 6.0)
+    write_tone(data / "jazz" / "jazz.00001.wav", 6.0, freq=330.0)  # not a byte-identical copy: prepare keeps only one
     (data / "metal").mkdir(parents=True)
     (data / "metal" / "metal.00000.wav").write_bytes(b"")
     write_config(tmp_path, data_dir=str(data), clip_seconds=6.0, min_seconds=4.0)
