@@ -71,7 +71,7 @@ def split_tracks(
         copies = f" ({len(names)} clips, all with the same bytes)" if len(names) > len(groups) else ""
         raise DataError(
             f"genre '{genre}' has {len(groups)} distinct usable clip(s){copies}; a train/test split "
-            "needs at least 2"
+            "needs at least 2 (the genre's index.csv lists every file and why any was left out)"
         )
     by_hash = sorted(groups, key=lambda t: track_hash(t, seed))
     if test_count is not None:
