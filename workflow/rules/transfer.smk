@@ -63,4 +63,4 @@ rule transfer:
     shell:
         "python -m genrevae transfer {params.genre_dir:q} {input.sources:q} --out-dir {output:q}"
         " --strength {params.strength:q} --seed {params.seed:q} --playback-rate {params.playback_rate:q}"
-        " --peak-dbfs {params.peak_dbfs:q} --threads {threads} > {log:q} 2>&1"
+        " --peak-dbfs {params.peak_dbfs:q} --threads {threads} --in-genre-folder > {log:q} 2>&1"
