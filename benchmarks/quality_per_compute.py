@@ -364,7 +364,7 @@ def prepare_genre(cfg: dict[str, Any], genre: str, workdir: Path, threads: int) 
         kwargs["test_count"] = split["test_count"]
     else:
         kwargs["test_fraction"] = split["test_fraction"]
-    table = split_table(tracks, split_tracks(tracks["track"].tolist(), **kwargs))
+    table = split_table(tracks, split_tracks(tracks["track"].tolist(), sha256=tracks["sha256"].astype(str).tolist(), **kwargs))
     write_csv(table, folder / "split.csv")
     counts = table["subset"].value_counts().to_dict()
     return {

@@ -5,6 +5,7 @@ Snakemake runs on hostile folder names fail cleanly or succeed without running a
 from __future__ import annotations
 
 import ast
+import os
 import re
 import string
 from pathlib import Path
@@ -162,10 +163,16 @@ def test_a_data_dir_path_with_shell_syntax_runs_prepare_safely(tmp_path: Path) -
     data = tmp_path / "my data; $(touch PWNED) `touch PWNED3` 'q"
     for i in range(3):
         write_tone(data / "música" / f"clip {i}; $(touch PWNED4).wav", 2.0, freq=220.0 + 50 * i)
+    # Not files: Snakemake cannot take them as inputs, prepare still says what they are.
+    (data / "música" / "gone $(touch PWNED5).wav").symlink_to(tmp_path / "nowhere.wav")
+    os.mkfifo(data / "música" / "pipe.wav")
     write_config(tmp_path, data_dir=str(data), clip_seconds=2.0, min_seconds=1.0)
     snakemake(tmp_path, "results/música/data/split.csv", timeout=600)
-    index = pd.read_csv(tmp_path / "results/música/data/index.csv", keep_default_na=False)
-    assert sorted(index["track"]) == [f"clip {i}; $(touch PWNED4).wav" for i in range(3)]
-    assert set(index["status"]) == {"ok"}
+    index = pd.read_csv(tmp_path / "results/música/data/index.csv", keep_default_na=False).set_index("track")
+    clips = [f"clip {i}; $(touch PWNED4).wav" for i in range(3)]
+    assert sorted(index.index) == sorted([*clips, "gone $(touch PWNED5).wav", "pipe.wav"])
+    assert set(index.loc[clips, "status"]) == {"ok"}
+    assert index.loc["gone $(touch PWNED5).wav", "reason"].startswith("dangling symbolic link")
+    assert index.loc["pipe.wav", "reason"] == "not a regular file (FIFO)"
     assert (tmp_path / "results/música/data/split.csv").is_file()
     assert not _pwned(tmp_path), "a shell command ran part of a path"

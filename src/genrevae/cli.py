@@ -101,9 +101,12 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     write_shard(shard, args.out_shard)
     write_tracks(tracks, args.out_tracks)
     n_ok, padded = len(tracks), int((tracks["padded_samples"] > 0).sum())
+    copies, flagged = int((index["duplicate_of"] != "").sum()), int((index["warning"] != "").sum())
     log.info(
-        "genre %s: %d files, %d usable, %d rejected; shard %s of shape %s at %d Hz (%d clips zero-padded)",
-        args.genre, len(index), n_ok, len(index) - n_ok, args.out_shard, shard.shape, args.sample_rate, padded,
+        "genre %s: %d files, %d usable, %d rejected (%d byte-identical copies), %d flagged (index.csv column warning); "
+        "shard %s of shape %s at %d Hz (%d clips zero-padded)",
+        args.genre, len(index), n_ok, len(index) - n_ok, copies, flagged, args.out_shard, shard.shape, args.sample_rate,
+        padded,
     )  # fmt: skip
 
 
@@ -120,6 +123,7 @@ def cmd_split(args: argparse.Namespace) -> None:
         test_count=args.test_count,
         lists=args.lists,
         genre=args.genre,
+        sha256=tracks["sha256"].astype(str).tolist(),
     )
     table = split_table(tracks, assignment)
     write_split(table, args.out)

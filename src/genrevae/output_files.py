@@ -82,10 +82,6 @@ class OutputFiles:
     def __post_init__(self) -> None:
         self._inputs = {Path(p).resolve() for p in self.inputs}
 
-    @property
-    def paths(self) -> list[Path]:
-        return [given for given, _, _ in self._files.values()]
-
     def add(self, path: Path, what: str) -> Path:
         """Check ``path`` as an output of this call; ``what`` names it in errors (e.g. "--playback-out")."""
         path = Path(path)

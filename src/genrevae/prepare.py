@@ -26,6 +26,7 @@ import soxr
 
 from genrevae.artifacts.index import INDEX_COLUMNS
 from genrevae.artifacts.tracks import TRACK_COLUMNS
+from genrevae.messages import summarise
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +343,7 @@ def require_usable(index: pd.DataFrame, genre: str) -> pd.DataFrame:
     """The usable rows of an index; a genre with none is an error that lists what went wrong."""
     usable = index[index["status"] == "ok"]
     if usable.empty:
-        reasons = "; ".join(f"{t}: {r}" for t, r in zip(index["track"], index["reason"]))
+        reasons = summarise([f"{t}: {r}" for t, r in zip(index["track"], index["reason"])])
         raise DataError(
             f"genre '{genre}' has no usable audio file ({len(index)} files: {reasons or 'none'}); "
             "add WAV clips to its folder or remove the genre from config 'genres'"

@@ -35,11 +35,25 @@ def job_shell_prefix(src_dir: Path) -> str:
     return f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(src_dir))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 
 
-def _visible_files(folder: Path) -> list[Path]:
-    # Hidden names are editor/OS droppings and our own atomic-write temp files. scandir: the
-    # file type comes with the listing, no stat per file (a GTZAN genre has 100).
+def _visible_entries(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The regular files of ``folder`` and its other entries that are not folders (dangling
+    links, FIFOs, devices, sockets).  Hidden names are editor/OS droppings and our own
+    atomic-write temp files.  scandir: the file type comes with the listing, no stat per file
+    (a GTZAN genre has 100)."""
+    files, others = [], []
     with os.scandir(folder) as entries:
-        return sorted(Path(e.path) for e in entries if not e.name.startswith(".") and e.is_file())
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_file():
+                files.append(Path(entry.path))
+            elif not entry.is_dir():
+                others.append(Path(entry.path))
+    return sorted(files), sorted(others)
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    return _visible_entries(folder)[0]
 
 
 def discover_genres(data_dir: Path, toy_genres: Sequence[str] | None = None) -> list[str]:
@@ -110,6 +124,14 @@ def genre_audio_files(
 
         files |= {str(folder / clip_filename(genre, i)) for i in range(toy["clips_per_genre"])}
     return sorted(files)
+
+
+def genre_other_entries(data_dir: Path, genre: str) -> list[str]:
+    """The entries of a genre folder that are neither files nor folders (a dangling link, a FIFO,
+    a device): not rule inputs (Snakemake needs an input to exist and have a time stamp), but
+    passed to prepare so that index.csv says what each one is instead of leaving it out."""
+    folder = data_dir / genre
+    return [str(p) for p in _visible_entries(folder)[1]] if folder.is_dir() else []
 
 
 def split_arguments(split: dict[str, Any], genre: str) -> list[str]:

@@ -13,6 +13,7 @@ from genrevae.workflow_support import command_code as workflow_command_code
 from genrevae.workflow_support import (
     discover_genres,
     genre_audio_files,
+    genre_other_entries,
     job_shell_prefix,
     prepare_job_environment,
     select_genres,
@@ -54,6 +55,11 @@ def audio_files(wildcards):
         AVAILABLE_GENRES,
         toy=config["toy"] if USES_TOY_DATA else None,
     )
+
+
+def other_entries(wildcards):
+    """Dangling links, FIFOs and devices in the genre folder: prepare says what each is."""
+    return genre_other_entries(DATA_DIR, wildcards.genre)
 
 
 def model_settings(*keys):

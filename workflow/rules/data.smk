@@ -55,12 +55,14 @@ rule prepare:
         sample_rate=config["sample_rate"],
         n_samples=config["n_samples"],
         offset_seconds=config["clip_offset_seconds"],
+        # Not inputs (Snakemake needs those to exist); prepare records what each one is.
+        other_entries=other_entries,
     shell:
         "python -m genrevae prepare --genre {wildcards.genre:q} --min-seconds {params.min_seconds:q}"
         " --sample-rate {params.sample_rate:q} --n-samples {params.n_samples:q}"
         " --offset-seconds {params.offset_seconds:q} --threads {threads}"
         " --out-index {output.index:q} --out-shard {output.shard:q} --out-tracks {output.tracks:q}"
-        " {input.audio:q} > {log:q} 2>&1"
+        " {input.audio:q} {params.other_entries:q} > {log:q} 2>&1"
 
 
 rule split:
