@@ -89,7 +89,7 @@ def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, mod
     return files
 
 
-def train_tiny_genre(root: Path, threads: int, sample_rate: int = 3000) -> Path:
+def tiny_genre_folder(root: Path, threads: int, sample_rate: int = 3000) -> Path:
     """``root/jazz`` as the workflow leaves it: data/, model/ (trained) and prior/ (fitted at
     temperature 0.7), from six one-second tones."""
     from genrevae.train import train_genre

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import soxr
 from conftest import tensorflow_threads, write_tone
-from genre_helpers import train_tiny_genre
+from genre_helpers import tiny_genre_folder
 
 from genrevae.audio import AudioError, inspect_audio, read_blocks, write_waveform
 from genrevae.cli import main
@@ -135,7 +135,7 @@ def test_write_waveform_failure_leaves_nothing(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def genre_dir(tmp_path_factory) -> Path:
     """``results/jazz`` as the workflow leaves it: model/ (trained) and prior/ (fitted)."""
-    return train_tiny_genre(tmp_path_factory.mktemp("results"), THREADS, RATE)
+    return tiny_genre_folder(tmp_path_factory.mktemp("results"), THREADS, RATE)
 
 
 def _cli(*args: object) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import REPO_ROOT, tensorflow_threads, write_tone
-from genre_helpers import train_tiny_genre
+from genre_helpers import tiny_genre_folder
 
 from genrevae.cli import main
 from genrevae.config import ConfigError
@@ -30,7 +30,7 @@ RATE = 3000
 
 @pytest.fixture(scope="module")
 def genre_dir(tmp_path_factory) -> Path:
-    return train_tiny_genre(tmp_path_factory.mktemp("results"), THREADS, RATE)
+    return tiny_genre_folder(tmp_path_factory.mktemp("results"), THREADS, RATE)
 
 
 def _cli(*args: object) -> int:
