@@ -12,6 +12,8 @@ port of its forward pass, checked against the original TensorFlow graph
 - :mod:`.weights`: finding and converting the wheel's checkpoints (cached per process);
 - :mod:`.tags`: the 50 tag names of each model;
 - :mod:`.verdict`: :func:`judge`, tag probabilities and penultimate embeddings per patch.
+
+``python -m genrevae.judge`` prints what it hears in a few toy clips.
 """
 
 from genrevae.judge.tags import MSD_TAGS, MTT_TAGS, TAGS
