@@ -82,3 +82,16 @@ def test_jobs_find_the_package_without_pythonpath(tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(REPO_ROOT / "src")
     out = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == str(copy / "genrevae" / "__init__.py")
+
+
+def test_the_judges_weights_are_installed_the_same_way_everywhere() -> None:
+    """musicnn cannot be a dependency (it declares numpy < 1.17): the README's set-up, CI and the
+    conda env's post-deploy script each install it with the one command the judge names."""
+    from genrevae.judge.weights import INSTALL_COMMAND
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    quickstart = readme[readme.index("## Quickstart") : readme.index("## Configuration")]
+    assert ".venv/bin/" + INSTALL_COMMAND in quickstart
+    assert INSTALL_COMMAND.replace("pip install", "pip install --quiet") in (REPO_ROOT / ".ci" / "run").read_text()
+    post_deploy = REPO_ROOT / "envs" / "tensorflow.post-deploy.sh"
+    assert os.access(post_deploy, os.X_OK) and "python -m " + INSTALL_COMMAND in post_deploy.read_text()

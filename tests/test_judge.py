@@ -178,3 +178,59 @@ def test_judge_rows_are_patches_of_each_clip(musicnn_dir: Path) -> None:
     assert judge(band, 3000, "MSD_musicnn").n_clips == 1
     assert judge(np.stack([band, band]), 3000, "MSD_musicnn").n_clips == 2
     assert not any(name == "musicnn" or name.startswith("musicnn.") for name in sys.modules)
+
+
+# ---------------------------------------------------------------- the judge stage
+def test_every_genre_tag_is_a_tag_of_its_model() -> None:
+    from genrevae.judge.genres import GENRE_TAGS, genre_key, genre_tags
+    from genrevae.judge.tags import TAGS
+
+    for genre, pairs in GENRE_TAGS.items():
+        assert genre == genre_key(genre) and pairs, genre
+        for model, tag in pairs:
+            assert tag in TAGS[model], (genre, model, tag)
+    assert genre_tags("Hip-Hop") == genre_tags("hip_hop") == genre_tags("hiphop") != ()
+    assert genre_tags("reggae") == () and genre_tags("chiptune") == ()
+
+
+def test_a_clip_is_judged_as_the_genre_of_its_most_probable_tag() -> None:
+    from genrevae.judge.genres import GENRE_TAGS, assign_genres, genre_scores
+    from genrevae.judge.tags import TAGS
+
+    mtt, msd = np.full((3, 50), 0.05), np.full((3, 50), 0.05)
+    msd[0, MSD_TAGS.index("jazz")] = 0.4
+    msd[1, MSD_TAGS.index("hard rock")] = 0.3  # any tag of a genre counts ...
+    mtt[1, MTT_TAGS.index("classical")] = 0.2
+    mtt[2, MTT_TAGS.index("techno")] = 0.9
+    msd[2, MSD_TAGS.index("jazz")] = 0.8
+    scores = genre_scores({"MTT_musicnn": mtt, "MSD_musicnn": msd}, TAGS)
+    assert scores.shape == (3, len(GENRE_TAGS))
+    assert assign_genres(scores) == ["jazz", "rock", "electronic"]
+    # ... and only of the models given
+    assert assign_genres(genre_scores({"MSD_musicnn": msd}, TAGS)) == ["jazz", "rock", "jazz"]
+
+
+def test_judge_genre_tells_real_music_from_noise_with_its_controls(musicnn_dir: Path) -> None:
+    """On toy jazz: other real jazz clips are far closer to the test clips in musicnn's embedding
+    than phase-randomised ones (its spectrum, no music) and than toy disco; every share is a share."""
+    from genrevae.judge.genre_report import judge_genre
+    from genrevae.quality import phase_randomise
+
+    def clips(genre: str, seeds: range) -> np.ndarray:
+        return np.stack([
+            soxr.resample(synthesize_clip(genre, 0, s, 22050, 9.0), 22050, 3000, quality="HQ") for s in seeds
+        ]).astype(np.float32)  # fmt: skip
+
+    train, test, more = clips("jazz", range(0, 4)), clips("jazz", range(4, 7)), clips("jazz", range(7, 10))
+    controls = {"phase_randomised": phase_randomise(train, 0), "disco": clips("disco", range(3))}
+    report = judge_genre("jazz", more, train, test, 3000, {"tag_models": ["MSD_musicnn"]}, controls)
+    embedding, verdict = report["embedding"], report["verdict"]
+    assert embedding["n_patches"] == {"generated": 9, "test": 9, "phase_randomised": 12, "disco": 9, "train": 12}
+    assert embedding["ratio"] < embedding["controls"]["phase_randomised"]["ratio"] / 3
+    assert embedding["ratio"] < embedding["controls"]["disco"]["ratio"] / 3
+    assert verdict["judged_as"] == "jazz" and verdict["genre_tags"] == [["MSD_musicnn", "jazz"]]
+    for share in (verdict["real_test_accuracy"], verdict["generated_share"], *verdict["controls"].values()):
+        assert 0.0 <= share <= 1.0
+    assert verdict["trusted"] == (verdict["real_test_accuracy"] >= 0.5)
+    assert sum(verdict["assigned"]["test"].values()) == 3
+    assert {row[0] for rows in report["top_tags"].values() for row in rows} == {"MSD_musicnn"}

@@ -210,6 +210,7 @@ def results(tmp_path_factory) -> Path:
                       "settings": {"hidden": 4}}  # fmt: skip
         (root / genre / "prior").mkdir()
         (root / genre / "prior" / "prior.json").write_text(json.dumps(prior_json))
+    (root / "jazz" / "judge.json").write_text(json.dumps(JAZZ_JUDGE))  # r&b has none: the page says so
     pd.DataFrame(
         {"genre": GENRES, "n_generated": [16, 16], "fidelity": [0.75, float("nan")], "test_accuracy": [1.0, 1.0],
          "cv_accuracy": [0.8125, 0.8125], "phase_randomised_fidelity": [0.0625, 0.0]}
@@ -218,6 +219,18 @@ def results(tmp_path_factory) -> Path:
     write_listening_page(root, GENRES, root / "index.html", root / "genre_fidelity.csv", root / "listening_report.html",
                          thumbnails_dir=root / "thumbnails")  # fmt: skip
     return root
+
+
+#: A judge.json as the judge stage writes it (genrevae.judge.genre_report), shortened.
+JAZZ_JUDGE = {
+    "genre": "jazz", "judge": "musicnn 0.1.0, clips upsampled from 3000 Hz to 16 kHz",
+    "embedding": {"ratio": 4.5, "controls": {"phase_randomised": {"ratio": 6.25}, "gaussian_prior": {"ratio": 7.5},
+                                             "reconstructions": {"ratio": 2.25}}},
+    "verdict": {"judged_as": "jazz", "real_test_accuracy": 0.3333, "trusted": False, "generated_share": 0.0,
+                "assigned": {"test": {"electronic": 2, "jazz": 1}, "generated": {"electronic": 2}}},
+    "top_tags": {"test": [["MSD_musicnn", "jazz", 0.41], ["MTT_musicnn", "piano", 0.25]],
+                 "generated": [["MSD_musicnn", "electronic", 0.55]]},
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the page as a file
@@ -251,6 +264,25 @@ def test_page_has_a_player_per_clip_and_every_figure(results: Path) -> None:
     text = (results / "index.html").read_text()
     assert "r&amp;b" in text and "r&b<" not in text
     assert "-1234.5" in text and "0.75" in text and "Frechet distance, train vs test (floor)" in text
+
+
+def test_page_shows_the_judge_with_its_control(results: Path) -> None:
+    text = (results / "index.html").read_text()
+    tables = _Tables()
+    tables.feed(text)
+    judge_tables = [t for t in tables.tables if t["rows"][0][:2] == ["genre", "judged as"]]
+    assert len(judge_tables) == 1 and len(judge_tables[0]["rows"]) == 2  # jazz only: r&b has no judge.json
+    assert _row(judge_tables, "jazz") == {
+        "genre": "jazz", "judged as": "jazz", "real test clips judged right": "0.33", "trusted": "no",
+        "generated clips judged right": "0.00 (not trusted)", "embedding ratio, learned prior": "4.5",
+        "embedding ratio, phase_randomised": "6.25", "embedding ratio, gaussian_prior": "7.5",
+        "embedding ratio, reconstructions": "2.25",
+    }  # fmt: skip
+    assert _row(tables.tables, "real test clips") == {
+        "clip set": "real test clips", "top tags (mean probability)": "jazz 0.41, piano 0.25",
+        "judged as (clips)": "electronic 2, jazz 1",
+    }  # fmt: skip
+    assert "No judge.json." in _section(text, "r&amp;b")
 
 
 def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Path) -> None:

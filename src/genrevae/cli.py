@@ -188,6 +188,26 @@ def cmd_quality(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def cmd_judge(args: argparse.Namespace) -> None:
+    from genrevae.artifacts.reports import write_report
+    from genrevae.judge.genre_report import judge_genre_files
+    from genrevae.judge.weights import checkpoint_prefix
+
+    judge = section("judge", args.settings.get("judge"))
+    for model in {judge["embedding_model"], *judge["tag_models"]}:
+        checkpoint_prefix(model)  # the weights are installed: one line naming the pip command, before any work
+    _start_tensorflow(args.threads)
+    result = judge_genre_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
+    write_report(result, args.out)
+    embedding, verdict = result["embedding"], result["verdict"]
+    log.info(
+        "genre %s: musicnn embedding Frechet generated-test %.4g, train-test (floor) %.4g, ratio %.3g; "
+        "real test clips judged %s: %s; generated clips judged %s: %s",
+        args.genre, embedding["frechet_generated_test"], embedding["frechet_train_test"], embedding["ratio"],
+        verdict["judged_as"], verdict["real_test_accuracy"], verdict["judged_as"], verdict["generated_share"],
+    )  # fmt: skip
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from genrevae.export import export_genre_files
 
@@ -405,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", prior="required")
     quality.add_argument("--out", type=Path, required=True)
     quality.set_defaults(func=cmd_quality)
+
+    judge = commands.add_parser("judge", help="musicnn's embedding distance and genre verdict, with real-clip controls")
+    judge.add_argument("--genre", required=True)
+    _add_model_job_arguments(judge, "JSON: seed, sample_rate, quality, prior, judge", prior="required")
+    judge.add_argument("--out", type=Path, required=True)
+    judge.set_defaults(func=cmd_judge)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
     _add_model_job_arguments(export, "JSON: seed, sample_rate, export, audio, prior", prior="optional")

@@ -174,6 +174,7 @@ class GenreResults:
     generated_dir: Path = Path()
     figures: dict[str, Path] = field(default_factory=dict)
     prior: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -207,7 +208,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def collect_genre(results_dir: Path, genre: str) -> GenreResults:
-    """Read one genre's ``metrics.json``, ``generation_quality.json``, ``prior/prior.json``,
+    """Read one genre's ``metrics.json``, ``generation_quality.json``, ``judge.json``, ``prior/prior.json``,
     ``generated/manifest.csv`` and figure paths under ``results_dir/<genre>``; missing pieces
     are left empty."""
     base = Path(results_dir) / genre
@@ -223,6 +224,7 @@ def collect_genre(results_dir: Path, genre: str) -> GenreResults:
         generated_dir=generated,
         figures=figures,
         prior=_read_json(base / "prior" / "prior.json"),
+        judge=_read_json(base / "judge.json"),
     )
 
 
@@ -439,6 +441,63 @@ def _quality_html(quality: dict[str, Any]) -> str:
     return _table(["measure", "value"], rows) + f'<p class="note">{features}</p>' + _controls_html(quality)
 
 
+def _share(value: Any) -> str:
+    return f"{value:.2f}" if _is_number(value) else "n/a"
+
+
+def _judge_summary_html(genres: Sequence[GenreResults]) -> str:
+    """One row per genre: the judge's verdict with its real-clip control, and its embedding ratios."""
+    judged = [g for g in genres if g.judge]
+    if not judged:
+        return '<p class="note">No judge.json.</p>'
+    rows = []
+    for g in judged:
+        verdict, embedding = g.judge.get("verdict", {}), g.judge.get("embedding", {})
+        controls = embedding.get("controls", {})
+        trusted = verdict.get("trusted")
+        rows.append([
+            g.name,
+            verdict.get("judged_as") or "no tag names it",
+            _share(verdict.get("real_test_accuracy")),
+            "yes" if trusted else "no",
+            _share(verdict.get("generated_share")) + ("" if trusted else " (not trusted)"),
+            embedding.get("ratio"),
+            *(controls.get(name, {}).get("ratio") for name in CONTROL_LABELS),
+        ])  # fmt: skip
+    header = [
+        "genre", "judged as", "real test clips judged right", "trusted", "generated clips judged right",
+        "embedding ratio, learned prior", *(f"embedding ratio, {name}" for name in CONTROL_LABELS),
+    ]  # fmt: skip
+    return _table(header, rows) + (
+        '<p class="note">An independent judge: musicnn (Pons and Serra 2019), taggers trained on MagnaTagATune and '
+        "the Million Song Dataset, which nobody here trained, hearing our clips upsampled to 16 kHz (real and "
+        "generated alike lack everything above half our sample rate). A clip is judged as the genre whose tags it "
+        "gets the highest probability (a fixed vocabulary of genres, genrevae.judge.genres). Its verdict on "
+        "generated clips counts only where it recognises the genre's real test clips (trusted). Embedding ratio: "
+        "the Frechet distance between musicnn embeddings (per 3 s patch) of a clip set and of the real test "
+        "clips, over the same distance between real train and test clips (1 = as close as real music).</p>"
+    )
+
+
+def _judge_html(judge: dict[str, Any]) -> str:
+    if not judge:
+        return '<p class="note">No judge.json.</p>'
+    top, assigned = judge.get("top_tags", {}), judge.get("verdict", {}).get("assigned", {})
+    labels = {"test": "real test clips", "generated": "generated (learned prior)", **CONTROL_LABELS}
+    names = sorted(top, key=lambda name: list(labels).index(name) if name in labels else len(labels))
+    rows = [
+        [
+            labels.get(name, name),
+            ", ".join(f"{tag} {_fmt(p)}" for _, tag, p in top[name]),
+            ", ".join(f"{genre} {count}" for genre, count in assigned.get(name, {}).items()),
+        ]
+        for name in names
+    ]
+    return _table(["clip set", "top tags (mean probability)", "judged as (clips)"], rows) + (
+        f'<p class="note">{_e(judge.get("judge", ""))}.</p>'
+    )
+
+
 def _fidelity_html(fidelity: pd.DataFrame | None) -> str:
     if fidelity is None or fidelity.empty:
         return '<p class="note">No genre_fidelity.csv.</p>'
@@ -638,6 +697,7 @@ def render_page(
             f"<h3>Evaluation</h3>{_metrics_html(g.metrics)}"
             f"<h3>Learned prior</h3>{_prior_html(g.prior)}"
             f"<h3>Generation quality</h3>{_quality_html(g.quality)}"
+            f"<h3>What an independent judge hears (musicnn)</h3>{_judge_html(g.judge)}"
             f"{_audio_html(g, audio_link)}{_figures_html(g, image_link)}</section>"
         )
     return (
@@ -646,6 +706,7 @@ def render_page(
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{_e(title)}</h1>{intro}<nav>{nav}</nav></header>"
         f'<section id="fidelity"><h2>Genre fidelity (all genres)</h2>{_fidelity_html(fidelity)}</section>'
+        f'<section id="judge"><h2>Independent judge (all genres)</h2>{_judge_summary_html(genres)}</section>'
         + transfer_section
         + "".join(sections)
         + '<footer><p class="note">Written by genrevae. A static page: no server, no network, no script.</p>'

@@ -50,6 +50,7 @@ Generated clips are decoded from the genre's learned prior with the seeds ``seed
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -65,7 +66,11 @@ __all__ = [
     "clip_features",
     "gaussian_stats",
     "frechet_distance",
+    "frechet_or_nan",
+    "ratio_to_floor",
     "generation_quality",
+    "MeasuredClips",
+    "measured_clips",
     "quality_genre_files",
 ]
 
@@ -340,11 +345,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return max(d2, 0.0)
 
 
-def _frechet_or_nan(a: np.ndarray, b: np.ndarray) -> float:
+def frechet_or_nan(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`frechet_distance`, or NaN where a set has fewer than 2 rows (no covariance)."""
     return frechet_distance(a, b) if len(a) >= 2 and len(b) >= 2 else float("nan")
 
 
-def _ratio(value: float, floor: float) -> float:
+def ratio_to_floor(value: float, floor: float) -> float:
+    """``value / floor`` (1 = as close as real clips of the genre), NaN where either is unknown or the floor is 0."""
     return value / floor if math.isfinite(value) and math.isfinite(floor) and floor > 0 else float("nan")
 
 
@@ -406,18 +413,18 @@ def generation_quality(
     g_gen, g_train, g_test = standard(g_gen), standard(g_train), standard(g_test)
     fd_gen = frechet_distance(f_gen, f_test)
     fd_floor = frechet_distance(f_train, f_test)
-    sd_gen = _frechet_or_nan(g_gen, g_test)
-    sd_floor = _frechet_or_nan(g_train, g_test)
+    sd_gen = frechet_or_nan(g_gen, g_test)
+    sd_floor = frechet_or_nan(g_train, g_test)
     control_blocks = {}
     for name, clips in (controls or {}).items():
         f_c, g_c = _frames_and_segments(clips, sample_rate, s)
-        fd_c = _frechet_or_nan(f_c, f_test)
-        sd_c = _frechet_or_nan(standard(g_c), g_test)
+        fd_c = frechet_or_nan(f_c, f_test)
+        sd_c = frechet_or_nan(standard(g_c), g_test)
         control_blocks[str(name)] = {
             "frechet_test": fd_c,
-            "ratio": _ratio(fd_c, fd_floor),
+            "ratio": ratio_to_floor(fd_c, fd_floor),
             "segment_frechet_test": sd_c,
-            "segment_ratio": _ratio(sd_c, sd_floor),
+            "segment_ratio": ratio_to_floor(sd_c, sd_floor),
             "rms": _rms(clips),
             "n_clips": int(len(clips)),
         }
@@ -428,7 +435,7 @@ def generation_quality(
         ),
         "frechet_generated_test": fd_gen,
         "frechet_train_test": fd_floor,
-        "ratio": _ratio(fd_gen, fd_floor),
+        "ratio": ratio_to_floor(fd_gen, fd_floor),
         "frechet_generated_train": frechet_distance(f_gen, f_train),
         "segment_feature": (
             f"{float(s['segment_seconds']):g} s segments: MFCC std, onset-strength (hop {s['onset_hop_length']}) "
@@ -436,8 +443,8 @@ def generation_quality(
         ),
         "segment_frechet_generated_test": sd_gen,
         "segment_frechet_train_test": sd_floor,
-        "segment_ratio": _ratio(sd_gen, sd_floor),
-        "segment_frechet_generated_train": _frechet_or_nan(g_gen, g_train),
+        "segment_ratio": ratio_to_floor(sd_gen, sd_floor),
+        "segment_frechet_generated_train": frechet_or_nan(g_gen, g_train),
         "controls": control_blocks,
         "n_clips": {"generated": int(len(generated)), "train": int(len(train)), "test": int(len(test))},
         "n_frames": {"generated": int(len(f_gen)), "train": int(len(f_train)), "test": int(len(f_test))},
@@ -447,28 +454,35 @@ def generation_quality(
     }
 
 
-def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: Path, settings: dict) -> dict[str, Any]:
-    """:func:`generation_quality` of one genre from its files, with three controls.
+@dataclass(frozen=True)
+class MeasuredClips:
+    """The clip sets every per-genre measure compares (waveforms ``(n, n_samples)`` at the
+    genre's rate): ``generated`` from the learned prior (seeds ``seed``, ``seed + 1``, ...: the
+    exported ``sample_NN`` clips), the real ``train`` and ``test`` clips, and the ``controls``
+    ``phase_randomised`` (:func:`phase_randomise` of the train clips with ``seed``: the right
+    long-term spectrum without dynamics, which a generator must beat), ``reconstructions`` (the
+    test clips decoded from their posterior means: the ceiling of any prior with this decoder)
+    and ``gaussian_prior`` (the same seeds drawn from N(0, I): what the learned prior adds)."""
 
-    Generated clips come from the learned prior (seeds ``seed, seed + 1, ...``, the exported
-    ``sample_NN`` clips).  Controls, measured the same way: ``phase_randomised``
-    (:func:`phase_randomise` of the train clips with ``seed``: the right long-term spectrum
-    without dynamics, which a generator must beat), ``reconstructions`` (the test clips
-    decoded from their posterior means: the ceiling of any prior with this decoder) and
-    ``gaussian_prior`` (the same seeds drawn from N(0, I): what the learned prior adds).
-    ``settings`` holds ``seed``, ``sample_rate``, ``features``, ``quality`` and ``prior`` (its
-    ``temperature``); the result also echoes the seeds and the resolved ``features`` and
-    ``quality`` sections.
-    """
+    generated: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    controls: dict[str, np.ndarray]
+    seeds: tuple[int, int]
+    temperature: float
+
+
+def measured_clips(model_path: Path, prior_path: Path, shard: Path, split: Path, settings: Mapping[str, Any]) -> MeasuredClips:
+    """:class:`MeasuredClips` of one genre from its files.  ``settings`` holds ``seed``,
+    ``quality`` (how many clips, the decoding batch) and ``prior`` (its ``temperature``)."""
     from genrevae.artifacts.shard import read_shard
     from genrevae.artifacts.split import read_split
     from genrevae.generation import decode_latents, generate_clips, posterior_means
     from genrevae.model import load_model
     from genrevae.prior import load_prior
 
-    s, features = section("quality", settings.get("quality")), section("features", settings.get("features"))
-    sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
-    temperature = float(settings["prior"]["temperature"])
+    s = section("quality", settings.get("quality"))
+    seed, temperature = int(settings["seed"]), float(settings["prior"]["temperature"])
     clips = read_shard(shard)
     table = read_split(split, clips.shape[0])
     train, test = np.asarray(clips[table.train]), np.asarray(clips[table.test])
@@ -481,6 +495,20 @@ def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: 
         "reconstructions": decode_latents(model, posterior_means(model, test, batch), batch),
         "gaussian_prior": generate_clips(model, None, n, seed, "gaussian", batch_size=batch),
     }
-    result = generation_quality(generated, train, test, sample_rate, features, controls)
-    result.update(seeds=[seed, seed + n - 1], prior="learned", temperature=temperature, settings={"features": features, "quality": s})
+    return MeasuredClips(generated, train, test, controls, (seed, seed + n - 1), temperature)
+
+
+def quality_genre_files(model_path: Path, prior_path: Path, shard: Path, split: Path, settings: dict) -> dict[str, Any]:
+    """:func:`generation_quality` of one genre's :func:`measured_clips` (its controls included).
+
+    ``settings`` holds ``seed``, ``sample_rate``, ``features``, ``quality`` and ``prior`` (its
+    ``temperature``); the result also echoes the seeds and the resolved ``features`` and
+    ``quality`` sections.
+    """
+    s, features = section("quality", settings.get("quality")), section("features", settings.get("features"))
+    sets = measured_clips(model_path, prior_path, shard, split, settings)
+    result = generation_quality(sets.generated, sets.train, sets.test, int(settings["sample_rate"]), features, sets.controls)
+    result.update(
+        seeds=list(sets.seeds), prior="learned", temperature=sets.temperature, settings={"features": features, "quality": s}
+    )
     return result

@@ -215,6 +215,20 @@ def quality_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
     return inference_minutes(config, passes, attempt)
 
 
+def judge_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
+    # The quality stage's clip sets, plus the two musicnn ports and a batch of patches (~0.3 GB).
+    return inference_mem(config, config["quality"]["batch_size"], 1150, 6, n_clips, attempt)
+
+
+def judge_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
+    # The quality stage's decoding, then musicnn at ~0.05 s per 3 s patch and model on 2 cores
+    # over every set: generated, both priors' controls, train (twice: itself and phase-randomised), test (twice).
+    n_generated = config["quality"]["n_generated"] or n_clips
+    patches = (2 * n_generated + 4 * n_clips) * config["n_samples"] / config["sample_rate"] / 3
+    models = len({config["judge"]["embedding_model"], *config["judge"]["tag_models"]})
+    return minutes(30 + (n_generated + n_clips) * pass_seconds(config) / 3 + 0.05 * patches * models, attempt, floor=10)
+
+
 def transfer_mem_mb(config: Config, attempt: int) -> int:
     # Model, prior and one chunk of CHUNK_FRAMES latent frames (~44 s at 3 kHz) at a time.
     return inference_mem(config, 1, 900, 6, 0, attempt)

@@ -164,6 +164,8 @@ figures_runtime_min = _per_genre(resources.figures_runtime_min)
 export_mem_mb = _per_genre(resources.export_mem_mb)
 quality_mem_mb = _per_genre(resources.quality_mem_mb)
 quality_runtime_min = _per_genre(resources.quality_runtime_min)
+judge_mem_mb = _per_genre(resources.judge_mem_mb)
+judge_runtime_min = _per_genre(resources.judge_runtime_min)
 
 
 def prior_runtime_min(wildcards, attempt):

@@ -110,6 +110,40 @@ rule quality:
         " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
+rule judge:
+    input:
+        model="results/{genre}/model/model.keras",
+        prior="results/{genre}/prior/prior.keras",
+        shard="results/{genre}/data/clips.npy",
+        split="results/{genre}/data/split.csv",
+        code=command_code("judge"),
+    output:
+        report(
+            "results/{genre}/judge.json",
+            caption="../report/judge.rst",
+            category="{genre}",
+            subcategory="Generation quality",
+            labels={"genre": "{genre}", "measure": "musicnn judge"},
+        ),
+    log:
+        "results/logs/judge/{genre}.log",
+    benchmark:
+        "results/benchmarks/judge/{genre}.tsv"
+    retries: 1
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: config["resources"]["train_threads"]
+    resources:
+        mem_mb=judge_mem_mb,
+        runtime=judge_runtime_min,
+    params:
+        settings=model_settings("seed", "sample_rate", "quality", "prior", "judge"),
+    shell:
+        "python -m genrevae judge --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
+        " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
+        " --threads {threads} --out {output:q} > {log:q} 2>&1"
+
+
 rule export:
     input:
         model="results/{genre}/model/model.keras",
@@ -122,6 +156,7 @@ rule export:
         # the export's code re-runs the prior and re-exports through prior.keras.
         metrics=ancient("results/{genre}/metrics.json"),
         quality=ancient("results/{genre}/generation_quality.json"),
+        judge=ancient("results/{genre}/judge.json"),
         figures=[ancient(str(path)) for path in rules.figures.output],
         code=command_code("export"),
     output:
@@ -184,6 +219,7 @@ rule page:
         generated=expand("results/{genre}/generated", genre=GENRES),
         metrics=expand("results/{genre}/metrics.json", genre=GENRES),
         quality=expand("results/{genre}/generation_quality.json", genre=GENRES),
+        judge=expand("results/{genre}/judge.json", genre=GENRES),
         figures=expand(rules.figures.output, genre=GENRES),
         fidelity="results/genre_fidelity.csv",
         transfers=transfer_targets(),
