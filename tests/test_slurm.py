@@ -51,7 +51,7 @@ SMALL = {
 GENRE = "jazz"
 PER_GENRE_RULES = (
     "prepare", "split", "train", "prior", "evaluate",
-    "figures", "quality", "export",
+    "figures", "quality", "judge", "export",
 )  # fmt: skip
 DATA_FILES = ("data/index.csv", "data/clips.npy", "data/tracks.csv", "data/split.csv")
 

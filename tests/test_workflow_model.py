@@ -19,9 +19,9 @@ from workflow_helpers import TINY, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-PER_GENRE_RULES = {"train", "prior", "evaluate", "figures", "quality", "export"}
+PER_GENRE_RULES = {"train", "prior", "evaluate", "figures", "quality", "judge", "export"}
 # What the learned prior feeds: every per-genre rule after it, and the cross-genre ones.
-AFTER_PRIOR = {"evaluate", "figures", "quality", "export"}
+AFTER_PRIOR = {"evaluate", "figures", "quality", "judge", "export"}
 FIGURES = [
     "samples_grid.png", "spectrograms.png", "samples_evolution.gif", "reconstructions.png", "loss_curves.png",
     "latent_space.png",
@@ -59,7 +59,8 @@ REBUILDS = {
     # export lists the figures and the quality report as ancient() inputs (so that
     # `results/<genre>/generated` builds the genre's full set without re-exporting when they change)
     "figures.py": {"figures": {"jazz", "rock"}, "page": {""}},
-    "quality.py": {"quality": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},
+    "quality.py": {"quality": {"jazz", "rock"}, "judge": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},
+    "judge/genres.py": {"judge": {"jazz", "rock"}, "page": {""}},
     "fidelity.py": {"fidelity": {""}, "page": {""}},
     # each stage's code is what its command imports (workflow_support.command_code): the export's
     # module is the export's alone, the audio helpers are shared by everything that writes WAVs
@@ -73,7 +74,7 @@ REBUILDS = {
     # shared by the prior and everything after it: the export re-runs through prior.keras
     "generation.py": {
         rule: {"jazz", "rock"}
-        for rule in ("prior", "evaluate", "figures", "quality", "export", "transfer")
+        for rule in ("prior", "evaluate", "figures", "quality", "judge", "export", "transfer")
     } | {"fidelity": {""}, "page": {""}},
 }
 
@@ -81,7 +82,8 @@ REBUILDS = {
 SECTION_REBUILDS = {
     ("export", "n_generated", 3): {"export": {"jazz", "rock"}, "page": {""}},
     ("figures", "gif_fps", 3): {"figures": {"jazz", "rock"}, "page": {""}},
-    ("quality", "n_generated", 3): {"quality": {"jazz", "rock"}, "page": {""}},
+    ("quality", "n_generated", 3): {"quality": {"jazz", "rock"}, "judge": {"jazz", "rock"}, "page": {""}},  # the same clips
+    ("judge", "min_real_accuracy", 0.75): {"judge": {"jazz", "rock"}, "page": {""}},
     ("fidelity", "n_generated", 3): {"fidelity": {""}, "page": {""}},
     ("features", "n_mfcc", 12): {"quality": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},
     ("audio", "peak_dbfs", -3.0): {
@@ -111,6 +113,11 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
     quality = json.loads((jazz / "generation_quality.json").read_text())
     assert quality["genre"] == "jazz" and quality["prior"] == "learned"
     assert set(quality["controls"]) == {"phase_randomised", "reconstructions", "gaussian_prior"}
+    judge = json.loads((jazz / "judge.json").read_text())  # musicnn on the same clip sets
+    assert judge["genre"] == "jazz" and judge["verdict"]["judged_as"] == "jazz"
+    assert set(judge["embedding"]["controls"]) == set(quality["controls"])
+    assert judge["n_clips"] == {**quality["n_clips"], **{name: c["n_clips"] for name, c in quality["controls"].items()}}
+    assert judge["embedding"]["n_patches"]["test"] == quality["n_clips"]["test"]  # one 3 s patch per 3 s clip
     manifest = pd.read_csv(jazz / "generated/manifest.csv")
     assert {"sample", "gaussian_sample", "original", "reconstruction", "interpolation"} <= set(manifest["kind"])
     n = TINY["export"]["n_generated"]
