@@ -32,7 +32,7 @@ import numpy as np
 
 from genrevae.artifacts import ArtifactError
 from genrevae.artifacts.reports import json_text, read_report
-from genrevae.config import ConfigError
+from genrevae.config import ConfigError, load_schema
 from genrevae.generation import CHUNK_FRAMES, PRIORS, decode_blocks, encode_blocks, generate_latents, slerp_frames
 from genrevae.messages import summarise
 from genrevae.output_files import MAX_CLIP_SECONDS, OutputFiles, wav_bytes
@@ -84,10 +84,6 @@ def _check_temperature(value: float) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ConfigError(f"--temperature must be a finite number > 0, got {value!r}")
     return value
-
-
-#: The model rates a genre folder may declare (the workflow's sample_rate has the same bounds).
-_SAMPLE_RATES = (100, 384_000)
 
 
 def clip_samples(seconds: float, sample_rate: int) -> int:
@@ -185,7 +181,8 @@ class GenreFolder:
             raise ModelFolderError(
                 f"{config_file}: missing or unreadable ({exc}); it is written with model.keras: re-run training"
             ) from exc
-        low, high = _SAMPLE_RATES
+        bounds = load_schema()["properties"]["sample_rate"]  # what the workflow could have trained at
+        low, high = bounds["minimum"], bounds["maximum"]
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not low <= sample_rate <= high:
             raise ModelFolderError(
                 f"{config_file}: settings.sample_rate is {sample_rate!r}, not a rate in Hz ({low}..{high}); "
