@@ -427,7 +427,14 @@ def _quality_html(quality: dict[str, Any]) -> str:
         ["segment-level ratio generated / floor", "segment_ratio"],
         ["segment-level Frechet distance, generated vs train", "segment_frechet_generated_train"],
     ]
-    rows += [[label, quality.get(key)] for label, key in segment_rows if key in quality]
+    note_rows = [
+        ["note-level Frechet distance, generated vs test", "note_frechet_generated_test"],
+        ["note-level Frechet distance, train vs test (floor)", "note_frechet_train_test"],
+        ["note-level ratio generated / floor", "note_ratio"],
+        ["note-level Frechet distance, generated vs train", "note_frechet_generated_train"],
+    ]
+    # key in quality: generation_quality.json files written before a level existed still render
+    rows += [[label, quality.get(key)] for label, key in segment_rows + note_rows if key in quality]
     rows += [
         ["clips generated / train / test", f"{n.get('generated', '?')} / {n.get('train', '?')} / {n.get('test', '?')}"],
         [
@@ -438,6 +445,8 @@ def _quality_html(quality: dict[str, Any]) -> str:
     features = f"Features: {_e(quality.get('feature', ''))}."
     if quality.get("segment_feature"):
         features += f" Segment level: {_e(quality['segment_feature'])}."
+    if quality.get("note_feature"):
+        features += f" Note level: {_e(quality['note_feature'])}."
     return _table(["measure", "value"], rows) + f'<p class="note">{features}</p>' + _controls_html(quality)
 
 
