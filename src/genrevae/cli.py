@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--out-dir", type=Path, required=True)
     figures.set_defaults(func=cmd_figures)
 
-    quality = commands.add_parser("quality", help="Frechet MFCC distance of generated vs real clips")
+    quality = commands.add_parser("quality", help="Frechet distances (MFCC frames, 3 s segments, notes) of generated vs real clips, with controls")
     quality.add_argument("--genre", required=True)
     _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", prior="required")
     quality.add_argument("--out", type=Path, required=True)
