@@ -89,7 +89,10 @@ rule quality:
             caption="../report/generation_quality.rst",
             category="{genre}",
             subcategory="Generation quality",
-            labels={"genre": "{genre}", "measure": "Frechet distances: MFCC, segments, notes"},
+            labels={
+                "genre": "{genre}",
+                "measure": "Frechet distances: MFCC, segments, notes",
+            },
         ),
     log:
         "results/logs/quality/{genre}.log",
