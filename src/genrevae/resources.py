@@ -216,12 +216,14 @@ def quality_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
 
 
 def judge_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
-    # The quality stage's clip sets, plus the two musicnn ports and a batch of patches (~0.3 GB).
-    return inference_mem(config, config["quality"]["batch_size"], 1150, 6, n_clips, attempt)
+    # Measured 2.27 GB at the default config: the quality stage's clip sets and decoding (1.0 GB)
+    # and the two musicnn ports with a batch of 16 patches (~1.3 GB).
+    return inference_mem(config, config["quality"]["batch_size"], 2150, 6, n_clips, attempt)
 
 
 def judge_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
-    # The quality stage's decoding, then musicnn at ~0.05 s per 3 s patch and model on 2 cores
+    # Measured 163 s at the default config on a loaded 2-core machine. The quality stage's
+    # decoding, then musicnn at ~0.05 s per 3 s patch and model on 2 cores
     # over every set: generated, both priors' controls, train (twice: itself and phase-randomised), test (twice).
     n_generated = config["quality"]["n_generated"] or n_clips
     patches = (2 * n_generated + 4 * n_clips) * config["n_samples"] / config["sample_rate"] / 3
