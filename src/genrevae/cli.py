@@ -49,8 +49,10 @@ def _start_tensorflow(threads: int) -> None:
     log.info("start-up took %.2f s (interpreter, imports, TensorFlow set-up)", seconds_since_process_start())
 
 
-class _Terminated(Exception):
-    """Raised in the main thread when the process gets SIGTERM."""
+class _Terminated(BaseException):
+    """Raised in the main thread when the process gets SIGTERM.  A BaseException, as
+    KeyboardInterrupt is: library code that catches Exception (Keras wraps what a layer's call
+    raises, ``inspect`` turns it into TypeError) must not swallow or rename it."""
 
 
 def _terminate(signum: int, frame: Any) -> None:
