@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from conftest import REPO_ROOT
-from workflow_helpers import TINY, planned_jobs, snakemake, write_config
+from workflow_helpers import TINY, copy_workflow, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -28,24 +27,24 @@ FIGURES = [
 ]  # fmt: skip
 
 
-def _jobs(workdir: Path, *targets: str) -> dict[str, set[str]]:
+def _jobs(workdir: Path, snakefile: Path, *targets: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for rule, genre in planned_jobs(workdir, *targets):
+    for rule, genre in planned_jobs(workdir, *targets, snakefile=snakefile):
         out.setdefault(rule, set()).add(genre)
     out.pop("all", None)
     return out
 
 
-def _jobs_after_editing(workdir: Path, module: str) -> dict[str, set[str]]:
-    """The jobs a dry run plans right after ``src/genrevae/<module>`` was edited (a comment line
-    added; Snakemake ignores a mere touch of a file whose checksum it knows); the file's content
-    and mtime are restored afterwards."""
-    path = REPO_ROOT / "src" / "genrevae" / module
+def _jobs_after_editing(workdir: Path, snakefile: Path, module: str) -> dict[str, set[str]]:
+    """The jobs a dry run plans right after ``src/genrevae/<module>`` of the workflow copy
+    ``snakefile`` belongs to was edited (a comment line added; Snakemake ignores a mere touch of a
+    file whose checksum it knows); the file's content and mtime are restored afterwards."""
+    path = snakefile.parent / "src" / "genrevae" / module
     before, content = path.stat(), path.read_bytes()
     try:
         path.write_bytes(content + b"\n# edited by tests/test_workflow_model.py\n")
         os.utime(path, (time.time() + 60, time.time() + 60))
-        return _jobs(workdir)
+        return _jobs(workdir, snakefile)
     finally:
         path.write_bytes(content)
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -92,11 +91,20 @@ SECTION_REBUILDS = {
 }
 
 
-def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
+def test_main_command_then_everything_then_the_report(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # A copy of the workflow: the rebuild checks below edit its code, never the source tree's.
+    snakefile = copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+    def run(*args: str) -> None:
+        snakemake(tmp_path, *args, snakefile=snakefile)
+
+    def planned() -> dict[str, set[str]]:
+        return _jobs(tmp_path, snakefile)
+
     write_config(tmp_path, **TINY)
 
     # The project's main command builds jazz's full set of artifacts and nothing of rock.
-    snakemake(tmp_path, "results/jazz/generated")
+    run("results/jazz/generated")
     jazz = tmp_path / "results/jazz"
     metrics = json.loads((jazz / "metrics.json").read_text())
     assert metrics["test"]["iwae_nats"] >= metrics["test"]["elbo_nats"] - 1e-3
@@ -138,7 +146,7 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
         assert 0.1 < seconds < 600, (rule, seconds)
 
     # Everything: the other genre, genre fidelity and the listening page.
-    snakemake(tmp_path)
+    run()
     fidelity = pd.read_csv(tmp_path / "results/genre_fidelity.csv")
     assert sorted(fidelity["genre"]) == ["jazz", "rock"]
     assert fidelity["fidelity"].between(0, 1).all()
@@ -158,53 +166,53 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path) -> None:
         assert f"{genre}/transfer/playback/{source}.wav" in page
         assert (tmp_path / f"results/thumbnails/{genre}/transfer/{source}.png").is_file()
     assert 'id="transfers"' in page and (tmp_path / "results/thumbnails/jazz/generated/sample_00_seed123.png").is_file()
-    assert _jobs(tmp_path) == {}
+    assert planned() == {}
 
     # Editing a module re-runs the stages that run it and what reads their outputs, nothing else.
     for module, expected in REBUILDS.items():
-        assert _jobs_after_editing(tmp_path, module) == expected, module
-    retrain = _jobs_after_editing(tmp_path, "train.py")
+        assert _jobs_after_editing(tmp_path, snakefile, module) == expected, module
+    retrain = _jobs_after_editing(tmp_path, snakefile, "train.py")
     assert retrain["train"] == {"jazz", "rock"} and "prepare" not in retrain
 
     # A stage's config section re-runs that stage and what reads its outputs; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
     for (name, key, value), expected in SECTION_REBUILDS.items():
         write_config(tmp_path, **{**TINY, name: {**TINY.get(name, {}), key: value}})
-        assert _jobs(tmp_path) == expected, (name, key)
+        assert planned() == expected, (name, key)
     write_config(tmp_path, **{**TINY, "train": {**TINY["train"], "steps": 6}})
-    jobs = _jobs(tmp_path)
+    jobs = planned()
     assert jobs["train"] == {"jazz", "rock"} and jobs["prior"] == {"jazz", "rock"} and "prepare" not in jobs
     write_config(tmp_path, **{**TINY, "prior": {**TINY["prior"], "steps": 30}})
-    jobs = _jobs(tmp_path)
+    jobs = planned()
     assert "train" not in jobs and jobs["prior"] == {"jazz", "rock"}
     assert {rule: jobs.get(rule) for rule in AFTER_PRIOR} == dict.fromkeys(AFTER_PRIOR, {"jazz", "rock"})
     assert jobs["fidelity"] == {""} and jobs["page"] == {""}
 
     # The report builds from the finished run.
     write_config(tmp_path, **TINY)
-    snakemake(tmp_path, "--report", str(tmp_path / "report.html"))
+    run("--report", str(tmp_path / "report.html"))
     assert (tmp_path / "report.html").stat().st_size > 100_000
 
     # Transfer settings re-run the transfers and the page, nothing else; a folder of one's own
     # files (any rate and channels) replaces the test clips, and a changed file re-runs only them.
     write_config(tmp_path, **{**TINY, "transfer": {"strength": 0.5}})
-    assert _jobs(tmp_path) == {"transfer": {"jazz", "rock"}, "page": {""}}
+    assert planned() == {"transfer": {"jazz", "rock"}, "page": {""}}
     mine = tmp_path / "mine"
     mine.mkdir()
     tone = 0.3 * np.sin(2 * np.pi * 330 * np.arange(5 * 44100) / 44100)
     sf.write(str(mine / "song one.flac"), np.stack([tone, 0.5 * tone], axis=1), 44100)
     write_config(tmp_path, **{**TINY, "transfer": {"dir": str(mine)}})
-    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
-    snakemake(tmp_path)
+    assert planned() == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
+    run()
     for genre in ("jazz", "rock"):
         audio, rate = sf.read(str(tmp_path / f"results/{genre}/transfer/song_one.wav"))
         assert rate == 3000 and abs(audio.shape[0] - 5 * 3000) <= 1
         assert not (tmp_path / f"results/{genre}/transfer/rock.wav").exists()
     page = (tmp_path / "results/index.html").read_text()
     assert "jazz/transfer/playback/song_one.wav" in page and "rock/transfer/playback/jazz.wav" not in page
-    assert _jobs(tmp_path) == {}
+    assert planned() == {}
     sf.write(str(mine / "song one.flac"), np.stack([tone, tone], axis=1), 44100)
-    assert _jobs(tmp_path) == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
+    assert planned() == {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}}
 
 
 def test_report_preset_end_to_end(tmp_path: Path) -> None:

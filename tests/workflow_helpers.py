@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,11 +24,30 @@ def write_config(workdir: Path, **config: object) -> Path:
     return path
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    """`snakemake -s <repo>/Snakefile --directory <workdir> --configfile <workdir>/config.yaml ...`."""
+#: What a copy of the workflow needs: the Snakefile and everything it includes, reads or runs.
+WORKFLOW_PARTS = ("Snakefile", "workflow", "src", "envs", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (:data:`WORKFLOW_PARTS`) in ``dest``, for tests that edit its code:
+    they edit the copy, never the source tree.  Returns the copy's Snakefile."""
+    for part in WORKFLOW_PARTS:
+        source = REPO_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, dest / part)
+    return dest / "Snakefile"
+
+
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: float = 900, snakefile: Path = REPO_ROOT / "Snakefile"
+) -> subprocess.CompletedProcess:
+    """`snakemake -s <snakefile> --directory <workdir> --configfile <workdir>/config.yaml ...`
+    (the repository's Snakefile unless another is given, e.g. a :func:`copy_workflow`)."""
     command = [
         sys.executable, "-m", "snakemake",
-        "-s", str(REPO_ROOT / "Snakefile"),
+        "-s", str(snakefile),
         "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"),
         "--cores", "2",
@@ -39,9 +59,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 90
     return result
 
 
-def planned_jobs(workdir: Path, *targets: str, extra: tuple[str, ...] = ()) -> set[tuple[str, str]]:
+def planned_jobs(
+    workdir: Path, *targets: str, extra: tuple[str, ...] = (), snakefile: Path = REPO_ROOT / "Snakefile"
+) -> set[tuple[str, str]]:
     """(rule, genre) pairs a dry run would execute; rule `all` and other genre-less jobs give ''."""
-    result = snakemake(workdir, "--dry-run", *extra, *targets)
+    result = snakemake(workdir, "--dry-run", *extra, *targets, snakefile=snakefile)
     text = result.stdout + result.stderr
     jobs: set[tuple[str, str]] = set()
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
