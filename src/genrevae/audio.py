@@ -33,6 +33,7 @@ __all__ = [
     "inspect_audio",
     "read_blocks",
     "write_waveform",
+    "playback_samples",
     "peak_limit",
     "limit_gain",
     "peak_safe",
@@ -241,6 +242,12 @@ class WrittenAudio:
 _RIFF_MAX_DATA = 0xFFFFFFFF - 36
 
 
+def playback_samples(n_samples: int, sample_rate: int, playback_rate: int) -> int:
+    """At most how many samples the playback copy of ``n_samples`` at ``sample_rate`` holds
+    (the streaming resampler's length, with room for its filter's rounding)."""
+    return math.ceil(int(n_samples) * int(playback_rate) / int(sample_rate)) + 64
+
+
 def _open_wav(path: Path, rate: int, n_samples: int) -> sf.SoundFile:
     """A mono 16-bit PCM WAV for writing ``n_samples``: the canonical 44-byte RIFF header (the
     same bytes as :func:`encode_wav`), or RF64 where 4 GiB would not hold them (26 h at 22 kHz)."""
@@ -296,7 +303,7 @@ def write_waveform(
         model_out = _open_wav(tmp_wav, sample_rate, n)
         playback_out = None
         if resampler is not None:
-            playback_out = _open_wav(tmp_playback, playback_rate, math.ceil(n * int(playback_rate) / int(sample_rate)) + 64)
+            playback_out = _open_wav(tmp_playback, playback_rate, playback_samples(n, sample_rate, playback_rate))
         try:
             for i in range(0, n, _SPOOL_BLOCK):
                 x = (np.asarray(signal[i : i + _SPOOL_BLOCK], dtype=np.float64) - mean) * gain

@@ -251,10 +251,7 @@ class GenreModel:
     # -- latents ---------------------------------------------------------------------------
     def check_prior(self, prior_kind: str) -> None:
         """Raise unless ``prior_kind`` names a prior this folder can sample."""
-        if prior_kind not in PRIORS:
-            raise ConfigError(f"--prior must be one of {PRIORS}, got {prior_kind!r}")
-        if prior_kind == "learned" and self.prior is None:
-            raise _no_prior(self.folder)
+        _check_prior_kind(self.checked, prior_kind)
 
     def _prior_latents(self, frames_for: int, seed: int, prior_kind: str, temperature: float) -> np.ndarray:
         """One latent sequence for a waveform of ``frames_for`` samples, from seed ``seed``."""
@@ -358,17 +355,15 @@ def _wav_name(path: Path, what: str) -> Path:
     return path
 
 
-def _playback_samples(n_samples: int, sample_rate: int, rendering: Rendering) -> int:
-    return math.ceil(n_samples * rendering.playback_rate / sample_rate) + 64
-
-
 def _count_clip(
     outputs: OutputFiles, path: Path, playback: Path | None, n_samples: int, sample_rate: int, rendering: Rendering
 ) -> None:
     """The bytes of one clip, its playback copy and the spool it is written through."""
     outputs.reserve(path, wav_bytes(n_samples), scratch_bytes=4 * n_samples)
     if playback is not None:
-        outputs.reserve(playback, wav_bytes(_playback_samples(n_samples, sample_rate, rendering)))
+        from genrevae.audio import playback_samples
+
+        outputs.reserve(playback, wav_bytes(playback_samples(n_samples, sample_rate, rendering.playback_rate)))
 
 
 def _check_prior_kind(folder: GenreFolder, prior_kind: str, needed: bool = True) -> None:

@@ -29,8 +29,7 @@ __all__ = ["MAX_CLIP_SECONDS", "OutputFiles", "genre_folder_around", "wav_bytes"
 #: The longest clip a command writes (24 h): its latent sequence (130 MB) and spool (1 GB at
 #: 3 kHz) stay small, and a typo such as ``--seconds 1e9`` is refused instead of filling a disk.
 MAX_CLIP_SECONDS = 24 * 3600.0
-#: Bytes of a mono 16-bit WAV header (the canonical RIFF one; RF64 needs 80 more).
-_WAV_HEADER = 44
+#: Bytes of a mono 16-bit RF64 header (the canonical RIFF one is 44): an upper bound for any WAV we write.
 _RF64_HEADER = 124
 
 
