@@ -565,7 +565,8 @@ def bench_train(ctx: Context) -> None:
     import keras
     import pandas as pd
 
-    from genrevae.train import configure_threads, train_genre
+    from genrevae.backend import configure_threads
+    from genrevae.train import train_genre
 
     configure_threads(THREADS)
     size = ctx.size
@@ -674,7 +675,8 @@ def bench_gen(ctx: Context) -> None:
 
     from genrevae.config import sections
     from genrevae.model import build_model
-    from genrevae.train import SECTIONS, configure_threads
+    from genrevae.backend import configure_threads
+    from genrevae.train import SECTIONS
 
     configure_threads(THREADS)
     size = ctx.size
@@ -809,7 +811,7 @@ def bench_scale(ctx: Context) -> None:
 
     from genrevae.artifacts.shard import read_shard
     from genrevae.artifacts.split import read_split
-    from genrevae.train import configure_threads
+    from genrevae.backend import configure_threads
 
     configure_threads(THREADS)
     size = ctx.size

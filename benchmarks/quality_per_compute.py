@@ -160,9 +160,13 @@ def worker_main(kind: str, threads: int, overrides: dict[str, Any]) -> int:
     import genrevae
     from genrevae.config import resolve_config
     try:  # the package of this commit, or an older commit's (the `old` worker), whose module was genrevae.training
-        from genrevae.train import configure_threads, train_genre
+        from genrevae.backend import configure_threads
+        from genrevae.train import train_genre
     except ImportError:
-        from genrevae.training import configure_threads, train_genre
+        try:
+            from genrevae.train import configure_threads, train_genre
+        except ImportError:
+            from genrevae.training import configure_threads, train_genre
 
     configure_threads(threads)
     import keras

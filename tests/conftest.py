@@ -31,21 +31,17 @@ def write_tone(
     return path
 
 
-def tensorflow_threads() -> int:
-    """The thread count this test process's TensorFlow runs with; pins it to 1 if not chosen yet.
+def backend_threads() -> int:
+    """The thread count this test process's Keras backend runs with; pins it to 1 if not chosen yet.
 
-    Test modules call it at import (collection) time, before any test runs a TensorFlow op, so
+    Test modules call it at import (collection) time, before any test runs a backend op, so
     that configure_threads() inside train_genre/evaluate_genre is a no-op later.
     """
-    import tensorflow as tf
+    from genrevae import backend
 
-    from genrevae.train import configure_threads
-
-    current = tf.config.threading.get_intra_op_parallelism_threads()
-    if current == 0:
-        configure_threads(1)
-        current = 1
-    return current
+    if backend.configured_threads() is None:
+        backend.configure_threads(1)
+    return backend.configured_threads()
 
 
 @pytest.fixture

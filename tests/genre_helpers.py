@@ -64,12 +64,12 @@ def train_tiny_genre(shard: Path, split: Path, out_dir: Path, seed: int = 0, mod
     (``model``, ``history``, ``epoch_samples``, ``config``, ``prior``, ``prior_json``, ``shard``, ``split``).
 
     Train with the thread count the test process's TensorFlow already has: a test module
-    that calls this must pin it at import with ``conftest.tensorflow_threads()``.
+    that calls this must pin it at import with ``conftest.backend_threads()``.
     """
-    from conftest import tensorflow_threads
+    from conftest import backend_threads
     from genrevae.train import train_genre
 
-    threads = tensorflow_threads()
+    threads = backend_threads()
     out_dir = Path(out_dir)
     settings = {"seed": seed, "sample_rate": 3000, "model": model or TINY_MODEL, "train": TINY_TRAIN}
     train_genre(shard, split, out_dir, settings, threads, _log)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tensorflow_threads
+from conftest import backend_threads
 from genrevae.evaluate import evaluate_genre
 from genrevae.model import build_model
 from genrevae.train import train_genre
@@ -28,7 +28,7 @@ KEYS = {
 LEARNED_KEYS = {"elbo_nats", "elbo_bits_per_sample", "kl_nats", "iwae_nats"}
 
 
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,14 @@ from genrevae.figures import (
     waveform_grid_figure,
     write_gif,
 )
-from conftest import tensorflow_threads
+from conftest import backend_threads
 from genre_helpers import train_tiny_genre, write_genre_data
 
 RATE = 3000
 N_SAMPLES = 3001
 
 # make_figures' test trains a tiny genre: pin TensorFlow's threads before any op runs
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 
 
 def _epoch_samples(epochs: int = 2, points: int = 512) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import tensorflow_threads, write_tone
+from conftest import backend_threads, write_tone
 from genre_helpers import tiny_genre_folder
 
 from genrevae.audio import AudioError, inspect_audio, read_blocks, write_waveform
@@ -21,7 +21,7 @@ from genrevae.cli import main
 from genrevae.audio import encode_wav, peak_safe, read_wav, to_pcm16
 from genrevae.generation import decode_blocks, encode_blocks, generate_latents, slerp, slerp_frames
 
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 RATE = 3000
 
 

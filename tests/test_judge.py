@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import tensorflow_threads
+from conftest import backend_threads
 
 from genrevae.judge import INSTALL_COMMAND, MSD_TAGS, MTT_TAGS, MusicnnNotInstalledError, judge, load_musicnn
 from genrevae.judge.frontend import PATCH_FRAMES, patches
 from genrevae.judge.weights import checkpoint_prefix
 from genrevae.toy import synthesize_clip
 
-tensorflow_threads()
+backend_threads()
 
 MODELS = ("MTT_musicnn", "MSD_musicnn")
 #: Port vs original graph, max abs difference (measured on these patches: probabilities 3.0e-7, penultimate

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import REPO_ROOT, tensorflow_threads, write_tone
+from conftest import REPO_ROOT, backend_threads, write_tone
 from genre_helpers import tiny_genre_folder
 
 from genrevae.cli import main
@@ -24,7 +24,7 @@ from genrevae.files import safe_name
 from genrevae.messages import summarise
 from genrevae.output_files import OutputFiles
 
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 RATE = 3000
 
 

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from conftest import REPO_ROOT, tensorflow_threads
+from conftest import REPO_ROOT, backend_threads
 from genrevae.config import section
 from genrevae.prior import (
     LatentPrior,
@@ -28,7 +28,7 @@ from genrevae.prior import (
 
 # Pin TensorFlow to 1 thread at collection time, before any op runs (bit-reproducibility
 # depends on the thread count, and the machine's cores are shared).
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 
 CHANNELS = 3
 FRAMES = 40

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tensorflow_threads
+from conftest import backend_threads
 from genre_helpers import train_tiny_genre, write_genre_data
 from genrevae.artifacts.reports import json_text
 from genrevae.config import section
@@ -31,7 +31,7 @@ RATE = 3000
 N_SAMPLES = 3001
 
 # The file-level tests train tiny genres: pin TensorFlow's threads before any op runs.
-THREADS = tensorflow_threads()
+THREADS = backend_threads()
 
 
 def _genre_clips(kind: str, n: int, seed: int) -> np.ndarray:

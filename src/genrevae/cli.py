@@ -41,12 +41,12 @@ def seconds_since_process_start() -> float:
 STARTUP_LOG_PATTERN = re.compile(r"start-up took ([0-9.]+) s")
 
 
-def _start_tensorflow(threads: int) -> None:
-    """Pin TensorFlow to `threads`, then log the job's start-up time (see STARTUP_LOG_PATTERN)."""
-    from genrevae.train import configure_threads
+def _start_backend(threads: int) -> None:
+    """Pin the Keras backend to `threads`, then log the job's start-up time (see STARTUP_LOG_PATTERN)."""
+    from genrevae.backend import configure_threads
 
     configure_threads(threads)
-    log.info("start-up took %.2f s (interpreter, imports, TensorFlow set-up)", seconds_since_process_start())
+    log.info("start-up took %.2f s (interpreter, imports, backend set-up)", seconds_since_process_start())
 
 
 class _Terminated(BaseException):
@@ -136,14 +136,14 @@ def cmd_split(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from genrevae.train import train_genre
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     train_genre(args.shard, args.split, args.out_dir, args.settings, args.threads, log)
 
 
 def cmd_prior(args: argparse.Namespace) -> None:
     from genrevae.prior import fit_prior_files
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     result = fit_prior_files(args.model, args.shard, args.split, args.out_dir, args.settings, log)
     test = result["report"]["test"]
     log.info(
@@ -157,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genrevae.artifacts.reports import write_report
     from genrevae.evaluate import evaluate_genre
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads, args.prior)
     write_report(metrics, args.out)
     test = metrics["test"]
@@ -170,7 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_figures(args: argparse.Namespace) -> None:
     from genrevae.figures import make_figures
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     paths = make_figures(
         args.model, args.prior, args.history, args.epoch_samples, args.shard, args.split, args.out_dir, args.genre, args.settings
     )
@@ -181,7 +181,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
     from genrevae.artifacts.reports import write_report
     from genrevae.quality import quality_genre_files
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     result = {"genre": args.genre, **quality_genre_files(args.model, args.prior, args.shard, args.split, args.settings)}
     write_report(result, args.out)
     log.info(
@@ -198,7 +198,7 @@ def cmd_judge(args: argparse.Namespace) -> None:
     judge = section("judge", args.settings.get("judge"))
     for model in {judge["embedding_model"], *judge["tag_models"]}:
         checkpoint_prefix(model)  # the weights are installed: one line naming the pip command, before any work
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     result = judge_genre_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
     write_report(result, args.out)
     embedding, verdict = result["embedding"], result["verdict"]
@@ -213,7 +213,7 @@ def cmd_judge(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from genrevae.export import export_genre_files
 
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     manifest = export_genre_files(args.model, args.prior, args.shard, args.split, args.out_dir, args.settings)
     counts = manifest["kind"].value_counts().to_dict()
     log.info(
@@ -228,7 +228,7 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
 
     if not len(args.genre) == len(args.model) == len(args.prior) == len(args.shard) == len(args.split):
         raise ConfigError("fidelity: give one --model, --prior, --shard and --split per --genre, in the same order")
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     table = genre_fidelity_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
     write_csv(table, args.out)
     for row in table.itertuples(index=False):
@@ -255,7 +255,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     job = GenerateJob.check(
         folder, args.out, args.n, args.seconds, args.seed, args.prior, args.temperature, _rendering(args), args.force
     )
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     manifest = job.run(GenreModel.load(folder))
     log.info("wrote %d clips of %.1f s (%s prior) and manifest.json under %s", args.n, args.seconds, args.prior, args.out)
     for clip in manifest["clips"]:
@@ -285,7 +285,7 @@ def cmd_transfer(args: argparse.Namespace) -> None:
         folder, jobs, args.strength, args.seed, args.prior, args.temperature, _rendering(args), args.force,
         in_genre_folder=args.in_genre_folder,
     )  # fmt: skip
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     records = job.run(GenreModel.load(folder, need_prior=learned))
     for (source, out, _), record in zip(job.jobs, records):
         log.info("%s as %s: %s (%.1f s, strength %.2f)", source, folder.path.name, out, record["seconds"], args.strength)
@@ -296,7 +296,7 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
     folder = GenreFolder.open(args.model_dir)
     job = InterpolateJob.check(folder, args.a, args.b, args.out, args.playback_out, args.seconds, _rendering(args), args.force)
-    _start_tensorflow(args.threads)
+    _start_backend(args.threads)
     record = job.run(GenreModel.load(folder))
     log.info("wrote %s: %.1f s morphing from %s into %s", args.out, record["seconds"], args.a, args.b)
 

@@ -59,7 +59,8 @@ import numpy as np
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
 from genrevae.config import sections
-from genrevae.train import SECTIONS, configure_threads
+from genrevae.backend import configure_threads
+from genrevae.train import SECTIONS
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
 
