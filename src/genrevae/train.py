@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrevae import backend
 from genrevae.artifacts.reports import write_report
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
@@ -79,7 +80,6 @@ from genrevae.files import atomic_path, write_csv, write_npy, write_text
 
 __all__ = [
     "SECTIONS",
-    "configure_threads",
     "data_fingerprint",
     "run_fingerprint",
     "envelope",
@@ -102,39 +102,6 @@ _TEST_STREAM = 1
 
 #: The config sections training reads (genrevae.config.sections fills them from the schema).
 SECTIONS = ("seed", "sample_rate", "model", "train", "evaluate")
-
-
-# ---------------------------------------------------------------------------
-# Threads
-# ---------------------------------------------------------------------------
-def configure_threads(threads: int) -> None:
-    """Use ``threads`` intra-op and ``threads`` inter-op threads in TensorFlow.
-
-    Must run before the first TensorFlow op of the process (TensorFlow ignores
-    ``OMP_NUM_THREADS``, which is all Snakemake's ``threads`` sets).  Calling it again
-    with the same number is a no-op; a different number after TensorFlow has started
-    raises ``RuntimeError``.  The thread count is part of reproducibility: CPU results
-    are bit-identical only for the same count.
-    """
-    threads = int(threads)
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    import tensorflow as tf
-
-    intra = tf.config.threading.get_intra_op_parallelism_threads()
-    inter = tf.config.threading.get_inter_op_parallelism_threads()
-    if intra == threads and inter == threads:
-        return
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError as err:
-        raise RuntimeError(
-            f"cannot run TensorFlow with {threads} thread(s): it is already initialised with "
-            f"intra_op={intra or 'default'}, inter_op={inter or 'default'} threads. "
-            "configure_threads() must be called before the first TensorFlow operation, "
-            "with a single value per process."
-        ) from err
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +129,7 @@ def run_fingerprint(settings: dict, n_samples: int, data_fp: str, threads: int) 
     train = {k: v for k, v in settings["train"].items() if k not in skip}
     payload = {
         "format": 2,
+        "backend": backend.name(),
         "seed": settings["seed"],
         "sample_rate": settings["sample_rate"],
         "model": settings["model"],
@@ -244,8 +212,8 @@ def _save_checkpoint(ckpt_dir: Path, step: int, model, optimizer, history: list[
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    np.savez(tmp / "weights.npz", *[v.value.numpy() for v in model.weights])
-    np.savez(tmp / "optimizer.npz", *[v.value.numpy() for v in optimizer.variables])
+    np.savez(tmp / "weights.npz", *[backend.to_numpy(v.value) for v in model.weights])
+    np.savez(tmp / "optimizer.npz", *[backend.to_numpy(v.value) for v in optimizer.variables])
     np.save(tmp / "epoch_samples.npy", np.stack(samples).astype(np.float32))
     state = {"step": step, "fingerprint": fingerprint, "history": history}
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
@@ -309,53 +277,47 @@ def training_loss(model, x, seed, kl_weight, stft_weight: float, stft_sizes) -> 
     ``loss = mean_batch[(-recon + kl_weight * kl) / n] + stft_weight * mean_batch[MR-STFT]``
     with ``n`` the window length; ``terms`` is :func:`genrevae.losses.elbo_terms`' dict.
     """
-    import tensorflow as tf
+    from keras import ops
 
     from genrevae import losses
 
     t = losses.elbo_terms(model, x, seed, training=True)
-    n = tf.cast(tf.shape(x)[1], tf.float32)
-    loss = tf.reduce_mean(-(t["recon"] - kl_weight * t["kl"]) / n)
+    n = ops.cast(ops.shape(x)[1], "float32")
+    loss = ops.mean(-(t["recon"] - kl_weight * t["kl"]) / n)
     if stft_weight > 0:
         spectral = losses.multi_resolution_stft_distance(x, model.waveform(t["output"]), tuple(int(v) for v in stft_sizes))
-        loss = loss + stft_weight * tf.reduce_mean(spectral)
+        loss = loss + stft_weight * ops.mean(spectral)
     return loss, t
 
 
 def _make_steps(model, optimizer, train_settings: dict):
-    import tensorflow as tf
+    """``(train_step, eval_step)``, each compiled once for this backend (see :mod:`genrevae.backend`).
 
+    ``train_step(x, seed, kl_weight) -> loss`` applies one Adam update; ``eval_step(x, seed) ->
+    (elbo, recon, kl)`` per clip.  Arguments are tensors, so one trace serves every step.
+    """
     from genrevae import losses
 
-    x_spec = tf.TensorSpec((None, None), tf.float32)
-    seed_spec = tf.TensorSpec((2,), tf.int32)
     stft_weight, stft_sizes = float(train_settings["stft_weight"]), list(train_settings["stft_sizes"])
 
-    # fixed signatures: one trace for every batch size and length
-    @tf.function(jit_compile=bool(train_settings["xla"]), autograph=False, input_signature=[x_spec, seed_spec, tf.TensorSpec((), tf.float32)])
-    def train_step(x, seed, kl_weight):
-        with tf.GradientTape() as tape:
-            loss, _ = training_loss(model, x, seed, kl_weight, stft_weight, stft_sizes)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply(grads, model.trainable_variables)
-        return loss
+    def loss_only(x, seed, kl_weight):
+        return training_loss(model, x, seed, kl_weight, stft_weight, stft_sizes)[0]
 
-    @tf.function(autograph=False, input_signature=[x_spec, seed_spec])
-    def eval_step(x, seed):
+    def elbo(x, seed):
         t = losses.elbo_terms(model, x, seed, training=False)
         return t["elbo"], t["recon"], t["kl"]
 
+    train_step = backend.make_train_step(loss_only, model, optimizer, jit_compile=bool(train_settings["xla"]))
+    eval_step = backend.compile_function(elbo, model, jit_compile=False)
     return train_step, eval_step
 
 
 def _evaluate_elbo(eval_step, clips: np.ndarray, idx: np.ndarray, batch_size: int, seed: int) -> dict[str, float]:
-    import tensorflow as tf
-
     sums = np.zeros(3, dtype=np.float64)
     for b, start in enumerate(range(0, len(idx), batch_size)):
         x = np.ascontiguousarray(clips[idx[start : start + batch_size]], dtype=np.float32)
-        elbo, recon, kl = eval_step(tf.constant(x), tf.constant([seed + _TEST_STREAM, b], tf.int32))
-        sums += [float(tf.reduce_sum(elbo)), float(tf.reduce_sum(recon)), float(tf.reduce_sum(kl))]
+        terms = eval_step(x, backend.seed_pair((seed + _TEST_STREAM, b)))
+        sums += [float(backend.to_numpy(v).astype(np.float64).sum()) for v in terms]
     elbo, recon, kl = sums / len(idx)
     return {"test_elbo": elbo, "test_recon": recon, "test_kl": kl}
 
@@ -363,21 +325,19 @@ def _evaluate_elbo(eval_step, clips: np.ndarray, idx: np.ndarray, batch_size: in
 def _tensorboard_write(writer, model, row: dict, clips: np.ndarray, test_idx: np.ndarray, sample_seed, n_audio: int, sample_rate: int) -> None:
     """Scalars of one history row and, when ``n_audio`` > 0, a few prior draws and test
     reconstructions as audio (what Keras users watch during long runs)."""
-    import tensorflow as tf
-
+    if writer is None:
+        return
     step = int(row["step"])
-    with writer.as_default(step=step):
-        for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"):
-            tf.summary.scalar(key, float(row[key]))
-        if model.log_scale is not None:
-            tf.summary.scalar("log_scale", float(model.log_scale.numpy()))
-        if n_audio > 0:
-            drawn = model.sample(n_audio, sample_seed)
-            tf.summary.audio("prior_samples", drawn[:, :, None], sample_rate, max_outputs=n_audio)
-            x = np.ascontiguousarray(clips[test_idx[:n_audio]], dtype=np.float32)
-            mean, _ = model.encode(x)
-            recon = model.waveform(model.decode(mean, length=x.shape[1])).numpy()
-            tf.summary.audio("test_reconstructions", recon[:, :, None], sample_rate, max_outputs=n_audio)
+    for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"):
+        writer.scalar(key, float(row[key]), step)
+    if model.log_scale is not None:
+        writer.scalar("log_scale", float(backend.to_numpy(model.log_scale)), step)
+    if n_audio > 0:
+        writer.audio("prior_samples", model.sample(n_audio, sample_seed), sample_rate, step)
+        x = np.ascontiguousarray(clips[test_idx[:n_audio]], dtype=np.float32)
+        mean, _ = model.encode(x)
+        recon = backend.to_numpy(model.waveform(model.decode(mean, length=x.shape[1])))
+        writer.audio("test_reconstructions", recon, sample_rate, step)
     writer.flush()
 
 
@@ -398,15 +358,14 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     Raises ``RuntimeError`` if the loss (or the test ELBO) becomes NaN/inf; then the last
     good checkpoint is kept and ``model.keras`` is not written.
     """
-    configure_threads(threads)
+    backend.configure_threads(threads)
     import keras
-    import tensorflow as tf
 
     from genrevae.model import build_model
 
     shard, split, out_dir = Path(shard), Path(split), Path(out_dir)
     settings = sections(settings, SECTIONS)
-    seed = int(settings["seed"]) % (2**31 - 2)  # TF's stateless seeds are int32 pairs
+    seed = int(settings["seed"]) % (backend.SEED_MODULUS - 1)  # stateless seeds are pairs of 32-bit words
     tr = settings["train"]
     steps, batch_size, every = int(tr["steps"]), int(tr["batch_size"]), int(tr["checkpoint_every"])
 
@@ -451,7 +410,9 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     else:
         step, history, samples = resumed
         last_ckpt = _checkpoint_dirs(ckpt_dir)[-1]
-    writer = tf.summary.create_file_writer(str(out_dir / "tensorboard"))
+    writer = backend.summary_writer(out_dir / "tensorboard")
+    if writer is None:
+        log.info("TensorFlow is not installed: no TensorBoard log (history.csv has the same scalars)")
 
     budget = tr["max_seconds"]
     show_bar = sys.stderr.isatty()
@@ -466,9 +427,9 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         loss_sum = 0.0
         for t in range(step, stop):
             rows, offsets = window_batch(seed, t, train_idx, batch_size, n_samples, window)
-            x = tf.constant(read_windows(clips, rows, offsets, window))
-            kl_weight = kl_weight_for_step(t, tr)
-            loss = float(train_step(x, tf.constant([seed, t], tf.int32), tf.constant(kl_weight, tf.float32)))
+            x = read_windows(clips, rows, offsets, window)
+            kl_weight = np.array(kl_weight_for_step(t, tr), dtype=np.float32)
+            loss = float(backend.to_numpy(train_step(x, backend.seed_pair((seed, t)), kl_weight)))
             if not math.isfinite(loss):
                 raise _diverged("the training loss", loss, t + 1, steps, last_ckpt, out_dir)
             loss_sum += loss
@@ -496,7 +457,8 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
             step, steps, row["train_loss"], row["test_elbo"], row["test_recon"], row["test_kl"],
             row["test_elbo"] / (n_samples * math.log(2.0)), row["kl_weight"], row["seconds"],
         )  # fmt: skip
-    writer.close()
+    if writer is not None:
+        writer.close()
 
     columns = ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
     frame = pd.DataFrame(history, columns=columns)
@@ -514,7 +476,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "fingerprint": fingerprint,
         "latent_shape": list(model.latent_shape),
         "parameters": int(model.count_params()),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        "versions": backend.versions(),
     }
     write_report(config, out_dir / "config.json")
     stacked = np.stack(samples).astype(np.float32)
