@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -41,10 +42,16 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, timeout: float = 900, snakefile: Path = REPO_ROOT / "Snakefile"
+    workdir: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 900,
+    snakefile: Path = REPO_ROOT / "Snakefile",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """`snakemake -s <snakefile> --directory <workdir> --configfile <workdir>/config.yaml ...`
-    (the repository's Snakefile unless another is given, e.g. a :func:`copy_workflow`)."""
+    (the repository's Snakefile unless another is given, e.g. a :func:`copy_workflow`), with
+    ``env`` added to this process's environment (e.g. ``{"KERAS_BACKEND": "jax"}``)."""
     command = [
         sys.executable, "-m", "snakemake",
         "-s", str(snakefile),
@@ -53,7 +60,7 @@ def snakemake(
         "--cores", "2",
         *args,
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
