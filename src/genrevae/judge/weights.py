@@ -3,8 +3,11 @@
 musicnn's own code needs numpy < 1.17 and TensorFlow 1, so it is installed without its
 dependencies (``pip install --no-deps musicnn==0.1.0``) and never imported: only its
 checkpoint folders are read (``musicnn/MTT_musicnn/``, ``musicnn/MSD_musicnn/``: files
-``.index`` and ``.data-00000-of-00001``, prefix ``<folder>/``), with TensorFlow's
-checkpoint reader, which still reads TF1 checkpoints.  No network access is needed or made.
+``.index`` and ``.data-00000-of-00001``, prefix ``<folder>/``), with
+:mod:`genrevae.judge.checkpoint`, a reader of TensorFlow's V2 checkpoint format in Python and
+numpy: the judge runs on any Keras backend, and a JAX machine has no TensorFlow.  The reader
+verifies every checksum, so corrupt weights fail loudly instead of judging wrongly.  No network
+access is needed or made.
 
 The checkpoint names its variables after TF1's automatic layer scopes, numbered in the
 order ``musicnn/models.py`` creates them (``conv2d_5``, ``batch_normalization_6``, ...);
@@ -23,6 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from genrevae.judge.checkpoint import read_bundle
 from genrevae.judge.musicnn import build_musicnn
 from genrevae.judge.tags import TAGS
 
@@ -91,12 +95,14 @@ def checkpoint_prefix(model: str) -> str:
 
 
 def read_checkpoint(model: str) -> dict[str, np.ndarray]:
-    """Every network variable of ``model``'s checkpoint, by its TF1 name (``"conv2d/kernel"``, ...)."""
-    import tensorflow as tf
+    """Every network variable of ``model``'s checkpoint, by its TF1 name (``"conv2d/kernel"``, ...), sorted.
 
-    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_prefix(model))
-    names = [n for n in reader.get_variable_to_shape_map() if not _is_optimizer_slot(n)]
-    return {name: np.asarray(reader.get_tensor(name)) for name in sorted(names)}
+    Read without TensorFlow (:func:`genrevae.judge.checkpoint.read_bundle`); the optimizer's slots
+    are neither returned nor read.  Raises :class:`MusicnnNotInstalledError` without the wheel and
+    :class:`genrevae.judge.checkpoint.CheckpointError`, naming the file, for a corrupt checkpoint.
+    """
+    values = read_bundle(checkpoint_prefix(model), select=lambda name: not _is_optimizer_slot(name))
+    return {name: values[name] for name in sorted(values)}
 
 
 def _assign(network: keras.Model, values: dict[str, np.ndarray]) -> None:
