@@ -56,10 +56,12 @@ from pathlib import Path
 
 import numpy as np
 
+from scipy.special import logsumexp
+
+from genrevae import backend
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
 from genrevae.config import sections
-from genrevae.backend import configure_threads
 from genrevae.train import SECTIONS
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD"]
@@ -73,28 +75,37 @@ _SUBSET_STREAM = {"test": 101, "train": 102}
 DECODE_BATCH = 16
 
 
-#: The two graphs of each loaded model (see :func:`_steps`).
+#: The two compiled functions of each loaded model (see :func:`_steps`); weak keys, so they go
+#: when the model does.
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _steps(model) -> tuple:
-    """``(posterior, importance_samples)`` of ``model`` as TensorFlow graphs, traced once per model
-    with free batch and length axes: tracing a whole-clip model costs ~2 s, and a trace per batch
-    shape and per subset made up a third of an evaluation."""
+    """``(posterior, importance_samples)`` of ``model``, compiled once per model
+    (:func:`genrevae.backend.compile_function`): building them per batch or per subset made
+    tracing a third of an evaluation.  TensorFlow traces a graph for the first shapes and one
+    with free batch and length axes after; JAX compiles once per shape (a full and a last,
+    smaller batch per subset).  TensorFlow runs graphs without XLA, as :mod:`genrevae.generation`
+    does.
+
+    ``importance_samples(x, mean, logvar, seeds)`` takes ``g`` seed pairs ``(g, 2)`` and draws
+    ``z_j ~ q(z|x)`` with seed ``j`` for every clip (``keras.ops.map`` over the seeds: a loop
+    whose length is the seeds' shape, so the same compiled function serves any ``g`` and draw
+    ``j`` is the one a call with that seed alone would make), then decodes all ``g * batch``
+    draws in one decoder call (a larger batch keeps the CPU's convolutions busier; the numbers
+    move by float rounding at most).  It returns, draw-major, ``log w = log p(x|z) + log N(z; 0, I)
+    - log q(z|x)``, ``log p(x|z)`` and ``log q(z|x)``, each ``(g, batch)``, and the draws
+    ``(g * batch, *latent)``.
+    """
     if model in _STEPS:
         return _STEPS[model]
-    import tensorflow as tf
+    from keras import ops
 
     from genrevae import losses
 
-    latent = tuple(model.latent_shape)
-    clips_spec = tf.TensorSpec((None, None), tf.float32)
-    latent_spec = tf.TensorSpec((None,) + (None,) * (len(latent) - 1) + latent[-1:], tf.float32)
-
-    @tf.function(input_signature=[clips_spec])
     def posterior(x):
         mean, logvar = model.encode(x, training=False)
-        out = model.decode(mean, training=False, length=tf.shape(x)[1])
+        out = model.decode(mean, training=False, length=ops.shape(x)[1])
         y = model.waveform(out)
         return (
             mean,
@@ -104,30 +115,44 @@ def _steps(model) -> tuple:
             losses.multi_resolution_stft_distance(x, y),
         )
 
-    @tf.function(input_signature=[clips_spec, latent_spec, latent_spec, tf.TensorSpec((None, 2), tf.int32)])
     def importance_samples(x, mean, logvar, seeds):
-        # g draws of every clip through one decoder call: z_j ~ q(z|x) with seed j, exactly as one
-        # call per draw would draw them, decoded as one batch of g * batch clips (a larger batch
-        # keeps the CPU's convolutions busier; the numbers move by float rounding at most).
-        z = tf.map_fn(lambda seed: model.reparameterize(mean, logvar, seed), seeds, fn_output_signature=mean.dtype)
-        log_q = tf.map_fn(lambda z_j: losses.log_normal_pdf(z_j, mean, logvar), z)  # (g, batch)
-        log_p = tf.map_fn(lambda z_j: losses.log_normal_pdf(z_j, 0.0, 0.0), z)
-        flat = tf.reshape(z, tf.concat([[-1], tf.shape(mean)[1:]], axis=0))  # draw-major: (g * batch, ...)
-        output = model.decode(flat, training=False, length=tf.shape(x)[1])
-        recon = tf.reshape(model.log_likelihood(tf.tile(x, [tf.shape(seeds)[0], 1]), output), tf.shape(log_q))
+        draws = ops.shape(seeds)[0]
+        z = ops.map(lambda seed: model.reparameterize(mean, logvar, seed), seeds)  # (g, batch, *latent)
+        flat = ops.reshape(z, (-1,) + tuple(ops.shape(mean)[1:]))  # draw-major: (g * batch, *latent)
+        # log-densities sum over every axis but the first, so they take the flat draws against
+        # the posterior repeated draw-major alike, then go back to (g, batch)
+        tiled = (draws,) + (1,) * (len(mean.shape) - 1)
+        log_q = losses.log_normal_pdf(flat, ops.tile(mean, tiled), ops.tile(logvar, tiled))
+        log_p = losses.log_normal_pdf(flat, 0.0, 0.0)
+        output = model.decode(flat, training=False, length=ops.shape(x)[1])
+        recon = model.log_likelihood(ops.tile(x, (draws, 1)), output)
+        per_draw = (draws, ops.shape(mean)[0])
+        recon, log_p, log_q = (ops.reshape(v, per_draw) for v in (recon, log_p, log_q))
         return recon + log_p - log_q, recon, log_q, flat
 
-    _STEPS[model] = (posterior, importance_samples)
+    _STEPS[model] = (
+        backend.compile_function(posterior, model, jit_compile=False),
+        backend.compile_function(importance_samples, model, jit_compile=False),
+    )
     return _STEPS[model]
+
+
+def _iwae(log_weights: np.ndarray) -> np.ndarray:
+    """:func:`genrevae.losses.iwae_bound` over axis 0 of float64 log-weights ``(k, batch)``, in numpy.
+
+    The same log-mean-exp, kept in float64: JAX computes in float32 unless x64 is switched on
+    for the whole process, and these bounds are summed over all clips of a subset.
+    """
+    log_weights = np.asarray(log_weights, dtype=np.float64)
+    return logsumexp(log_weights, axis=0) - math.log(log_weights.shape[0])
 
 
 def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, batch_size: int, seed: tuple[int, int], prior=None) -> dict:
     """Metrics of ``model`` on ``clips[idx]`` (see the module docstring); ``seed`` = (stream, base);
     ``prior`` the genre's learned prior (adds ``learned_prior``) or None."""
-    import tensorflow as tf
+    from keras import ops
 
     from genrevae import losses
-
     from genrevae.prior import as_sequence
 
     posterior, importance_samples = _steps(model)
@@ -140,37 +165,37 @@ def evaluate_clips(model, clips: np.ndarray, idx: np.ndarray, iw_samples: int, b
     post_means = []
     stream, base = int(seed[0]), int(seed[1])
     for b, start in enumerate(range(0, len(idx), int(batch_size))):
-        x = tf.constant(np.ascontiguousarray(clips[idx[start : start + int(batch_size)]], dtype=np.float32))
+        rows = np.ascontiguousarray(clips[idx[start : start + int(batch_size)]], dtype=np.float32)
+        x = ops.convert_to_tensor(rows)
         mean, logvar, kl_dims, snr, stft = posterior(x)
-        kl_dims = kl_dims.numpy().astype(np.float64)
+        kl_dims = backend.to_numpy(kl_dims).astype(np.float64)
         kl = kl_dims.reshape(len(kl_dims), -1).sum(axis=1)
         kl_per_dim += kl_dims.reshape(len(kl_dims), -1, kl_dims.shape[-1]).sum(axis=(0, 1))
-        post_means.append(mean.numpy().reshape(len(kl_dims), -1))
+        post_means.append(backend.to_numpy(mean).reshape(len(kl_dims), -1))
         log_ws, recons, log_qs, zs = [], [], [], []
-        group = max(1, DECODE_BATCH // int(x.shape[0]))
+        group = max(1, DECODE_BATCH // len(rows))
         for j0 in range(0, k, group):
-            seeds = tf.constant([[stream, base + b * k + j] for j in range(j0, min(k, j0 + group))], tf.int32)
+            seeds = ops.convert_to_tensor([[stream, base + b * k + j] for j in range(j0, min(k, j0 + group))], dtype="int32")
             log_w, recon, log_q, z = importance_samples(x, mean, logvar, seeds)
-            log_ws.extend(log_w.numpy().astype(np.float64))
-            recons.extend(recon.numpy().astype(np.float64))
+            log_ws.extend(backend.to_numpy(log_w).astype(np.float64))
+            recons.extend(backend.to_numpy(recon).astype(np.float64))
             if prior is not None:
-                log_qs.extend(log_q.numpy().astype(np.float64))
-                zs.append(as_sequence(z.numpy()))
+                log_qs.extend(backend.to_numpy(log_q).astype(np.float64))
+                zs.append(as_sequence(backend.to_numpy(z)))
         log_ws = np.stack(log_ws)  # (k, batch)
         if prior is not None:
             # All k draws of the batch through the prior in one call: (k * batch, frames, C).
-            log_p = prior.log_prob(np.concatenate(zs)).numpy().astype(np.float64).reshape(k, -1)
+            log_p = backend.to_numpy(prior.log_prob(np.concatenate(zs))).astype(np.float64).reshape(k, -1)
             learned = np.stack(recons) + log_p - np.stack(log_qs)
             sums["elbo_learned"] += learned.mean(axis=0).sum()
-            sums["iwae_learned"] += losses.iwae_bound(tf.constant(learned)).numpy().sum()
+            sums["iwae_learned"] += _iwae(learned).sum()
         recon = np.mean(recons, axis=0)
-        iwae = losses.iwae_bound(tf.constant(log_ws)).numpy()
         sums["recon"] += recon.sum()
         sums["kl_analytic"] += kl.sum()
         sums["elbo"] += log_ws.mean(axis=0).sum()
-        sums["iwae"] += iwae.sum()
-        sums["snr"] += float(tf.reduce_sum(snr))
-        sums["stft"] += float(tf.reduce_sum(stft))
+        sums["iwae"] += _iwae(log_ws).sum()
+        sums["snr"] += float(backend.to_numpy(snr).astype(np.float64).sum())
+        sums["stft"] += float(backend.to_numpy(stft).astype(np.float64).sum())
     n = len(idx)
     means = np.concatenate(post_means).astype(np.float64)
     active = int(np.sum(np.var(means, axis=0) > ACTIVE_UNIT_THRESHOLD))
@@ -207,7 +232,7 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
     "latent_shape", "latent_dims", "iw_samples", "settings"}``; the caller writes it to
     ``metrics.json``.
     """
-    configure_threads(threads)
+    backend.configure_threads(threads)
     import keras
 
     from genrevae.model import load_model
@@ -215,7 +240,8 @@ def evaluate_genre(model_path: Path, shard: Path, split: Path, settings: dict, t
 
     given = sorted(settings)
     settings = sections(settings, SECTIONS)
-    seed = int(settings["seed"]) % (2**31 - 2**10)  # TF's stateless seeds are int32 pairs
+    # every backend's stateless seeds hold int32 words: room for the streams and draw indices
+    seed = int(settings["seed"]) % (2**31 - 2**10)
     ev = settings["evaluate"]
     keras.utils.set_random_seed(seed)
     model = load_model(model_path)

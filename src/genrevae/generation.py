@@ -7,8 +7,9 @@ of clips, and
 
 * ``prior="learned"``: a latent sequence sampled from the genre's learned prior
   (:class:`genrevae.prior.LatentPrior`, ancestral sampling with ``temperature``);
-* ``prior="gaussian"``: ``z ~ N(0, I)``, ``tf.random.stateless_normal((1, frames, C),
-  seed=[seed + i, 0])`` -- exactly what ``model.sample(1, seed + i)`` decodes.
+* ``prior="gaussian"``: ``z ~ N(0, I)``, ``backend.normal((1, frames, C), seed + i)`` --
+  exactly what ``model.sample(1, seed + i)`` decodes (the draws differ between Keras
+  backends, as every stateless generator's do; on one backend they are fixed).
 
 The learned prior gives the latent sequence dynamics (phrases, rhythm, loudness contours);
 N(0, I) draws every frame independently and is kept beside it as the baseline.
@@ -27,6 +28,8 @@ import weakref
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+
+from genrevae import backend
 
 __all__ = [
     "PRIORS",
@@ -59,12 +62,8 @@ def gaussian_latents(shape: Sequence[int], seeds: Sequence[int]) -> np.ndarray:
     Row ``i`` equals the latent ``model.sample(1, seeds[i])`` decodes when ``shape`` is the
     model's ``latent_shape``.
     """
-    import tensorflow as tf
-
-    from genrevae.model import seed_pair
-
     full = (1,) + tuple(int(v) for v in shape)
-    rows = [np.asarray(tf.random.stateless_normal(full, seed=seed_pair(int(s))), dtype=np.float32) for s in seeds]
+    rows = [backend.to_numpy(backend.normal(full, backend.seed_pair(int(s)))).astype(np.float32) for s in seeds]
     if not rows:
         return np.zeros((0,) + full[1:], dtype=np.float32)
     return np.concatenate(rows, axis=0)
@@ -79,45 +78,67 @@ def learned_latents(prior, frames: int, seeds: Sequence[int], temperature: float
     return np.concatenate(rows, axis=0).astype(np.float32)
 
 
-#: One traced decoder and encoder per loaded model (see :func:`_compiled`).
+#: One compiled decoder and encoder per loaded model (see :func:`_compiled`); weak keys, so a
+#: model's compiled functions go when the model does.
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 #: A slice end past any decoder output: "keep the decoder's own length".
 _WHOLE = np.iinfo(np.int32).max
 
 
 def _compiled(model) -> tuple:
-    """``(decode, encode)`` of ``model`` as TensorFlow graphs, traced once with a free batch and
-    frame axis: they give exactly the numbers of eager calls (checked bit for bit in the tests)
-    in about half the time on a CPU, which every stage that decodes whole clips feels."""
+    """``(decode, encode)`` of ``model``, compiled once per model (:func:`genrevae.backend.compile_function`).
+
+    ``decode(z)`` gives the waveform of the decoder's *whole* output and the callers cut it to
+    the length they want in numpy: a length passed into the compiled function would have to be a
+    tensor, and JAX cannot slice by a traced value (its shapes are static), while a Python int
+    would be baked into the trace and force one compilation per length.  The waveform is
+    elementwise, so cutting after it is the same as ``decode(z, length=...)`` cutting before.
+
+    TensorFlow runs them as graphs without XLA (``jit_compile=False``): graphs give the numbers of
+    eager calls (to float rounding: a graph traced for known shapes may fold a few ops differently)
+    in about half the time on a CPU, and XLA would compile anew for every input shape, which long
+    audio in chunks has several of.  JAX compiles (XLA) once per input shape.
+    """
     fns = _COMPILED.get(model)
     if fns is None:
-        import tensorflow as tf
 
-        latent = tuple(model.latent_shape)
-        z_spec = tf.TensorSpec((None,) + (None,) * (len(latent) - 1) + latent[-1:], tf.float32)
+        def decode(z):
+            return model.waveform(model.decode(z, training=False, length=_WHOLE))
 
-        @tf.function(input_signature=[z_spec, tf.TensorSpec((), tf.int32)])
-        def decode(z, length):
-            return model.waveform(model.decode(z, training=False, length=length))
-
-        @tf.function(input_signature=[tf.TensorSpec((None, None), tf.float32)])
         def encode(x):
             return model.encode(x, training=False)
 
-        fns = _COMPILED[model] = (decode, encode)
+        fns = _COMPILED[model] = (
+            backend.compile_function(decode, model, jit_compile=False),
+            backend.compile_function(encode, model, jit_compile=False),
+        )
     return fns
+
+
+def _decode(model, z: np.ndarray, length: int) -> np.ndarray:
+    """Waveforms float32 ``(batch, <= length)`` of latents ``z (batch, ...)`` through the compiled decoder."""
+    import keras
+
+    out = _compiled(model)[0](keras.ops.convert_to_tensor(np.ascontiguousarray(z, dtype=np.float32)))
+    return backend.to_numpy(out).astype(np.float32, copy=False)[:, : int(length)]
+
+
+def _encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and log-variance, float32 ``(batch, ...)``, of waveforms ``x (batch, samples)``."""
+    import keras
+
+    mean, logvar = _compiled(model)[1](keras.ops.convert_to_tensor(np.ascontiguousarray(x, dtype=np.float32)))
+    return backend.to_numpy(mean).astype(np.float32, copy=False), backend.to_numpy(logvar).astype(np.float32, copy=False)
 
 
 def decode_latents(model, z: np.ndarray, batch_size: int = 4, length: int | None = None) -> np.ndarray:
     """Decode latents ``(n, *latent_shape)`` to waveforms float32 ``(n, length)`` in [-1, 1]
-    (``length`` defaults to the model's clip length for the clip's frame count)."""
+    (``length`` defaults to the model's clip length for the clip's frame count, else to the
+    decoder's own length)."""
     z = np.asarray(z, dtype=np.float32)
     if length is None:
         length = model.n_samples if tuple(z.shape[1:]) == tuple(model.latent_shape) else _WHOLE
-    decode = _compiled(model)[0]
-    chunks = []
-    for start in range(0, len(z), int(batch_size)):
-        chunks.append(np.asarray(decode(z[start : start + int(batch_size)], np.int32(length)), dtype=np.float32))
+    chunks = [_decode(model, z[start : start + int(batch_size)], length) for start in range(0, len(z), int(batch_size))]
     if not chunks:
         return np.zeros((0, int(model.n_samples if length == _WHOLE else length)), dtype=np.float32)
     return np.concatenate(chunks, axis=0)
@@ -126,13 +147,11 @@ def decode_latents(model, z: np.ndarray, batch_size: int = 4, length: int | None
 def posteriors(model, clips: np.ndarray, batch_size: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means and log-variances of ``q(z|x)`` for waveforms ``(n, n_samples)``: two float32
     arrays ``(n, *latent_shape)``, ``batch_size`` clips through the encoder at a time."""
-    encode = _compiled(model)[1]
     means, logvars = [], []
     for start in range(0, len(clips), int(batch_size)):
-        x = np.ascontiguousarray(clips[start : start + int(batch_size)], dtype=np.float32)
-        mean, logvar = encode(x)
-        means.append(np.asarray(mean, dtype=np.float32))
-        logvars.append(np.asarray(logvar, dtype=np.float32))
+        mean, logvar = _encode(model, clips[start : start + int(batch_size)])
+        means.append(mean)
+        logvars.append(logvar)
     if not means:
         empty = np.zeros((0,) + tuple(model.latent_shape), dtype=np.float32)
         return empty, empty.copy()
@@ -266,8 +285,7 @@ def decode_blocks(model, z: np.ndarray, length: int | None = None, chunk_frames:
     for start in range(0, frames, int(chunk_frames)):
         stop = min(frames, start + int(chunk_frames))
         lo, hi = max(0, start - context), min(frames, stop + context)
-        out = model.waveform(model.decode(z[None, lo:hi], training=False, length=(hi - lo) * hop))
-        piece = np.asarray(out, dtype=np.float32)[0, (start - lo) * hop : (stop - lo) * hop]
+        piece = _decode(model, z[None, lo:hi], (hi - lo) * hop)[0, (start - lo) * hop : (stop - lo) * hop]
         piece = piece[: max(0, total - start * hop)]
         if piece.size:
             yield piece
@@ -296,9 +314,9 @@ def encode_blocks(model, blocks: Iterable[np.ndarray], chunk_frames: int = CHUNK
     def encode_chunk(start: int, stop: int, end_sample: int) -> None:
         lo = max(0, start - context)
         segment = buffer[lo * hop - buffer_start : end_sample - buffer_start]
-        mean, logvar = model.encode(segment[None], training=False)
-        means.append(np.asarray(mean, dtype=np.float32)[0, start - lo : stop - lo])
-        logvars.append(np.asarray(logvar, dtype=np.float32)[0, start - lo : stop - lo])
+        mean, logvar = _encode(model, segment[None])
+        means.append(mean[0, start - lo : stop - lo])
+        logvars.append(logvar[0, start - lo : stop - lo])
 
     for block in blocks:
         block = np.asarray(block, dtype=np.float32).reshape(-1)
