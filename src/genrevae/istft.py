@@ -19,6 +19,18 @@ is the least-squares inverse of the STFT (Griffin & Lim 1984): dividing by the s
 window instead of assuming a constant overlap makes the edges exact too, so ``F`` frames give
 exactly ``F hop`` samples, ``hop`` per frame, like a transposed convolution.  ``n_fft = 4 hop``
 as in Vocos.  The layer has no weights.
+
+The overlap-add is written with ``keras.ops`` so it runs on any backend: with
+``R = ceil(n_fft / hop)``, each frame is zero-padded to ``R hop`` samples and cut into ``R``
+blocks of ``hop``; block ``r`` of frame ``f`` lands on output block ``f + r``, so
+
+.. math::
+
+    y[(b)\,hop + j] = \sum_{r=0}^{R-1} \mathrm{frames}[b - r,\ r\,hop + j]
+
+is ``R`` shifted copies of a ``(frames, hop)`` array added together.  The shifts and the final
+crop are Python ints fixed by ``hop`` and ``n_fft``; the frame count never has to be known, so
+the layer traces alike on JAX (static shapes) and in a TensorFlow graph of unknown length.
 """
 
 from __future__ import annotations
@@ -27,8 +39,7 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 __all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE", "FFT_PER_HOP"]
 
@@ -61,22 +72,35 @@ class InverseSTFT(layers.Layer):
         from scipy.signal import get_window
 
         window = get_window("hann", self.n_fft).astype(np.float32)  # periodic, as the STFT's
-        self._window = tf.constant(window)
-        # Squared here, not in call: a constant-folded pow in a traced graph can differ from the
-        # eager one in the last bit, and the compiled decoders promise the eager numbers exactly.
-        self._window_squared = tf.constant(window * window)
+        self._window = window
+        # Squared here, in numpy, not in call: a constant-folded pow in a traced graph can differ
+        # from the eager one in the last bit, and the compiled decoders promise the eager numbers.
+        self._window_squared = window * window
+        self._blocks = -(-self.n_fft // self.hop)  # R: hop-sized blocks per frame
+
+    def _overlap_add(self, frames):
+        """``(batch, F, n_fft) -> (batch, (F + R - 1) hop)``: frame ``f`` added in at sample ``f hop``."""
+        blocks, hop = self._blocks, self.hop
+        frames = ops.pad(frames, [[0, 0], [0, 0], [0, blocks * hop - self.n_fft]])
+        total = None
+        for r in range(blocks):
+            # block r of every frame, (batch, F, hop), shifted r blocks later
+            shifted = ops.pad(frames[:, :, r * hop : (r + 1) * hop], [[0, 0], [r, blocks - 1 - r], [0, 0]])
+            total = shifted if total is None else total + shifted
+        return ops.reshape(total, (ops.shape(total)[0], -1))
 
     def call(self, inputs):
-        log_magnitude, phase = tf.split(inputs, 2, axis=-1)
-        magnitude = tf.exp(tf.minimum(log_magnitude, MAX_LOG_MAGNITUDE))
-        spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
-        frames = tf.signal.irfft(spectrum, fft_length=[self.n_fft]) * self._window
-        numerator = tf.signal.overlap_and_add(frames, self.hop)
-        count = tf.shape(inputs)[1]
-        envelope = tf.signal.overlap_and_add(tf.tile(self._window_squared[None, :], [count, 1]), self.hop)
+        log_magnitude, phase = ops.split(inputs, 2, axis=-1)
+        magnitude = ops.exp(ops.minimum(log_magnitude, MAX_LOG_MAGNITUDE))
+        frames = ops.irfft((magnitude * ops.cos(phase), magnitude * ops.sin(phase)), fft_length=self.n_fft)
+        numerator = self._overlap_add(frames * ops.convert_to_tensor(self._window))
+        # sum_f w^2[n - f hop + c]: the same overlap-add of the squared window in every frame
+        ones = ops.ones_like(log_magnitude[:1, :, :1])
+        envelope = self._overlap_add(ones * ops.convert_to_tensor(self._window_squared))
         start = (self.n_fft - self.hop) // 2
-        out = numerator / tf.maximum(envelope, 1e-6)
-        return out[:, start : start + count * self.hop]
+        end = (self._blocks - 1) * self.hop - start  # samples after the F hop kept ones
+        out = numerator / ops.maximum(envelope, 1e-6)
+        return out[:, start : -end if end > 0 else None]
 
     def compute_output_shape(self, input_shape):
         samples = None if input_shape[1] is None else input_shape[1] * self.hop

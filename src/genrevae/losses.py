@@ -13,13 +13,20 @@ decide how to reduce.  Conventions:
 
 Notation: ``n`` = number of waveform samples, ``d`` = number of latent dimensions,
 ``q(z|x) = N(mean, diag(exp(logvar)))``, ``p(z) = N(0, I)``.
+
+Everything is written with ``keras.ops``, so the same numbers come out on every Keras backend
+(to float rounding) and the functions can sit inside a compiled training step of any of them.
+Inputs may be numpy arrays or backend tensors; outputs are backend tensors.
 """
 
 from __future__ import annotations
 
 import math
 
-import tensorflow as tf
+from typing import Any
+
+import numpy as np
+from keras import ops
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_HALF = math.log(0.5)
@@ -36,27 +43,26 @@ __all__ = [
     "iwae_bound",
     "log_mean_exp",
     "multi_resolution_stft_distance",
+    "stft_magnitude",
     "snr_db",
     "nats_to_bits_per_sample",
     "bits_per_sample_to_nats",
 ]
 
 
-def _sum_nonbatch(t: tf.Tensor) -> tf.Tensor:
+def _sum_nonbatch(t) -> Any:
     """Sum over every axis except the first (batch) axis."""
-    t = tf.convert_to_tensor(t)
-    rank = t.shape.rank
-    if rank is None:
-        raise ValueError("tensor rank must be known")
+    t = ops.convert_to_tensor(t)
+    rank = len(t.shape)
     if rank <= 1:
         return t
-    return tf.reduce_sum(t, axis=list(range(1, rank)))
+    return ops.sum(t, axis=tuple(range(1, rank)))
 
 
 # ---------------------------------------------------------------------------
 # Likelihoods p(x | z)
 # ---------------------------------------------------------------------------
-def gaussian_log_likelihood(x, mean, log_scale) -> tf.Tensor:
+def gaussian_log_likelihood(x, mean, log_scale) -> Any:
     r"""Log-density of ``x`` under ``N(mean, sigma^2 I)`` with ``sigma = exp(log_scale)``.
 
     .. math::
@@ -68,15 +74,15 @@ def gaussian_log_likelihood(x, mean, log_scale) -> tf.Tensor:
     ``log_scale`` is a scalar (one learned global scale, as in the model) or
     anything broadcastable to ``x``.  Returns shape ``(batch,)``, nats.
     """
-    x = tf.convert_to_tensor(x)
-    mean = tf.cast(mean, x.dtype)
-    log_scale = tf.cast(log_scale, x.dtype)
-    z = (x - mean) * tf.exp(-log_scale)
-    per_sample = -0.5 * tf.square(z) - log_scale - 0.5 * LOG_2PI
-    return _sum_nonbatch(per_sample + tf.zeros_like(x))
+    x = ops.convert_to_tensor(x)
+    mean = ops.cast(mean, x.dtype)
+    log_scale = ops.cast(log_scale, x.dtype)
+    z = (x - mean) * ops.exp(-log_scale)
+    per_sample = -0.5 * ops.square(z) - log_scale - 0.5 * LOG_2PI
+    return _sum_nonbatch(per_sample + ops.zeros_like(x))
 
 
-def continuous_bernoulli_log_normalizer(logits) -> tf.Tensor:
+def continuous_bernoulli_log_normalizer(logits) -> Any:
     r"""``log C(lambda)`` of the continuous Bernoulli, as a function of ``eta = logit(lambda)``.
 
     Loaiza-Ganem & Cunningham (2019): for ``lambda != 1/2``
@@ -100,17 +106,17 @@ def continuous_bernoulli_log_normalizer(logits) -> tf.Tensor:
     < 1e-7 for ``|eta| < 0.5``).  Both branches are evaluated on safe inputs so the
     gradient is finite everywhere.  Elementwise.
     """
-    eta = tf.convert_to_tensor(logits)
-    a = tf.abs(eta)
+    eta = ops.convert_to_tensor(logits)
+    a = ops.abs(eta)
     small = a < 0.5
-    a_safe = tf.where(small, tf.ones_like(a), a)
-    exact = tf.math.log(a_safe) - tf.math.log(-tf.math.expm1(-a_safe)) + tf.math.log1p(tf.exp(-a_safe))
-    u2 = tf.square(tf.where(small, eta, tf.zeros_like(eta)) * 0.5)
+    a_safe = ops.where(small, ops.ones_like(a), a)
+    exact = ops.log(a_safe) - ops.log(-ops.expm1(-a_safe)) + ops.log1p(ops.exp(-a_safe))
+    u2 = ops.square(ops.where(small, eta, ops.zeros_like(eta)) * 0.5)
     taylor = math.log(2.0) + u2 * (1.0 / 3.0 + u2 * (-7.0 / 90.0 + u2 * (62.0 / 2835.0)))
-    return tf.where(small, taylor, exact)
+    return ops.where(small, taylor, exact)
 
 
-def continuous_bernoulli_mean(logits) -> tf.Tensor:
+def continuous_bernoulli_mean(logits) -> Any:
     r"""Mean of the continuous Bernoulli on [0, 1] with ``eta = logit(lambda)``.
 
     .. math::
@@ -122,18 +128,18 @@ def continuous_bernoulli_mean(logits) -> tf.Tensor:
     ``L(u) = u/3 - u^3/45 + 2u^5/945 - u^7/4725`` is used.  Elementwise; the result
     lies in (0, 1) and equals 1/2 at ``eta = 0``.  (The mean is *not* ``lambda``.)
     """
-    eta = tf.convert_to_tensor(logits)
+    eta = ops.convert_to_tensor(logits)
     u = 0.5 * eta
-    small = tf.abs(u) < 0.5
-    u_safe = tf.where(small, tf.ones_like(u), u)
-    exact = 1.0 / tf.math.tanh(u_safe) - 1.0 / u_safe
-    us = tf.where(small, u, tf.zeros_like(u))
-    us2 = tf.square(us)
+    small = ops.abs(u) < 0.5
+    u_safe = ops.where(small, ops.ones_like(u), u)
+    exact = 1.0 / ops.tanh(u_safe) - 1.0 / u_safe
+    us = ops.where(small, u, ops.zeros_like(u))
+    us2 = ops.square(us)
     taylor = us * (1.0 / 3.0 + us2 * (-1.0 / 45.0 + us2 * (2.0 / 945.0 + us2 * (-1.0 / 4725.0))))
-    return 0.5 + 0.5 * tf.where(small, taylor, exact)
+    return 0.5 + 0.5 * ops.where(small, taylor, exact)
 
 
-def continuous_bernoulli_log_likelihood(x, logits) -> tf.Tensor:
+def continuous_bernoulli_log_likelihood(x, logits) -> Any:
     r"""Log-density of a waveform ``x`` in [-1, 1] under a continuous Bernoulli on ``x01 = (x + 1)/2``.
 
     With ``eta`` the logits and ``lambda = sigmoid(eta)``, per sample
@@ -152,17 +158,17 @@ def continuous_bernoulli_log_likelihood(x, logits) -> tf.Tensor:
     Unlike the sigmoid cross-entropy of the course report (targets in [-1, 1], unbounded
     below), this is a normalised density on [-1, 1]^n.  Returns ``(batch,)``, nats.
     """
-    x = tf.convert_to_tensor(x)
-    eta = tf.cast(logits, x.dtype)
+    x = ops.convert_to_tensor(x)
+    eta = ops.cast(logits, x.dtype)
     x01 = 0.5 * (x + 1.0)
-    per_sample = x01 * eta - tf.math.softplus(eta) + continuous_bernoulli_log_normalizer(eta) + LOG_HALF
+    per_sample = x01 * eta - ops.softplus(eta) + continuous_bernoulli_log_normalizer(eta) + LOG_HALF
     return _sum_nonbatch(per_sample)
 
 
 # ---------------------------------------------------------------------------
 # Latent terms
 # ---------------------------------------------------------------------------
-def log_normal_pdf(z, mean, logvar) -> tf.Tensor:
+def log_normal_pdf(z, mean, logvar) -> Any:
     r"""``log N(z; mean, diag(exp(logvar)))`` summed over the latent dimensions.
 
     .. math::
@@ -173,14 +179,14 @@ def log_normal_pdf(z, mean, logvar) -> tf.Tensor:
     ``mean``/``logvar`` broadcast against ``z`` (pass 0., 0. for the prior).
     Returns ``(batch,)``.
     """
-    z = tf.convert_to_tensor(z)
-    mean = tf.cast(mean, z.dtype)
-    logvar = tf.cast(logvar, z.dtype)
-    per_dim = -0.5 * (tf.square(z - mean) * tf.exp(-logvar) + logvar + LOG_2PI)
-    return _sum_nonbatch(per_dim + tf.zeros_like(z))
+    z = ops.convert_to_tensor(z)
+    mean = ops.cast(mean, z.dtype)
+    logvar = ops.cast(logvar, z.dtype)
+    per_dim = -0.5 * (ops.square(z - mean) * ops.exp(-logvar) + logvar + LOG_2PI)
+    return _sum_nonbatch(per_dim + ops.zeros_like(z))
 
 
-def gaussian_kl(mean, logvar, reduce: bool = True) -> tf.Tensor:
+def gaussian_kl(mean, logvar, reduce: bool = True) -> Any:
     r"""``KL(N(mean, diag(exp(logvar))) || N(0, I))`` in closed form.
 
     .. math::
@@ -190,16 +196,16 @@ def gaussian_kl(mean, logvar, reduce: bool = True) -> tf.Tensor:
     With ``reduce=False`` the per-dimension terms (same shape as ``mean``) are
     returned; otherwise their sum over non-batch axes, shape ``(batch,)``.
     """
-    mean = tf.convert_to_tensor(mean)
-    logvar = tf.cast(logvar, mean.dtype)
-    per_dim = 0.5 * (tf.exp(logvar) + tf.square(mean) - 1.0 - logvar)
+    mean = ops.convert_to_tensor(mean)
+    logvar = ops.cast(logvar, mean.dtype)
+    per_dim = 0.5 * (ops.exp(logvar) + ops.square(mean) - 1.0 - logvar)
     return _sum_nonbatch(per_dim) if reduce else per_dim
 
 
 # ---------------------------------------------------------------------------
 # Bounds
 # ---------------------------------------------------------------------------
-def elbo_terms(model, x, seed, training: bool = False) -> dict[str, tf.Tensor]:
+def elbo_terms(model, x, seed, training: bool = False) -> dict[str, Any]:
     r"""Single-sample ELBO of ``model`` on ``x`` (one draw ``z ~ q(z|x)``), per example.
 
     .. math::
@@ -215,20 +221,20 @@ def elbo_terms(model, x, seed, training: bool = False) -> dict[str, tf.Tensor]:
     """
     mean, logvar = model.encode(x, training=training)
     z = model.reparameterize(mean, logvar, seed)
-    out = model.decode(z, training=training, length=tf.shape(x)[1])
+    out = model.decode(z, training=training, length=ops.shape(x)[1])
     recon = model.log_likelihood(x, out)
     kl = gaussian_kl(mean, logvar)
     return {"recon": recon, "kl": kl, "elbo": recon - kl, "output": out, "mean": mean, "logvar": logvar}
 
 
-def log_mean_exp(values, axis: int = 0) -> tf.Tensor:
+def log_mean_exp(values, axis: int = 0) -> Any:
     r"""``log( (1/k) sum_i exp(values_i) )`` along ``axis``, computed stably (max-shifted)."""
-    values = tf.convert_to_tensor(values)
-    k = tf.cast(tf.shape(values)[axis], values.dtype)
-    return tf.reduce_logsumexp(values, axis=axis) - tf.math.log(k)
+    values = ops.convert_to_tensor(values)
+    k = ops.cast(ops.shape(values)[axis], values.dtype)
+    return ops.logsumexp(values, axis=axis) - ops.log(k)
 
 
-def iwae_bound(log_weights, axis: int = 0) -> tf.Tensor:
+def iwae_bound(log_weights, axis: int = 0) -> Any:
     r"""Importance-weighted bound (Burda et al. 2016) from ``k`` log-weights per example.
 
     .. math::
@@ -246,11 +252,55 @@ def iwae_bound(log_weights, axis: int = 0) -> tf.Tensor:
 # ---------------------------------------------------------------------------
 # Signal distances
 # ---------------------------------------------------------------------------
-def multi_resolution_stft_distance(x, y, fft_sizes=(256, 512, 1024), eps: float = 1e-5) -> tf.Tensor:
+def _int_or_tensor_max(a, b: int):
+    """``max(a, b)`` for a length that is a Python int (static shapes) or a scalar tensor (a
+    TensorFlow graph of unknown length); a Python int stays one, so every backend can pad by it."""
+    return max(a, b) if isinstance(a, int) else ops.maximum(a, b)
+
+
+def stft_magnitude(x, size: int, hop: int):
+    r"""``|STFT|`` of waveforms ``x (batch, n)``: Hann window of ``size`` (periodic), hop ``hop``,
+    ``size``-point FFT, ``ceil(n / hop)`` frames, frame ``t`` starting at sample ``t hop`` and the
+    end zero-padded (TensorFlow's ``tf.signal.stft(..., pad_end=True)``, the framing the distance
+    was defined with).  Returns ``(batch, frames, size / 2 + 1)``.
+
+    Framing without a gather: with ``R = ceil(size / hop)`` the padded signal is cut into blocks
+    of ``hop`` samples, and frame ``t`` is blocks ``t, ..., t + R - 1`` laid end to end (cut to
+    ``size``).  The magnitude is ``sqrt(re^2 + im^2)`` with a zero gradient where it is 0 (as
+    TensorFlow's complex ``abs``), so silent frames do not make NaN gradients.
+    """
+    x = ops.convert_to_tensor(x)
+    blocks = -(-size // hop)
+    n = ops.shape(x)[-1]
+    frames_end = (-n) % hop  # to a multiple of hop: ceil(n / hop) frame starts
+    x = ops.pad(x, [[0, 0], [0, frames_end + (blocks - 1) * hop]])
+    chunks = ops.reshape(x, (ops.shape(x)[0], -1, hop))  # (batch, frames + R - 1, hop)
+    frames = ops.concatenate([chunks[:, r : r - (blocks - 1) or None] for r in range(blocks)], axis=-1)
+    frames = frames[:, :, :size] * ops.convert_to_tensor(_hann(size), x.dtype)
+    real, imag = ops.rfft(frames, fft_length=size)
+    power = ops.square(real) + ops.square(imag)
+    positive = power > 0
+    return ops.where(positive, ops.sqrt(ops.where(positive, power, ops.ones_like(power))), ops.zeros_like(power))
+
+
+def _hann(size: int) -> np.ndarray:
+    """TensorFlow's "periodic" Hann window, ``0.5 - 0.5 cos(2 pi n / size)``, float32.
+
+    As ``tf.signal.hann_window(size, periodic=True)``, which is periodic for even ``size``
+    only: for odd ``size`` it is the symmetric window, ``cos(2 pi n / (size - 1))``.  Kept so
+    that the distance of any FFT size is the number it was before the port off TensorFlow.
+    """
+    if size == 1:
+        return np.ones(1, np.float32)
+    period = size if size % 2 == 0 else size - 1
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(size, dtype=np.float32) / np.float32(period))).astype(np.float32)
+
+
+def multi_resolution_stft_distance(x, y, fft_sizes=(256, 512, 1024), eps: float = 1e-5) -> Any:
     r"""Multi-resolution STFT distance between waveforms ``x`` (reference) and ``y``, per example.
 
     For each FFT size ``N`` (Hann window of ``N``, hop ``N/4``; at 3 kHz 256/512/1024
-    points are 85/171/341 ms), with ``S = |STFT|``:
+    points are 85/171/341 ms), with ``S = |STFT|`` (:func:`stft_magnitude`):
 
     .. math::
 
@@ -261,37 +311,35 @@ def multi_resolution_stft_distance(x, y, fft_sizes=(256, 512, 1024), eps: float 
     Parallel WaveGAN).  Signals shorter than an FFT size are zero-padded to it.
     Returns ``(batch,)``; 0 for identical signals.
     """
-    x = tf.convert_to_tensor(x)
-    y = tf.cast(y, x.dtype)
-    total = tf.zeros(tf.shape(x)[:1], dtype=x.dtype)
-    n = x.shape[-1]
+    x = ops.convert_to_tensor(x)
+    y = ops.cast(y, x.dtype)
+    n = ops.shape(x)[-1]
+    total = 0.0
     for size in fft_sizes:
         size = int(size)
-        xs, ys = x, y
-        if n is not None and n < size:
-            pad = [[0, 0], [0, size - n]]
-            xs, ys = tf.pad(xs, pad), tf.pad(ys, pad)
+        short = _int_or_tensor_max(size - n, 0)
+        xs = ops.pad(x, [[0, 0], [0, short]])
+        ys = ops.pad(y, [[0, 0], [0, short]])
         hop = max(1, size // 4)
-        sx = tf.abs(tf.signal.stft(xs, frame_length=size, frame_step=hop, fft_length=size, pad_end=True))
-        sy = tf.abs(tf.signal.stft(ys, frame_length=size, frame_step=hop, fft_length=size, pad_end=True))
-        sc = tf.norm(sx - sy, axis=[-2, -1]) / (tf.norm(sx, axis=[-2, -1]) + eps)
-        lm = tf.reduce_mean(tf.abs(tf.math.log(sx + eps) - tf.math.log(sy + eps)), axis=[-2, -1])
+        sx, sy = stft_magnitude(xs, size, hop), stft_magnitude(ys, size, hop)
+        sc = ops.sqrt(ops.sum(ops.square(sx - sy), axis=(-2, -1))) / (ops.sqrt(ops.sum(ops.square(sx), axis=(-2, -1))) + eps)
+        lm = ops.mean(ops.abs(ops.log(sx + eps) - ops.log(sy + eps)), axis=(-2, -1))
         total = total + sc + lm
     return total / float(len(fft_sizes))
 
 
-def snr_db(x, y, eps: float = 1e-12) -> tf.Tensor:
+def snr_db(x, y, eps: float = 1e-12) -> Any:
     r"""Signal-to-noise ratio of the estimate ``y`` against the reference ``x``, in dB, per example.
 
     .. math::
 
         \mathrm{SNR} = 10 \log_{10} \frac{\sum_i x_i^2 + \epsilon}{\sum_i (x_i - y_i)^2 + \epsilon}
     """
-    x = tf.convert_to_tensor(x)
-    y = tf.cast(y, x.dtype)
-    signal = _sum_nonbatch(tf.square(x))
-    noise = _sum_nonbatch(tf.square(x - y))
-    return 10.0 * (tf.math.log(signal + eps) - tf.math.log(noise + eps)) / math.log(10.0)
+    x = ops.convert_to_tensor(x)
+    y = ops.cast(y, x.dtype)
+    signal = _sum_nonbatch(ops.square(x))
+    noise = _sum_nonbatch(ops.square(x - y))
+    return 10.0 * (ops.log(signal + eps) - ops.log(noise + eps)) / math.log(10.0)
 
 
 # ---------------------------------------------------------------------------

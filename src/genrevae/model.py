@@ -33,6 +33,12 @@ log-scale (a model weight, saved with the model), or ``bernoulli`` -- the contin
 Bernoulli on ``(x + 1) / 2``.  Everything is registered with Keras under the package
 name ``genrevae``, so ``keras.models.load_model(path)`` works after ``import
 genrevae.model`` without ``custom_objects``.
+
+The model is written with ``keras.layers`` and ``keras.ops`` only; random draws and the
+conversion to numpy go through :mod:`genrevae.backend`.  So the same code, and the same saved
+``model.keras``, trains and decodes on TensorFlow, JAX or PyTorch (``KERAS_BACKEND``): a model
+saved under one backend decodes under another to float rounding (tested).  Random draws differ
+between backends for one seed (each has its own generator), and are equal on one backend.
 """
 
 from __future__ import annotations
@@ -41,10 +47,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
-from genrevae import losses
+from genrevae import backend, losses
 from genrevae.config import ConfigError, section
 from genrevae.istft import FFT_PER_HOP, InverseSTFT
 from genrevae.pqmf import PQMF
@@ -57,7 +62,6 @@ __all__ = [
     "ConvVAE",
     "build_model",
     "load_model",
-    "seed_pair",
 ]
 
 LIKELIHOODS = ("gaussian", "bernoulli")
@@ -69,20 +73,6 @@ HEADS = ("amplitude", "istft")
 #: of an untrained decoder; starting at sigma = 1 would leave the reconstruction term
 #: almost flat for the few hundred Adam steps a small genre set gets.
 INITIAL_LOG_SCALE = math.log(0.1)
-
-
-def seed_pair(seed) -> tf.Tensor:
-    """Turn a seed into the shape-(2,) int32 tensor TensorFlow's stateless RNG wants.
-
-    Accepts a Python/numpy int (``[seed, 0]``), a pair of ints or an int tensor of
-    shape (2,), or a :class:`keras.random.SeedGenerator` (its next state).
-    """
-    if isinstance(seed, keras.random.SeedGenerator):
-        return tf.cast(seed.next(), tf.int32)
-    if isinstance(seed, (int, np.integer)):
-        s = int(seed) % (2**31 - 1)
-        return tf.constant([s, 0], dtype=tf.int32)
-    return tf.reshape(tf.cast(seed, tf.int32), [2])
 
 
 # ---------------------------------------------------------------------------
@@ -122,7 +112,7 @@ class Resnet1DBlock(layers.Layer):
         self.act = layers.LeakyReLU(negative_slope=0.4)
 
     def call(self, inputs, training=None):
-        x = tf.nn.relu(inputs)
+        x = ops.relu(inputs)
         x = self.conv1a(x)
         x = self.norm1a(x, training=training)
         x = self.act(x)
@@ -130,7 +120,7 @@ class Resnet1DBlock(layers.Layer):
         x = self.norm1b(x, training=training)
         x = self.act(x)
         x = x + inputs
-        return tf.nn.relu(x)
+        return ops.relu(x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -225,17 +215,21 @@ class WaveVAE(keras.Model):
     def encode(self, x, training=False):
         """``x (batch, n_samples) -> (mean, logvar)``, each ``(batch, *latent_shape)``."""
         h = self.encoder(x, training=training)
-        mean, logvar = tf.split(h, num_or_size_splits=2, axis=-1)
+        mean, logvar = ops.split(h, 2, axis=-1)
         return mean, logvar
 
     def reparameterize(self, mean, logvar, seed):
         """Draw ``z = mean + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` from a stateless RNG.
 
-        ``seed`` is an int, a shape-(2,) int tensor (e.g. ``[seed, step]`` inside a
-        ``tf.function``) or a ``keras.random.SeedGenerator``; equal seeds give equal draws.
+        ``seed`` is an int, a pair of ints, a shape-(2,) integer tensor (e.g. ``[seed, step]``
+        inside a compiled training step; see :func:`genrevae.backend.seed_pair`) or a
+        ``keras.random.SeedGenerator`` (its next state); equal seeds give equal draws on one backend.
         """
-        eps = tf.random.stateless_normal(tf.shape(mean), seed=seed_pair(seed), dtype=mean.dtype)
-        return mean + tf.exp(0.5 * logvar) * eps
+        if isinstance(seed, keras.random.SeedGenerator):
+            seed = seed.next()
+        mean = ops.convert_to_tensor(mean)
+        eps = backend.normal(ops.shape(mean), seed, dtype=keras.backend.standardize_dtype(mean.dtype))
+        return mean + ops.exp(0.5 * logvar) * eps
 
     def decode(self, z, training=False, length=None):
         """``z (batch, *latent_shape) ->`` decoder output ``(batch, n_samples)``.
@@ -280,7 +274,7 @@ class WaveVAE(keras.Model):
         continuous-Bernoulli mean (not ``2 sigmoid(logits) - 1``).
         """
         if self.likelihood == "gaussian":
-            return tf.clip_by_value(output, -1.0, 1.0)
+            return ops.clip(output, -1.0, 1.0)
         return 2.0 * losses.continuous_bernoulli_mean(output) - 1.0
 
     def sample(self, n: int, seed, batch_size: int = 16, n_samples: int | None = None) -> np.ndarray:
@@ -291,11 +285,11 @@ class WaveVAE(keras.Model):
         ``n_samples`` (default: the clip length) picks any length for ``conv``.
         """
         length = self.n_samples if n_samples is None else int(n_samples)
-        z = tf.random.stateless_normal((int(n),) + self.latent_shape_for(length), seed=seed_pair(seed))
+        z = backend.normal((int(n),) + self.latent_shape_for(length), seed)
         chunks = []
         for start in range(0, int(n), int(batch_size)):
             out = self.decode(z[start : start + int(batch_size)], training=False, length=length)
-            chunks.append(self.waveform(out).numpy().astype(np.float32))
+            chunks.append(backend.to_numpy(self.waveform(out)).astype(np.float32))
         if not chunks:
             return np.zeros((0, length), dtype=np.float32)
         return np.concatenate(chunks, axis=0)
@@ -570,11 +564,10 @@ class ConvVAE(WaveVAE):
         return istft(layers.Concatenate(name="spectrum")([log_magnitude, phase]))
 
     def encode(self, x, training=False):
-        x = tf.convert_to_tensor(x, tf.float32)
-        n = tf.shape(x)[1]
-        pad = (-n) % self.hop
-        h = self.encoder(tf.pad(x, [[0, 0], [0, pad]]), training=training)
-        mean, logvar = tf.split(h, num_or_size_splits=2, axis=-1)
+        x = ops.convert_to_tensor(x, "float32")
+        pad = (-ops.shape(x)[1]) % self.hop  # an int, or a scalar tensor in a graph of unknown length
+        h = self.encoder(ops.pad(x, [[0, 0], [0, pad]]), training=training)
+        mean, logvar = ops.split(h, 2, axis=-1)
         return mean, logvar
 
     def decode(self, z, training=False, length=None):

@@ -28,6 +28,14 @@ Analysis filters with ``h_k`` and keeps every ``M``-th sample; synthesis inserts
 zeros between samples, filters with ``g_k``, multiplies by ``M`` and sums the bands.  Both
 filters are centred (``N / 2`` samples of delay removed), so ``synthesis(analysis(x)) ~ x``
 sample-aligned; the residual aliasing is ~-40 dB or lower (tested).
+
+Both directions are one ``keras.ops`` convolution each, so the bank runs on any Keras backend
+with the same numbers (to float rounding): analysis is a strided correlation with the reversed
+``h_k`` (that is, a convolution with ``h_k``), synthesis the transposed convolution with ``M g_k``,
+which scatters input ``j`` of band ``k`` to outputs ``jM + i`` with weight ``M g_k[i]`` -- the
+zero-insertion and filtering above in one step.  Every padding and crop is a Python int known
+when the layer is built, so the layer traces the same way whether the time axis is static (JAX)
+or unknown (a TensorFlow graph traced for any length).
 """
 
 from __future__ import annotations
@@ -36,8 +44,7 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 __all__ = ["prototype_filter", "pqmf_filters", "PQMF"]
 
@@ -102,25 +109,26 @@ class PQMF(layers.Layer):
             raise ValueError(f"PQMF needs at least 2 bands, got {self.bands}")
         analysis, synthesis = pqmf_filters(self.bands, self.taps_per_band, self.attenuation_db)
         self.order = analysis.shape[1] - 1
-        # tf.nn.conv1d correlates: reverse the analysis filters to convolve.  Shape (taps, 1, M).
-        self._analysis = tf.constant(analysis[:, ::-1].T[:, None, :], tf.float32)
-        # conv1d_transpose scatters input j to outputs jM + i with weight w[i]: (taps, 1, M).
-        self._synthesis = tf.constant((self.bands * synthesis).T[:, None, :], tf.float32)
+        # Kernels as numpy float32, made tensors where they are used (any backend, any device).
+        # ops.conv correlates: reverse the analysis filters to convolve.  (taps, in 1, out M).
+        self._analysis = np.ascontiguousarray(analysis[:, ::-1].T[:, None, :], dtype=np.float32)
+        # ops.conv_transpose's kernel is (taps, out 1, in M): input j of band k adds w[i, 0, k] to output jM + i.
+        self._synthesis = np.ascontiguousarray((self.bands * synthesis).T[:, None, :], dtype=np.float32)
 
     def analysis(self, x):
-        x = tf.convert_to_tensor(x, tf.float32)[:, :, None]
+        x = ops.expand_dims(ops.convert_to_tensor(x, "float32"), -1)
         half = self.order // 2
-        x = tf.pad(x, [[0, 0], [half, self.order - half], [0, 0]])
+        x = ops.pad(x, [[0, 0], [half, self.order - half], [0, 0]])
         # VALID over n + N samples with N + 1 taps and stride M: n / M frames for n a multiple of M.
-        return tf.nn.conv1d(x, self._analysis, stride=self.bands, padding="VALID")
+        return ops.conv(x, ops.convert_to_tensor(self._analysis), strides=self.bands, padding="valid", data_format="channels_last")
 
     def synthesis(self, y):
-        y = tf.convert_to_tensor(y, tf.float32)
-        batch, frames = tf.shape(y)[0], tf.shape(y)[1]
-        length = (frames - 1) * self.bands + self.order + 1
-        out = tf.nn.conv1d_transpose(y, self._synthesis, tf.stack([batch, length, 1]), strides=self.bands, padding="VALID")
+        y = ops.convert_to_tensor(y, "float32")
+        # VALID: (t - 1) M + N + 1 samples for t frames; keep t M of them, from N / 2 on.
+        out = ops.conv_transpose(y, ops.convert_to_tensor(self._synthesis), strides=self.bands, padding="valid", data_format="channels_last")
         half = self.order // 2
-        return out[:, half : half + frames * self.bands, 0]
+        surplus = self.order + 1 - self.bands - half  # samples after the t M kept ones
+        return out[:, half : -surplus if surplus > 0 else None, 0]
 
     def call(self, x):
         return self.analysis(x) if self.mode == "analysis" else self.synthesis(x)
