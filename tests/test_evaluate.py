@@ -130,6 +130,21 @@ def test_report_preset(data, tmp_path):
     _check(with_prior, n_train=6, n_test=3, latent_channels=4, learned_prior=True)
 
 
+def test_iwae_in_float64_is_the_losses_bound():
+    """evaluate keeps the importance-weighted bound in float64 numpy (JAX would round it to float32):
+    the same log-mean-exp as losses.iwae_bound, and >= the mean of the weights (Jensen)."""
+    from genrevae import backend, losses
+    from genrevae.evaluate import _iwae
+
+    log_w = np.random.default_rng(0).normal(-3000.0, 40.0, (8, 5))
+    got = _iwae(log_w)
+    want = backend.to_numpy(losses.iwae_bound(log_w.astype(np.float32))).astype(np.float64)
+    assert got.dtype == np.float64 and got.shape == (5,)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.all(got >= log_w.mean(axis=0)) and np.all(got <= log_w.max(axis=0))
+    assert _iwae(np.full((4, 1), -7.0))[0] == pytest.approx(-7.0, abs=1e-12)
+
+
 def test_length_mismatch_is_rejected(data, tmp_path):
     build_model(SETTINGS["model"], N + 1).save(tmp_path / "m.keras")
     with pytest.raises(ValueError, match="samples"):

@@ -69,6 +69,33 @@ def test_encoding_blocks_equals_encoding_in_one_piece(conv_model, chunk: int, bl
     assert np.max(np.abs(got_mean - mean)) < 1e-5 and np.max(np.abs(got_logvar - logvar)) < 1e-5
 
 
+def test_compiled_decoder_and_encoder_read_the_current_weights() -> None:
+    """decode_latents, posteriors and the chunked paths run functions compiled once per model; they
+    must read the weights as they are at each call.  jax.jit alone would bake the first call's
+    values into the trace, and a model whose weights change after its first decode (weights loaded
+    into it) would go on playing the old ones."""
+    import keras
+
+    from genrevae import backend
+    from genrevae.generation import decode_latents, posteriors
+    from genrevae.model import build_model
+
+    keras.utils.set_random_seed(5)
+    model = build_model({"preset": "conv", "conv": {"width": 4, "max_width": 8, "latent_channels": 2}}, 1001)
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((2,) + tuple(model.latent_shape)).astype(np.float32)
+    x = (0.3 * rng.standard_normal((2, 1001))).astype(np.float32)
+    decoded, (mean, _) = decode_latents(model, z, 2), posteriors(model, x, 2)
+    for v in model.trainable_variables:
+        v.assign(backend.to_numpy(v) + rng.normal(0.0, 0.05, tuple(v.shape)).astype(np.float32))
+    redecoded, (remean, relogvar) = decode_latents(model, z, 2), posteriors(model, x, 2)
+    assert np.max(np.abs(redecoded - decoded)) > 1e-4 and np.max(np.abs(remean - mean)) > 1e-4
+    eager_wave = backend.to_numpy(model.waveform(model.decode(z, training=False, length=1001)))
+    eager_mean, eager_logvar = (backend.to_numpy(a) for a in model.encode(x, training=False))
+    assert np.max(np.abs(redecoded - eager_wave)) < 1e-5
+    assert np.max(np.abs(remean - eager_mean)) < 1e-5 and np.max(np.abs(relogvar - eager_logvar)) < 1e-5
+
+
 def test_fixed_length_preset_refuses_other_lengths() -> None:
     from genrevae.model import build_model
 
