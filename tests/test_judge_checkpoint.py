@@ -103,7 +103,8 @@ def test_musicnn_checkpoint_equals_tensorflows_reading(musicnn: tuple[str, str])
         assert value.tobytes() == expected.tobytes(), name
     network = read_checkpoint(model)
     slots = [n for n in reference if n.endswith(SLOT_SUFFIXES) or n in ("beta1_power", "beta2_power")]
-    assert sorted(network) == sorted(set(reference) - set(slots)) and len(slots) == 86  # Adam: 2 per trainable, 2 powers
+    assert len(slots) == 86  # Adam's two slots per trainable variable, and its two beta powers
+    assert sorted(network) == sorted(set(reference) - set(slots))
     assert all(network[n].tobytes() == reference[n].tobytes() for n in network)
 
 
@@ -306,3 +307,25 @@ def test_missing_data_shard_names_the_file(musicnn_copy: str) -> None:
     shard.unlink()
     with pytest.raises(CheckpointError, match=rf"cannot read checkpoint data {shard}"):
         read_bundle(musicnn_copy)
+
+
+def test_header_versions_are_checked_as_tensorflow_does() -> None:
+    """The header parser against headers serialized by TensorFlow's own generated protobuf class."""
+    pytest.importorskip("tensorflow")
+    from tensorflow.core.protobuf.tensor_bundle_pb2 import BundleHeaderProto
+
+    from genrevae.judge.checkpoint import _parse_header
+
+    header = BundleHeaderProto(num_shards=3, endianness=BundleHeaderProto.BIG)
+    header.version.producer = 1
+    parsed = _parse_header(header.SerializeToString(), "header")
+    assert (parsed.num_shards, parsed.big_endian) == (3, True)
+    header.version.bad_consumers.extend([0, 1])  # packed on the wire
+    with pytest.raises(ValueError, match=r"header: bundle format version 1 needs a reader"):
+        _parse_header(header.SerializeToString(), "header")
+    del header.version.bad_consumers[:]
+    header.version.min_consumer = 2
+    with pytest.raises(ValueError, match=r"needs a reader of version >= 2 \(this one reads version 1\)"):
+        _parse_header(header.SerializeToString(), "header")
+    with pytest.raises(ValueError, match=r"header: 0 data shards"):
+        _parse_header(BundleHeaderProto(num_shards=0).SerializeToString(), "header")

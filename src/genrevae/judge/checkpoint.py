@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +39,8 @@ __all__ = [
     "CheckpointError",
     "BundleEntry",
     "crc32c",
+    "DTYPE_NAMES",
+    "NUMPY_DTYPES",
     "index_path",
     "data_path",
     "read_bundle_entries",
@@ -211,6 +212,22 @@ def _messages(fields: dict[int, list[tuple[int, int | bytes]]], number: int, wha
     return out
 
 
+def _repeated_varints(fields: dict[int, list[tuple[int, int | bytes]]], number: int, what: str) -> list[int]:
+    """A repeated integer field, packed (proto3's default: one length-delimited run) or not."""
+    out: list[int] = []
+    for wire, value in fields.get(number, []):
+        if wire == _VARINT and isinstance(value, int):
+            out.append(value)
+        elif wire == _BYTES and isinstance(value, bytes):
+            pos = 0
+            while pos < len(value):
+                item, pos = _varint(value, pos, len(value), what)
+                out.append(item)
+        else:
+            raise ValueError(f"{what}: field {number} has wire type {wire}, expected integers")
+    return out
+
+
 # --- The bundle's messages -------------------------------------------------------------------------
 
 #: TensorFlow's DataType enum (``types.proto``) for the names in error messages.
@@ -289,7 +306,7 @@ def _parse_header(buf: bytes, what: str) -> _Header:
     version = _fields(versions[-1], f"{what} version") if versions else {}
     producer = _signed64(_scalar(version, 1, _VARINT, what))
     min_consumer = _signed64(_scalar(version, 2, _VARINT, what))
-    bad_consumers = [_signed64(v) for wire, v in version.get(3, []) if wire == _VARINT and isinstance(v, int)]
+    bad_consumers = [_signed64(v) for v in _repeated_varints(version, 3, f"{what} version")]
     if num_shards < 1:
         raise ValueError(f"{what}: {num_shards} data shards")
     if endianness not in (0, 1):
