@@ -1,9 +1,16 @@
-"""The learned autoregressive latent prior and its baselines (tiny sizes, 1 TF thread)."""
+"""The learned autoregressive latent prior and its baselines (tiny sizes, 1 backend thread).
+
+Runs on whichever Keras backend ``KERAS_BACKEND`` chooses (TensorFlow by default, JAX); one test
+carries a saved prior to the other backend in a subprocess.  No test pins sampled numbers: they
+come from the backend's own stateless generators, which differ between backends (and changed
+when the sampler moved from TensorFlow's categorical sampler to Gumbel-max)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,10 +19,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 from scipy import stats
 
 from conftest import REPO_ROOT, backend_threads
+from genrevae import backend
 from genrevae.config import section
 from genrevae.prior import (
     LatentPrior,
@@ -26,7 +34,7 @@ from genrevae.prior import (
     standard_normal_log_prob,
 )
 
-# Pin TensorFlow to 1 thread at collection time, before any op runs (bit-reproducibility
+# Pin the backend to 1 thread at collection time, before any op runs (bit-reproducibility
 # depends on the thread count, and the machine's cores are shared).
 THREADS = backend_threads()
 
@@ -113,6 +121,9 @@ def _randomise_head(prior: LatentPrior, seed: int) -> None:
 
 
 def test_log_prob_equals_step_by_step_conditionals() -> None:
+    """Teacher forcing, the one-frame step and a numpy/scipy reference give one density; the
+    compiled log_prob is the op-by-op pass up to float rounding (XLA fuses ops, so not bit for
+    bit on JAX), for any batch and length."""
     keras.utils.set_random_seed(0)
     var = _random_var(order=2, seed=4)
     prior = LatentPrior(CHANNELS, hidden=8, layers=2, mixtures=3, order=2)
@@ -122,7 +133,7 @@ def test_log_prob_equals_step_by_step_conditionals() -> None:
     _randomise_head(prior, 5)
     z = np.random.default_rng(1).normal(loc, scale, size=(2, 7, CHANNELS)).astype(np.float32)
 
-    logits_tf, means_tf, log_scales_tf = (a.numpy() for a in prior.conditionals(z))
+    logits_tf, means_tf, log_scales_tf = (backend.to_numpy(a) for a in prior.conditionals(z))
     chol = np.linalg.cholesky(var.covariance)
     padded = np.concatenate([np.zeros((2, 2, CHANNELS)), z], axis=1)
     states = prior.initial_state(2)
@@ -130,22 +141,32 @@ def test_log_prob_equals_step_by_step_conditionals() -> None:
     total = np.zeros(2)
     for t in range(z.shape[1]):
         logits, means, log_scales, states = prior.step(prev, states)
-        np.testing.assert_allclose(logits.numpy(), logits_tf[:, t], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(means.numpy(), means_tf[:, t], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(log_scales.numpy(), log_scales_tf[:, t], rtol=1e-5, atol=1e-5)
+        logits, means, log_scales = (backend.to_numpy(a) for a in (logits, means, log_scales))
+        np.testing.assert_allclose(logits, logits_tf[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(means, means_tf[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(log_scales, log_scales_tf[:, t], rtol=1e-5, atol=1e-5)
         prediction = var.intercept + sum(padded[:, t + 2 - i] @ var.coefficients[i - 1].T for i in (1, 2))
         u = np.linalg.solve(chol, (z[:, t] - prediction).T).T  # whitened innovation
-        total += mixture_log_pdf(u, logits.numpy(), means.numpy(), log_scales.numpy())
+        total += mixture_log_pdf(u, logits, means, log_scales)
         prev = np.concatenate([u, (z[:, t] - loc) / scale], axis=1).astype(np.float32)
     total -= z.shape[1] * np.log(np.diag(chol)).sum()  # Jacobian of the whitening
 
-    np.testing.assert_allclose(prior.log_prob(z).numpy(), total, rtol=1e-5)
-    assert prior.log_prob(z).shape == (2,)
-    # log_prob runs as a traced graph; the eager teacher-forced pass gives the same bits
-    eager = tf.reduce_sum(prior._frame_log_probs(z), axis=1).numpy()
-    assert np.array_equal(prior.log_prob(z).numpy(), eager)
+    compiled = backend.to_numpy(prior.log_prob(z))
+    np.testing.assert_allclose(compiled, total, rtol=1e-5)
+    assert compiled.shape == (2,)
+    # log_prob runs compiled; the op-by-op teacher-forced pass gives the same numbers
+    eager = backend.to_numpy(ops.sum(prior._frame_log_probs(z), axis=1))
+    np.testing.assert_allclose(compiled, eager, rtol=1e-6)
     longer = np.random.default_rng(2).normal(loc, scale, size=(5, 30, CHANNELS)).astype(np.float32)
-    assert np.array_equal(prior.log_prob(longer).numpy(), tf.reduce_sum(prior._frame_log_probs(longer), axis=1).numpy())
+    np.testing.assert_allclose(
+        backend.to_numpy(prior.log_prob(longer)), backend.to_numpy(ops.sum(prior._frame_log_probs(longer), axis=1)), rtol=1e-6
+    )
+    # The compiled function reads the weights' current values, not those of its first call.
+    prior.loc.assign(prior.loc + 0.5)
+    np.testing.assert_allclose(
+        backend.to_numpy(prior.log_prob(z)), backend.to_numpy(ops.sum(prior._frame_log_probs(z), axis=1)), rtol=1e-6
+    )
+    assert not np.allclose(backend.to_numpy(prior.log_prob(z)), compiled, rtol=1e-3)
 
 
 def test_an_untrained_head_is_exactly_the_var() -> None:
@@ -155,7 +176,7 @@ def test_an_untrained_head_is_exactly_the_var() -> None:
     prior = LatentPrior(CHANNELS, hidden=8, mixtures=3, order=2)
     prior.set_linear(var)
     z = np.random.default_rng(3).normal(size=(3, 9, CHANNELS)).astype(np.float32)
-    np.testing.assert_allclose(prior.log_prob(z).numpy(), _var_log_prob_one_cov(var, z), rtol=1e-4)
+    np.testing.assert_allclose(backend.to_numpy(prior.log_prob(z)), _var_log_prob_one_cov(var, z), rtol=1e-4)
     with pytest.raises(ValueError, match="VAR"):
         prior.set_linear(_random_var(order=1, seed=7))
 
@@ -175,7 +196,7 @@ def test_log_prob_integrates_to_one_in_original_units() -> None:
     prior.set_linear(VarModel(np.zeros((0, 1, 1)), np.array([3.0]), np.array([[16.0]]), np.array([[16.0]])))
     _randomise_head(prior, 8)
     grid = np.linspace(-80.0, 80.0, 20001, dtype=np.float32)
-    density = np.exp(prior.log_prob(grid.reshape(-1, 1, 1)).numpy())
+    density = np.exp(backend.to_numpy(prior.log_prob(grid.reshape(-1, 1, 1))))
     assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
 
 
@@ -265,29 +286,28 @@ def test_sampling_is_seeded_has_dynamics_and_any_length(fitted) -> None:
     assert 0.4 < first[:, SEGMENT:].std() < 2.0
 
 
-def test_sampling_in_the_graph_is_the_frame_by_frame_ancestral_sampler_bit_for_bit(fitted) -> None:
-    """sample() loops over frames inside one tf.function; calling the step from Python frame by
-    frame (as it once did, ~10x slower) gives the same bits."""
-    import tensorflow as tf
-
+def test_the_compiled_sampling_loop_is_the_frame_by_frame_ancestral_sampler(fitted) -> None:
+    """sample() loops over frames inside one compiled function; calling the compiled step from
+    Python frame by frame (as it once did, ~10x slower) draws the same frames: the same seed
+    pairs, components and noise, up to the float rounding of two separately compiled programs."""
     from genrevae.prior import _seed_word
 
     prior, _ = fitted
     c, n, frames, seed, tau = prior.channels, 3, 40, 17, 0.8
-    spec = [
-        tf.TensorSpec((None, max(prior.order, 1), c), tf.float32),
-        tf.TensorSpec((None, 2 * c), tf.float32),
-        [tf.TensorSpec((None, prior.hidden), tf.float32) for _ in range(prior.num_layers)],
-        tf.TensorSpec((2,), tf.int32),
-        tf.TensorSpec((), tf.float32),
-    ]
-    step = tf.function(prior._sample_step, input_signature=spec)
-    history, prev = tf.zeros((n, max(prior.order, 1), c)), tf.zeros((n, 2 * c))
+    step = backend.compile_function(prior._sample_step, prior)
+    history = ops.zeros((n, max(prior.order, 1), c))
+    prev = ops.zeros((n, 2 * c))
     states, frames_out = prior.initial_state(n), []
+    temperature = ops.convert_to_tensor(tau, "float32")
     for t in range(frames):
-        history, prev, states = step(history, prev, states, tf.constant([_seed_word(seed), t], tf.int32), tf.constant(tau))
-        frames_out.append(history[:, -1].numpy())
-    assert np.array_equal(prior.sample(n, frames, seed, tau), np.stack(frames_out, axis=1))
+        pair = ops.convert_to_tensor([_seed_word(seed), t], "int32")
+        history, prev, states = step(history, prev, states, pair, temperature)
+        frames_out.append(backend.to_numpy(history[:, -1]))
+    stepped = np.stack(frames_out, axis=1)
+    looped = prior.sample(n, frames, seed, tau)
+    np.testing.assert_allclose(looped, stepped, rtol=1e-5, atol=1e-5)
+    # Another seed gives other frames, so the agreement above is not that of two constants.
+    assert np.abs(prior.sample(n, frames, seed + 1, tau) - stepped).max() > 0.1
 
 
 def test_lower_temperature_gives_lower_spread(fitted) -> None:
@@ -310,44 +330,81 @@ def test_save_load_round_trip(fitted, ar_data, tmp_path: Path) -> None:
     loaded = keras.models.load_model(path, compile=False)
     assert isinstance(loaded, LatentPrior)
     assert loaded.get_config() == prior.get_config()
-    np.testing.assert_array_equal(loaded.loc.numpy(), prior.loc.numpy())
-    np.testing.assert_array_equal(loaded.scale.numpy(), prior.scale.numpy())
-    assert not np.allclose(prior.scale.numpy(), 1.0)  # it was really set by the fit
-    np.testing.assert_array_equal(loaded.log_prob(test).numpy(), prior.log_prob(test).numpy())
+    np.testing.assert_array_equal(backend.to_numpy(loaded.loc), backend.to_numpy(prior.loc))
+    np.testing.assert_array_equal(backend.to_numpy(loaded.scale), backend.to_numpy(prior.scale))
+    assert not np.allclose(backend.to_numpy(prior.scale), 1.0)  # it was really set by the fit
+    np.testing.assert_array_equal(backend.to_numpy(loaded.log_prob(test)), backend.to_numpy(prior.log_prob(test)))
     samples = prior.sample(4, 50, seed=21, temperature=0.8)
     np.testing.assert_array_equal(loaded.sample(4, 50, seed=21, temperature=0.8), samples)
 
 
+def _run_child(script: str, args: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_samples_are_identical_in_a_fresh_process(fitted, tmp_path: Path) -> None:
-    """Same file, seed and thread count -> the same samples in another process (~5 s: the
-    child imports TensorFlow)."""
+    """Same file, seed, backend and thread count -> the same samples in another process (~5 s:
+    the child imports the backend)."""
     prior, _ = fitted
     path = tmp_path / "prior.keras"
     prior.save(path)
     samples = prior.sample(4, 50, seed=21, temperature=0.8)
-    script = textwrap.dedent(
-        f"""
+    script = f"""
         import sys
         import numpy as np
-        import tensorflow as tf
-        tf.config.threading.set_intra_op_parallelism_threads({THREADS})
-        tf.config.threading.set_inter_op_parallelism_threads({THREADS})
-        import keras
-        import genrevae.prior  # registers LatentPrior
-        model = keras.models.load_model(sys.argv[1], compile=False)
-        np.save(sys.argv[2], model.sample(4, 50, seed=21, temperature=0.8))
+        from genrevae import backend
+        backend.configure_threads({THREADS})
+        from genrevae.prior import load_prior
+        np.save(sys.argv[2], load_prior(sys.argv[1]).sample(4, 50, seed=21, temperature=0.8))
         """
-    )
     out = tmp_path / "samples.npy"
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(path), str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_child(script, [str(path), str(out)], env={**os.environ, "KERAS_BACKEND": backend.name()})
     np.testing.assert_array_equal(np.load(out), samples)
+
+
+def test_a_prior_saved_on_one_backend_scores_and_samples_on_the_other(fitted, ar_data, tmp_path: Path) -> None:
+    """prior.keras is backend-neutral: saved here (TensorFlow: loaded under JAX; JAX: under
+    TensorFlow), it gives the same log-densities up to float rounding and finite samples of the
+    right shape, the same for the same seed (not the same numbers as here: each backend has its
+    own generators)."""
+    other = "jax" if backend.name() == "tensorflow" else "tensorflow"
+    if importlib.util.find_spec(other) is None:
+        pytest.skip(f"{other} is not installed")
+    prior, _ = fitted
+    _, test = ar_data
+    path, data = tmp_path / "prior.keras", tmp_path / "test.npy"
+    prior.save(path)
+    np.save(data, test)
+    script = f"""
+        import sys
+        import numpy as np
+        from genrevae import backend
+        backend.configure_threads({THREADS})
+        assert backend.name() == {other!r}, backend.name()
+        from genrevae.prior import load_prior
+        prior = load_prior(sys.argv[1])
+        log_p = backend.to_numpy(prior.log_prob(np.load(sys.argv[2])))
+        a = prior.sample(3, 60, seed=5, temperature=0.9)
+        b = prior.sample(3, 60, seed=5, temperature=0.9)
+        assert np.array_equal(a, b)
+        np.savez(sys.argv[3], log_p=log_p, samples=a)
+        """
+    out = tmp_path / "other.npz"
+    _run_child(script, [str(path), str(data), str(out)], env={**os.environ, "KERAS_BACKEND": other})
+    there = np.load(out)
+    np.testing.assert_allclose(there["log_p"], backend.to_numpy(prior.log_prob(test)), rtol=1e-5)
+    samples = there["samples"]
+    assert samples.shape == (3, 60, CHANNELS) and samples.dtype == np.float32
+    assert np.all(np.isfinite(samples))
+    assert 0.3 < samples.std() < 3.0  # the data's unit scale, not a degenerate draw
 
 
 # ---------------------------------------------------------------------------

@@ -332,10 +332,25 @@ class LatentPrior(keras.Model):
         if training:
             return ops.sum(self._frame_log_probs(z, training=True), axis=1)
         if self._log_prob_fn is None:
-            # jit_compile=False only matters on TensorFlow (JAX always compiles with XLA): there
-            # XLA compiles every new batch size anew (~1-2 s each) and runs the GRU no faster.
-            self._log_prob_fn = backend.compile_function(self._sequence_log_prob, self, jit_compile=False)
+            self._log_prob_fn = self._compile_log_prob()
         return self._log_prob_fn(ops.convert_to_tensor(z, "float32"))
+
+    def _compile_log_prob(self) -> Any:
+        """The compiled :meth:`_sequence_log_prob`, whose numbers depend only on the input.
+
+        JAX compiles once per input shape, each shape the same way whatever came before.
+        TensorFlow (a plain graph: XLA would compile every new batch size anew, ~1-2 s each,
+        and run the GRU no faster) traces the first shape it sees exactly and relaxes to free
+        batch and frame axes at the second; kernels chosen for exact and free shapes can differ
+        in the last bits, so a number would depend on which shapes the model scored before.
+        Two calls on tiny inputs make every real call run the free-axes trace (tested: a
+        freshly loaded model gives the same bits as one that has scored other shapes).
+        """
+        fn = backend.compile_function(self._sequence_log_prob, self, jit_compile=False)
+        if backend.name() == "tensorflow":
+            for size in (1, 2):
+                fn(ops.zeros((size, size, self.channels), "float32"))
+        return fn
 
     # -- one step at a time ---------------------------------------------------------
 
