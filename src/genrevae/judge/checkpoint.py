@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -476,6 +477,8 @@ def read_bundle(prefix: str, select: Callable[[str], bool] | None = None) -> dic
                     f"{where}: tensor {entry.name!r} of shape {entry.shape} and dtype {DTYPE_NAMES[entry.dtype]} "
                     f"should have {expected} bytes, the entry says {entry.size}"
                 )
+            if entry.offset < 0:
+                raise CheckpointError(f"{where}: tensor {entry.name!r} at negative offset {entry.offset}")
             if not 0 <= entry.shard_id < header.num_shards:
                 raise CheckpointError(
                     f"{where}: tensor {entry.name!r} is in shard {entry.shard_id} of {header.num_shards}"
@@ -483,17 +486,16 @@ def read_bundle(prefix: str, select: Callable[[str], bool] | None = None) -> dic
             shard = data_path(prefix, entry.shard_id, header.num_shards)
             if entry.shard_id not in files:
                 try:
-                    files[entry.shard_id] = open(shard, "rb")  # noqa: SIM115 (closed in finally)
+                    files[entry.shard_id] = open(shard, "rb")  # closed in the finally below
                 except OSError as error:
                     raise CheckpointError(f"cannot read checkpoint data {shard}: {error}") from error
             file = files[entry.shard_id]
             buffer = bytearray(entry.size)
             file.seek(entry.offset)
-            got = file.readinto(buffer)
-            if got != entry.size:
+            if file.readinto(buffer) != entry.size:
                 raise CheckpointError(
                     f"{shard}: tensor {entry.name!r} needs bytes {entry.offset}..{entry.offset + entry.size}, "
-                    f"the file ends after {entry.offset + got}"
+                    f"the file has {os.fstat(file.fileno()).st_size}"
                 )
             if crc32c(buffer) != _unmask(entry.masked_crc32c):
                 raise CheckpointError(f"{shard}: tensor {entry.name!r} fails its checksum")
