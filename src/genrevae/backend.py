@@ -243,20 +243,26 @@ def _variables_of(layers: Sequence[Any]) -> list:
     return out
 
 
-def compile_function(fn: Callable, *layers: Any, jit_compile: bool = True) -> Callable:
+def compile_function(
+    fn: Callable, *layers: Any, jit_compile: bool = True, signature: Sequence[tuple[tuple[int | None, ...], str]] | None = None
+) -> Callable:
     """Compile ``fn`` once for this backend; it may read the variables of ``layers`` (models,
     layers) and always sees their current values.  Variables it reads must belong to ``layers``.
 
-    TensorFlow: a ``tf.function`` (XLA when ``jit_compile``; TensorFlow retraces for new shapes
-    as JAX does).  JAX: ``jax.jit`` of ``fn`` run in a ``StatelessScope`` over the variables'
-    values, which are passed in on every call.  PyTorch: ``fn`` eagerly, without gradients.
-    Arguments must be tensors or arrays (Python numbers would be baked into the trace).
+    TensorFlow: a ``tf.function`` (XLA when ``jit_compile``).  Given ``signature`` (a
+    ``(shape, dtype)`` per argument, None for a free axis) it is traced once for all shapes;
+    without, it traces the first shapes exactly and relaxes them at the second, and the two traces
+    may differ in the last bits.  JAX: ``jax.jit`` of ``fn`` run in a ``StatelessScope`` over the
+    variables' values, which are passed in on every call; it compiles once per shape whatever
+    ``signature`` says.  PyTorch: ``fn`` eagerly, without gradients.  Arguments must be tensors
+    or arrays (Python numbers would be baked into the trace).
     """
     backend = name()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, autograph=False, reduce_retracing=True, jit_compile=bool(jit_compile) or None)
+        specs = None if signature is None else [tf.TensorSpec(shape, dtype) for shape, dtype in signature]
+        return tf.function(fn, autograph=False, reduce_retracing=True, jit_compile=bool(jit_compile) or None, input_signature=specs)
     if backend == "jax":
         import jax
         import keras
