@@ -272,6 +272,11 @@ def decode_blocks(model, z: np.ndarray, length: int | None = None, chunk_frames:
     to float rounding, because each chunk is decoded with ``model.context_frames()`` frames of
     its neighbours on either side and only its own part is kept.  Memory is bounded by the
     chunk size, not by the duration.  A fixed-length preset yields its one clip.
+
+    Every chunk is decoded in a window of the same ``chunk_frames + 2 * context`` frames (a
+    chunk at either end of the sequence takes more frames of its one neighbour instead; more
+    context than needed changes nothing), so the compiled decoder sees one shape: JAX compiles
+    once per shape, and chunks of growing windows near the ends cost one compilation each.
     """
     z = np.asarray(z, dtype=np.float32)
     context = model.context_frames()
@@ -282,9 +287,11 @@ def decode_blocks(model, z: np.ndarray, length: int | None = None, chunk_frames:
     total = frames * hop if length is None else int(length)
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    window = min(frames, int(chunk_frames) + 2 * context)
     for start in range(0, frames, int(chunk_frames)):
         stop = min(frames, start + int(chunk_frames))
-        lo, hi = max(0, start - context), min(frames, stop + context)
+        lo = min(max(0, start - context), frames - window)
+        hi = lo + window
         piece = _decode(model, z[None, lo:hi], (hi - lo) * hop)[0, (start - lo) * hop : (stop - lo) * hop]
         piece = piece[: max(0, total - start * hop)]
         if piece.size:
@@ -311,6 +318,12 @@ def encode_blocks(model, blocks: Iterable[np.ndarray], chunk_frames: int = CHUNK
     means: list[np.ndarray] = []
     logvars: list[np.ndarray] = []
 
+    def window_end(start: int) -> int:
+        """End sample of the window a chunk from frame ``start`` is encoded in: ``chunk + 2 context``
+        frames from its left context (the first chunks take more signal on the right instead), so
+        the compiled encoder sees one shape for all chunks but those at the end of the signal."""
+        return (max(0, start - context) + chunk + 2 * context) * hop
+
     def encode_chunk(start: int, stop: int, end_sample: int) -> None:
         lo = max(0, start - context)
         segment = buffer[lo * hop - buffer_start : end_sample - buffer_start]
@@ -322,15 +335,15 @@ def encode_blocks(model, blocks: Iterable[np.ndarray], chunk_frames: int = CHUNK
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         buffer = np.concatenate([buffer, block])
         total += block.size
-        while (next_frame + chunk + context) * hop <= total:
-            encode_chunk(next_frame, next_frame + chunk, (next_frame + chunk + context) * hop)
+        while window_end(next_frame) <= total:
+            encode_chunk(next_frame, next_frame + chunk, window_end(next_frame))
             next_frame += chunk
             keep_from = max(0, next_frame - context) * hop
             buffer, buffer_start = buffer[keep_from - buffer_start :], keep_from
     frames = -(-total // hop)
     while next_frame < frames:
         stop = min(frames, next_frame + chunk)
-        encode_chunk(next_frame, stop, min(total, (stop + context) * hop))
+        encode_chunk(next_frame, stop, min(total, window_end(next_frame)))
         next_frame = stop
     if not means:
         empty = np.zeros((0, int(model.latent_shape[-1])), dtype=np.float32)
