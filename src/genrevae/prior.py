@@ -339,18 +339,13 @@ class LatentPrior(keras.Model):
         """The compiled :meth:`_sequence_log_prob`, whose numbers depend only on the input.
 
         JAX compiles once per input shape, each shape the same way whatever came before.
-        TensorFlow (a plain graph: XLA would compile every new batch size anew, ~1-2 s each,
-        and run the GRU no faster) traces the first shape it sees exactly and relaxes to free
-        batch and frame axes at the second; kernels chosen for exact and free shapes can differ
-        in the last bits, so a number would depend on which shapes the model scored before.
-        Two calls on tiny inputs make every real call run the free-axes trace (tested: a
-        freshly loaded model gives the same bits as one that has scored other shapes).
+        TensorFlow (a plain graph: XLA would compile every new batch size anew, ~1-2 s each, and
+        run the GRU no faster) traces once for free batch and frame axes (the signature): a trace
+        for the first exact shape could differ from the free one in the last bits, and a number
+        would then depend on which shapes the model scored before.
         """
-        fn = backend.compile_function(self._sequence_log_prob, self, jit_compile=False)
-        if backend.name() == "tensorflow":
-            for size in (1, 2):
-                fn(ops.zeros((size, size, self.channels), "float32"))
-        return fn
+        signature = [((None, None, self.channels), "float32")]
+        return backend.compile_function(self._sequence_log_prob, self, jit_compile=False, signature=signature)
 
     # -- one step at a time ---------------------------------------------------------
 
