@@ -83,10 +83,9 @@ _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _steps(model) -> tuple:
     """``(posterior, importance_samples)`` of ``model``, compiled once per model
     (:func:`genrevae.backend.compile_function`): building them per batch or per subset made
-    tracing a third of an evaluation.  TensorFlow traces a graph for the first shapes and one
-    with free batch and length axes after; JAX compiles once per shape (a full and a last,
-    smaller batch per subset).  TensorFlow runs graphs without XLA, as :mod:`genrevae.generation`
-    does.
+    tracing a third of an evaluation.  TensorFlow traces each once, with free batch and length
+    axes, into a graph without XLA (as :mod:`genrevae.generation` does); JAX compiles once per
+    shape (a full and a last, smaller batch per subset).
 
     ``importance_samples(x, mean, logvar, seeds)`` takes ``g`` seed pairs ``(g, 2)`` and draws
     ``z_j ~ q(z|x)`` with seed ``j`` for every clip (``keras.ops.map`` over the seeds: a loop
@@ -130,9 +129,14 @@ def _steps(model) -> tuple:
         recon, log_p, log_q = (ops.reshape(v, per_draw) for v in (recon, log_p, log_q))
         return recon + log_p - log_q, recon, log_q, flat
 
+    latent = tuple(model.latent_shape)
+    clips_spec = ((None, None), "float32")
+    latent_spec = ((None,) + (None,) * (len(latent) - 1) + latent[-1:], "float32")
     _STEPS[model] = (
-        backend.compile_function(posterior, model, jit_compile=False),
-        backend.compile_function(importance_samples, model, jit_compile=False),
+        backend.compile_function(posterior, model, jit_compile=False, signature=[clips_spec]),
+        backend.compile_function(
+            importance_samples, model, jit_compile=False, signature=[clips_spec, latent_spec, latent_spec, ((None, 2), "int32")]
+        ),
     )
     return _STEPS[model]
 
