@@ -1,7 +1,10 @@
-"""Shapes, save/load round trips and the report preset's documented degeneracy."""
+"""Shapes, save/load round trips (in a fresh process, and across Keras backends) and the report
+preset's documented degeneracy, on whichever Keras backend runs the tests."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,14 +12,16 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
-from genrevae import losses
+from conftest import backend_threads
+from genrevae import backend, losses
 from genrevae.config import section
 from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, ReportVAE, build_model
 
 TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
 N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
+THREADS = backend_threads()  # pinned before the first op; subprocesses run with as many
 
 
 def _settings(preset, likelihood="gaussian"):
@@ -43,11 +48,11 @@ def test_shapes_and_interface(preset, likelihood):
     assert mean.shape == logvar.shape == (3,) + latent
     z = model.reparameterize(mean, logvar, seed=7)
     np.testing.assert_array_equal(z, model.reparameterize(mean, logvar, seed=7))
-    np.testing.assert_array_equal(z, model.reparameterize(mean, logvar, seed=tf.constant([7, 0])))
+    np.testing.assert_array_equal(z, model.reparameterize(mean, logvar, seed=ops.convert_to_tensor([7, 0], "int32")))
     assert not np.array_equal(z, model.reparameterize(mean, logvar, seed=8))
     out = model.decode(z)
     assert out.shape == (3, N)
-    wave = model.waveform(out).numpy()
+    wave = backend.to_numpy(model.waveform(out))
     assert wave.shape == (3, N) and wave.min() >= -1 and wave.max() <= 1
     assert model.log_likelihood(x, out).shape == (3,)
     samples = model.sample(5, seed=3, batch_size=2)
@@ -161,24 +166,89 @@ def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
     model.save(path)
     x = _clips()
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "want.npy", model(x).numpy())
-    threads = tf.config.threading.get_intra_op_parallelism_threads()  # same numerics as this process
+    np.save(tmp_path / "want.npy", backend.to_numpy(model(x)))
     code = textwrap.dedent(
         f"""
-        import numpy as np, keras, tensorflow as tf
-        if {threads}:
-            tf.config.threading.set_intra_op_parallelism_threads({threads})
-            tf.config.threading.set_inter_op_parallelism_threads({tf.config.threading.get_inter_op_parallelism_threads()})
+        import numpy as np
+        from genrevae import backend
+        backend.configure_threads({THREADS})  # same numerics as this process
+        import keras
         import genrevae.model
+        assert backend.name() == {backend.name()!r}
         m = keras.models.load_model({str(path)!r})
         x = np.load({str(tmp_path / 'x.npy')!r})
-        assert np.array_equal(m(x).numpy(), np.load({str(tmp_path / 'want.npy')!r}))
+        assert np.array_equal(backend.to_numpy(m(x)), np.load({str(tmp_path / 'want.npy')!r}))
         print("OK", type(m).__name__)
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "OK ConvVAE" in out.stdout
+
+
+OTHER_BACKEND = "tensorflow" if backend.name() == "jax" else "jax"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None or importlib.util.find_spec(OTHER_BACKEND) is None,
+    reason=f"needs jax and {OTHER_BACKEND} installed",
+)
+def test_a_model_saved_on_one_backend_decodes_alike_on_the_other(tmp_path):
+    """``model.keras`` is backend-neutral: saved here, loaded in a process on the other backend
+    (TensorFlow <-> JAX), it encodes, decodes (clip length and any other length), makes
+    waveforms and likelihoods equal to float rounding.  Run under both backends, the suite checks
+    both directions."""
+    x = _clips()
+    want, paths = {}, {}
+    for preset, likelihood, head in (("conv", "gaussian", "istft"), ("conv", "bernoulli", "amplitude"), ("report", "gaussian", None)):
+        key = f"{preset}-{likelihood}"
+        keras.utils.set_random_seed(6)
+        settings = _settings(preset, likelihood)
+        if head:
+            settings["conv"] = {**TINY_CONV, "head": head}
+        model = build_model(settings, N)
+        if model.log_scale is not None:
+            model.log_scale.assign(-1.5)
+        paths[key] = str(tmp_path / f"{key}.keras")
+        model.save(paths[key])
+        mean, logvar = model.encode(x)
+        out = model.decode(mean)
+        want[f"{key}/mean"], want[f"{key}/logvar"] = backend.to_numpy(mean), backend.to_numpy(logvar)
+        want[f"{key}/wave"] = backend.to_numpy(model.waveform(out))
+        want[f"{key}/loglik"] = backend.to_numpy(model.log_likelihood(x, out))
+        if preset == "conv":
+            want[f"{key}/wave700"] = backend.to_numpy(model.waveform(model.decode(mean[:, :30], length=700)))
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "want.npz", **want)
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from genrevae import backend
+        backend.configure_threads(1)
+        import keras
+        from genrevae.model import load_model
+        assert backend.name() == {OTHER_BACKEND!r}, backend.name()
+        x, want = np.load({str(tmp_path / "x.npy")!r}), np.load({str(tmp_path / "want.npz")!r})
+        for key, path in {paths!r}.items():
+            model = load_model(path)
+            mean, logvar = model.encode(x)
+            out = model.decode(mean)
+            got = {{"mean": mean, "logvar": logvar, "wave": model.waveform(out), "loglik": model.log_likelihood(x, out)}}
+            if key.startswith("conv"):
+                got["wave700"] = model.waveform(model.decode(mean[:, :30], length=700))
+            for name, value in got.items():
+                expected = want[key + "/" + name]
+                value = backend.to_numpy(value)
+                assert value.shape == expected.shape, (key, name, value.shape)
+                scale = 1e-3 if name == "loglik" else 1e-5  # log-likelihoods are thousands of nats
+                np.testing.assert_allclose(value, expected, rtol=1e-5, atol=scale, err_msg=key + "/" + name)
+            print("OK", key)
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": OTHER_BACKEND}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert result.stdout.count("OK ") == 3
 
 
 def test_custom_layers_serialise():
@@ -206,29 +276,33 @@ def test_report_preset_encoder_blocks_get_zero_gradient():
     keras.utils.set_random_seed(5)
     model = build_model(_settings("report"), N)
     x = _clips(batch=4)
-    with tf.GradientTape() as tape:
-        loss = -tf.reduce_mean(losses.elbo_terms(model, x, seed=0, training=True)["elbo"])
-    grads = dict(zip([v.path for v in model.trainable_variables], tape.gradient(loss, model.trainable_variables)))
+    # The backend's own training step, plain SGD at rate 1: each weight moves by minus its gradient.
+    optimizer = keras.optimizers.SGD(learning_rate=1.0)
+    optimizer.build(model.trainable_variables)
+    before = {v.path: backend.to_numpy(v) for v in model.trainable_variables}
+    step = backend.make_train_step(lambda: -ops.mean(losses.elbo_terms(model, x, seed=0, training=True)["elbo"]), model, optimizer)
+    assert np.isfinite(backend.to_numpy(step()))
+    grads = {v.path: before[v.path] - backend.to_numpy(v) for v in model.trainable_variables}
     enc_blocks = [layer for layer in model.encoder.layers if isinstance(layer, Resnet1DBlock)]
     assert len(enc_blocks) == 4
     dead = 0
     for block in enc_blocks:
         for conv in (block.conv1a, block.conv1b):
             for var in (conv.kernel, conv.bias):
-                assert np.count_nonzero(grads[var.path].numpy()) == 0, var.path
+                assert np.count_nonzero(grads[var.path]) == 0, var.path
             dead += 1
         for var in (block.norm1a.gamma, block.norm1a.beta, block.norm1b.gamma):
-            assert np.count_nonzero(grads[var.path].numpy()) == 0, var.path
-        assert np.count_nonzero(grads[block.norm1b.beta.path].numpy()) > 0  # the only live weight
+            assert np.count_nonzero(grads[var.path]) == 0, var.path
+        assert np.count_nonzero(grads[block.norm1b.beta.path]) > 0  # the only live weight
     assert dead == 8
     # the dense "convolutions" around them and the decoder blocks do learn
     first = model.encoder.get_layer(index=2)
-    assert np.count_nonzero(grads[first.kernel.path].numpy()) > 0
+    assert np.count_nonzero(grads[first.kernel.path]) > 0
     dec_block = next(layer for layer in model.decoder.layers if isinstance(layer, Resnet1DBlock))
-    assert np.count_nonzero(grads[dec_block.conv1a.kernel.path].numpy()) > 0
+    assert np.count_nonzero(grads[dec_block.conv1a.kernel.path]) > 0
     # and each instance norm indeed outputs a constant over the batch
-    h = tf.random.normal((6, 1, 1))
-    np.testing.assert_allclose(enc_blocks[0].norm1a(h).numpy(), np.zeros((6, 1, 1)), atol=1e-6)
+    h = keras.random.normal((6, 1, 1), seed=0)
+    np.testing.assert_allclose(backend.to_numpy(enc_blocks[0].norm1a(h)), np.zeros((6, 1, 1)), atol=1e-6)
 
 
 def test_invalid_settings():

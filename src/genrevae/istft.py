@@ -26,7 +26,7 @@ blocks of ``hop``; block ``r`` of frame ``f`` lands on output block ``f + r``, s
 
 .. math::
 
-    y[(b)\,hop + j] = \sum_{r=0}^{R-1} \mathrm{frames}[b - r,\ r\,hop + j]
+    y[b\\,hop + j] = \\sum_{r=0}^{R-1} \\mathrm{frames}[b - r,\\ r\\,hop + j]
 
 is ``R`` shifted copies of a ``(frames, hop)`` array added together.  The shifts and the final
 crop are Python ints fixed by ``hop`` and ``n_fft``; the frame count never has to be known, so
@@ -99,7 +99,12 @@ class InverseSTFT(layers.Layer):
         envelope = self._overlap_add(ones * ops.convert_to_tensor(self._window_squared))
         start = (self.n_fft - self.hop) // 2
         end = (self._blocks - 1) * self.hop - start  # samples after the F hop kept ones
-        out = numerator / ops.maximum(envelope, 1e-6)
+        # divide_no_nan, not "/" (the envelope is >= 1e-6, so the numbers are a division's): the
+        # envelope depends on shapes only, and TensorFlow's graph optimiser rewrites "/" by a
+        # constant-folded envelope into a multiplication by its reciprocal (and "* (1 / e)" back
+        # into "/" when it is not folded), so a graph's last bits would depend on which shapes were
+        # static.  DivNoNan is left alone: graphs give the eager numbers, as the decoders promise.
+        out = ops.divide_no_nan(numerator, ops.maximum(envelope, 1e-6))
         return out[:, start : -end if end > 0 else None]
 
     def compute_output_shape(self, input_shape):
