@@ -93,3 +93,47 @@ def test_quality_per_compute_runs_at_tiny_size(tmp_path: Path) -> None:
     assert set(payload["probe"]) == {"amplitude", "istft"}
     assert (out / "quality_per_compute.png").stat().st_size > 0 and (out / "quality_per_compute.md").is_file()
     assert not work.exists()
+
+
+def _jax_env() -> dict[str, str]:
+    import importlib.util
+    import os
+
+    import pytest
+
+    if importlib.util.find_spec("jax") is None:
+        if os.environ.get("GENREVAE_REQUIRE_JAX") == "1":
+            pytest.fail("jax is not installed but GENREVAE_REQUIRE_JAX=1")
+        pytest.skip("jax is not installed")
+    return {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def test_train_step_compares_backends(tmp_path: Path) -> None:
+    """benchmarks/train_step.py at a tiny size: a row per backend with finite times."""
+    env = _jax_env()
+    command = [sys.executable, str(RUN.parent / "train_step.py"), "--backends", "tensorflow,jax", "--batch-sizes", "2",
+               "--steps", "2", "--repeats", "2", "--clips", "2", "--clip-seconds", "3", "--threads", "1",
+               "--json", str(tmp_path / "steps.json")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    rows = json.loads((tmp_path / "steps.json").read_text())
+    assert [r["backend"] for r in rows] == ["tensorflow", "jax"]
+    assert all(math.isfinite(r["step_s"]) and r["step_s"] > 0 and len(r["blocks"]) == 2 for r in rows)
+    assert re.search(r"\| jax \| 2 \| [0-9.]+ \| [0-9.]+ \|", result.stdout), result.stdout
+
+
+def test_gpu_check_runs_on_a_cpu(tmp_path: Path) -> None:
+    """benchmarks/gpu_check.py (what gpu_check.sh runs on a GPU machine) under JAX on the CPU, tiny."""
+    env = _jax_env()
+    out = tmp_path / "check.json"
+    command = [sys.executable, str(RUN.parent / "gpu_check.py"), "--tiny", "--clips", "5", "--clip-seconds", "6",
+               "--batch-sizes", "2,4", "--steps", "2", "--repeats", "1", "--train-seconds", "3", "--checkpoint-every", "2",
+               "--threads", "1", "--workdir", str(tmp_path / "work"), "--out", str(out)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    report = json.loads(out.read_text())
+    assert report["versions"]["backend"] == "jax" and report["xla"] == "jit (always)"
+    assert [r["batch_size"] for r in report["steps"]] == [2, 4]
+    assert all(math.isfinite(r["step_s"]) and r["windows_per_s"] > 0 for r in report["steps"])
+    assert report["training"]["steps"] >= 2 and report["clips"] == [5, 18001]
+    assert "| 4 |" in result.stdout
