@@ -61,6 +61,19 @@ def test_equals_the_overlap_add_formula(hop: int, n_fft: int) -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.max(np.abs(want)))
 
 
+def test_compiled_gives_the_eager_numbers_bit_for_bit() -> None:
+    """Compiled once (a TensorFlow graph, a JAX jit), called with new batch sizes and frame counts,
+    the layer gives exactly its eager numbers: the compiled decoders rely on it.  Fails if the
+    window is multiplied in before an add that XLA may fuse (JAX), or if the envelope divides with
+    an op TensorFlow's graph optimiser rewrites once the envelope folds to a constant."""
+    layer = InverseSTFT(8)
+    compiled = backend.compile_function(lambda a: layer(a), jit_compile=False)
+    rng = np.random.default_rng(7)
+    for batch, frames in ((2, 30), (2, 30), (1, 30), (3, 17)):
+        spectrum = rng.normal(0.0, 1.5, (batch, frames, 2 * layer.bins)).astype(np.float32)
+        assert np.array_equal(backend.to_numpy(compiled(spectrum)), backend.to_numpy(layer(spectrum)))
+
+
 def test_one_bin_is_one_sinusoid() -> None:
     """A constant magnitude in bin k, with the phase advancing 2 pi k hop / n_fft per frame, plays a
     sinusoid of k sample_rate / n_fft: harmonics are single bins for the decoder to predict."""

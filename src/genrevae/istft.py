@@ -20,17 +20,25 @@ window instead of assuming a constant overlap makes the edges exact too, so ``F`
 exactly ``F hop`` samples, ``hop`` per frame, like a transposed convolution.  ``n_fft = 4 hop``
 as in Vocos.  The layer has no weights.
 
-The overlap-add is written with ``keras.ops`` so it runs on any backend: with
-``R = ceil(n_fft / hop)``, each frame is zero-padded to ``R hop`` samples and cut into ``R``
-blocks of ``hop``; block ``r`` of frame ``f`` lands on output block ``f + r``, so
+The overlap-add is written with ``keras.ops`` so it runs on any backend, in two forms:
 
-.. math::
+* the windowed frames, ``sum_f w[i] irfft(X_f)[i]`` at sample ``f hop + i``, are one transposed
+  convolution of stride ``hop`` over the frames' ``n_fft`` channels whose kernel is the window
+  on the diagonal (``K[i, k] = w[i]`` if ``i = k``, else 0): products and sums inside one
+  convolution, which a compiler cannot fuse into its neighbours.  (Multiplying by the window
+  and then adding shifted frames lets XLA contract ``w y + s`` into fused multiply-adds in
+  compiled code but not eagerly, so a JAX-compiled decoder would miss the eager numbers by an ulp.)
+* the envelope ``sum_f w^2[n - f hop + c]`` is a sum of shifted copies only: with
+  ``R = ceil(n_fft / hop)``, each row of ``w^2`` is zero-padded to ``R hop`` samples and cut
+  into ``R`` blocks of ``hop``; block ``r`` of frame ``f`` lands on output block ``f + r``,
 
-    y[b\\,hop + j] = \\sum_{r=0}^{R-1} \\mathrm{frames}[b - r,\\ r\\,hop + j]
+  .. math::
 
-is ``R`` shifted copies of a ``(frames, hop)`` array added together.  The shifts and the final
-crop are Python ints fixed by ``hop`` and ``n_fft``; the frame count never has to be known, so
-the layer traces alike on JAX (static shapes) and in a TensorFlow graph of unknown length.
+      e[b\\,hop + j] = \\sum_{r=0}^{R-1} w^2[r\\,hop + j]\\,[0 \\le b - r < F].
+
+Every shift and crop is a Python int fixed by ``hop`` and ``n_fft``; the frame count never has
+to be known, so the layer traces alike on JAX (static shapes) and in a TensorFlow graph of
+unknown length.
 """
 
 from __future__ import annotations
@@ -73,6 +81,8 @@ class InverseSTFT(layers.Layer):
 
         window = get_window("hann", self.n_fft).astype(np.float32)  # periodic, as the STFT's
         self._window = window
+        # (taps i, out 1, in k): input channel k of frame f adds w[k] y_f[k] to sample f hop + k.
+        self._window_kernel = np.ascontiguousarray((np.eye(self.n_fft, dtype=np.float32) * window[:, None])[:, None, :])
         # Squared here, in numpy, not in call: a constant-folded pow in a traced graph can differ
         # from the eager one in the last bit, and the compiled decoders promise the eager numbers.
         self._window_squared = window * window
@@ -93,19 +103,23 @@ class InverseSTFT(layers.Layer):
         log_magnitude, phase = ops.split(inputs, 2, axis=-1)
         magnitude = ops.exp(ops.minimum(log_magnitude, MAX_LOG_MAGNITUDE))
         frames = ops.irfft((magnitude * ops.cos(phase), magnitude * ops.sin(phase)), fft_length=self.n_fft)
-        numerator = self._overlap_add(frames * ops.convert_to_tensor(self._window))
-        # sum_f w^2[n - f hop + c]: the same overlap-add of the squared window in every frame
+        start = (self.n_fft - self.hop) // 2  # >= 1: n_fft - hop is even and >= hop
+        # (F - 1) hop + n_fft samples, frame f's window from sample f hop; keep F hop from start,
+        # which leaves n_fft - hop - start = start samples at the end.
+        kernel = ops.convert_to_tensor(self._window_kernel)
+        numerator = ops.conv_transpose(frames, kernel, strides=self.hop, padding="valid", data_format="channels_last")
+        numerator = numerator[:, start:-start, 0]
+        # sum_f w^2[n - f hop + c]: the squared window in every frame, added up (no products)
         ones = ops.ones_like(log_magnitude[:1, :, :1])
         envelope = self._overlap_add(ones * ops.convert_to_tensor(self._window_squared))
-        start = (self.n_fft - self.hop) // 2
         end = (self._blocks - 1) * self.hop - start  # samples after the F hop kept ones
+        envelope = envelope[:, start : -end if end > 0 else None]
         # divide_no_nan, not "/" (the envelope is >= 1e-6, so the numbers are a division's): the
         # envelope depends on shapes only, and TensorFlow's graph optimiser rewrites "/" by a
         # constant-folded envelope into a multiplication by its reciprocal (and "* (1 / e)" back
         # into "/" when it is not folded), so a graph's last bits would depend on which shapes were
         # static.  DivNoNan is left alone: graphs give the eager numbers, as the decoders promise.
-        out = ops.divide_no_nan(numerator, ops.maximum(envelope, 1e-6))
-        return out[:, start : -end if end > 0 else None]
+        return ops.divide_no_nan(numerator, ops.maximum(envelope, 1e-6))
 
     def compute_output_shape(self, input_shape):
         samples = None if input_shape[1] is None else input_shape[1] * self.hop
