@@ -45,14 +45,16 @@ resolved ``settings``.  Clips are processed ``evaluate.batch_size`` at a time an
 ``k`` draws in groups that make ``DECODE_BATCH`` clips per decoder call, so memory does not
 grow with the number of clips or with ``k``.  All noise comes from stateless seeds derived
 from ``settings["seed"]``: the result is a deterministic function of the model, the data,
-the settings and the thread count.
+the settings, the Keras backend (each draws its own numbers for a seed) and the thread count.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +82,7 @@ DECODE_BATCH = 16
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _steps(model) -> tuple:
+def _steps(model: Any) -> tuple[Callable, Callable]:
     """``(posterior, importance_samples)`` of ``model``, compiled once per model
     (:func:`genrevae.backend.compile_function`): building them per batch or per subset made
     tracing a third of an evaluation.  TensorFlow traces each once, with free batch and length
@@ -102,7 +104,7 @@ def _steps(model) -> tuple:
 
     from genrevae import losses
 
-    def posterior(x):
+    def posterior(x: Any) -> tuple:
         mean, logvar = model.encode(x, training=False)
         out = model.decode(mean, training=False, length=ops.shape(x)[1])
         y = model.waveform(out)
@@ -114,7 +116,7 @@ def _steps(model) -> tuple:
             losses.multi_resolution_stft_distance(x, y),
         )
 
-    def importance_samples(x, mean, logvar, seeds):
+    def importance_samples(x: Any, mean: Any, logvar: Any, seeds: Any) -> tuple:
         draws = ops.shape(seeds)[0]
         z = ops.map(lambda seed: model.reparameterize(mean, logvar, seed), seeds)  # (g, batch, *latent)
         flat = ops.reshape(z, (-1,) + tuple(ops.shape(mean)[1:]))  # draw-major: (g * batch, *latent)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -85,7 +85,7 @@ _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _WHOLE = np.iinfo(np.int32).max
 
 
-def _compiled(model) -> tuple:
+def _compiled(model: Any) -> tuple[Callable, Callable]:
     """``(decode, encode)`` of ``model``, compiled once per model (:func:`genrevae.backend.compile_function`).
 
     ``decode(z)`` gives the waveform of the decoder's *whole* output and the callers cut it to
@@ -102,10 +102,10 @@ def _compiled(model) -> tuple:
     fns = _COMPILED.get(model)
     if fns is None:
 
-        def decode(z):
+        def decode(z: Any) -> Any:
             return model.waveform(model.decode(z, training=False, length=_WHOLE))
 
-        def encode(x):
+        def encode(x: Any) -> tuple:
             return model.encode(x, training=False)
 
         latent = tuple(model.latent_shape)
@@ -117,7 +117,7 @@ def _compiled(model) -> tuple:
     return fns
 
 
-def _decode(model, z: np.ndarray, length: int) -> np.ndarray:
+def _decode(model: Any, z: np.ndarray, length: int) -> np.ndarray:
     """Waveforms float32 ``(batch, <= length)`` of latents ``z (batch, ...)`` through the compiled decoder."""
     import keras
 
@@ -125,7 +125,7 @@ def _decode(model, z: np.ndarray, length: int) -> np.ndarray:
     return backend.to_numpy(out).astype(np.float32, copy=False)[:, : int(length)]
 
 
-def _encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _encode(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and log-variance, float32 ``(batch, ...)``, of waveforms ``x (batch, samples)``."""
     import keras
 
