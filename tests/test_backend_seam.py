@@ -67,7 +67,7 @@ def test_train_step_descends_and_updates_state() -> None:
     optimizer = keras.optimizers.Adam(1e-2)
     optimizer.build(model.trainable_variables)
     x = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
-    target = x.sum(axis=1, keepdims=True)
+    target = ops.convert_to_tensor(x.sum(axis=1, keepdims=True))
 
     def loss(x, noise_seed):
         noisy = x + 0.01 * backend.normal(ops.shape(x), noise_seed)

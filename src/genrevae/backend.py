@@ -283,7 +283,7 @@ def compile_function(
 
     def eager(*args):
         with torch.no_grad():
-            return fn(*args)
+            return fn(*_as_tensors(args))
 
     return eager
 
@@ -341,7 +341,7 @@ def make_train_step(loss_fn: Callable, model: Any, optimizer: Any, jit_compile: 
         return jax_step
 
     def torch_step(*args):
-        loss = loss_fn(*args)
+        loss = loss_fn(*_as_tensors(args))
         for v in trainable:
             v.value.grad = None
         loss.backward()
@@ -351,10 +351,19 @@ def make_train_step(loss_fn: Callable, model: Any, optimizer: Any, jit_compile: 
     return torch_step
 
 
+def _as_tensors(args: Sequence[Any]) -> list:
+    """numpy arguments as tensors: PyTorch runs eagerly and will not mix the two in arithmetic."""
+    import keras
+
+    return [keras.ops.convert_to_tensor(a) if isinstance(a, (np.ndarray, np.generic)) else a for a in args]
+
+
 def to_numpy(x: Any) -> np.ndarray:
     """A tensor of any backend (or an array) as a numpy array."""
     import keras
 
+    if hasattr(x, "detach"):  # PyTorch: an eager result of layers with weights carries a graph
+        x = x.detach()
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
