@@ -38,7 +38,8 @@ writes a checkpoint.  Outputs in ``out_dir``:
     and at every checkpoint, each reduced to 4096 points by :func:`envelope`.
 ``tensorboard/``
     Scalars (loss, test ELBO, KL, KL weight, log-scale) and, at every checkpoint, a few
-    prior draws and test reconstructions as audio: ``tensorboard --logdir results``.
+    prior draws and test reconstructions as audio: ``tensorboard --logdir results``.  Written
+    with TensorFlow's summary ops on any backend; absent where TensorFlow is not installed.
 ``model.keras``
     Written last, via a temporary name and ``os.replace``: its presence means the run
     finished.  (Outputs of an earlier run in ``out_dir`` are deleted when training starts.)
@@ -51,8 +52,9 @@ writes a checkpoint.  Outputs in ``out_dir``:
 Reproducibility: ``keras.utils.set_random_seed(seed)`` fixes the initial weights; the windows
 of step ``t`` are drawn from ``numpy.random.default_rng([seed, t])`` and the
 reparameterisation noise uses the stateless seed ``[seed, t]``, so an uninterrupted run and
-a killed-then-resumed run produce the same weights (bit for bit on CPU with the same thread
-count; GPU kernels may not be deterministic).  ``train.max_seconds`` stops at the first
+a killed-then-resumed run produce the same weights (bit for bit on CPU with the same Keras
+backend and thread count: each backend draws its own numbers for a seed, which is why the
+backend is part of the resume fingerprint; GPU kernels may not be deterministic).  ``train.max_seconds`` stops at the first
 checkpoint after the budget is spent: the step count then depends on the machine.
 """
 
