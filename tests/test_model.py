@@ -350,3 +350,25 @@ def test_compiled_decode_and_encode_give_the_eager_numbers_bit_for_bit(preset, l
         assert np.array_equal(decode_latents(model, z, 2), eager(lambda a: model.waveform(model.decode(a)), z))
         with_length = eager(lambda a: model.waveform(model.decode(a, length=300)), z)
         assert np.array_equal(decode_latents(model, z, 2, length=300), with_length)
+
+
+@pytest.mark.parametrize("kernel_size, strides, frames", [(8, 4, 5), (4, 2, 7), (2, 2, 3), (5, 2, 4), (9, 4, 6)])
+def test_upsampling_conv_is_the_stock_transposed_convolution(kernel_size, strides, frames):
+    """The decoder's sub-pixel upsampling equals keras' Conv1DTranspose(padding="same") with the
+    same weights, odd kernels and kernels that are no multiple of the stride included."""
+    from genrevae.model import UpsamplingConv1D
+
+    keras.utils.set_random_seed(0)
+    stock = keras.layers.Conv1DTranspose(3, kernel_size, strides=strides, padding="same")
+    ours = UpsamplingConv1D(3, kernel_size, strides=strides)
+    x = np.random.default_rng(1).normal(size=(2, frames, 5)).astype(np.float32)
+    stock.build(x.shape)
+    ours.build(x.shape)
+    ours.kernel.assign(stock.kernel)
+    for layer in (stock, ours):
+        layer.bias.assign(np.array([0.5, -1.0, 2.0], np.float32))
+    expected, got = backend.to_numpy(stock(x)), backend.to_numpy(ours(x))
+    assert got.shape == expected.shape == (2, frames * strides, 3)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="kernel_size >= strides"):
+        UpsamplingConv1D(3, 2, strides=4)

@@ -57,6 +57,7 @@ from genrevae.pqmf import PQMF
 __all__ = [
     "Resnet1DBlock",
     "ResidualUnit",
+    "UpsamplingConv1D",
     "WaveVAE",
     "ReportVAE",
     "ConvVAE",
@@ -161,6 +162,51 @@ class ResidualUnit(layers.Layer):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, dilation=self.dilation, negative_slope=self.negative_slope)
         return config
+
+
+@keras.saving.register_keras_serializable(package="genrevae")
+class UpsamplingConv1D(layers.Conv1DTranspose):
+    r"""``Conv1DTranspose(filters, kernel_size, strides, padding="same")``, the same weights and the
+    same function, computed in sub-pixel form: one matrix product per input frame.
+
+    Why: XLA's CPU backend runs a transposed convolution as a convolution of the zero-stuffed
+    input on one thread, which made the decoder's step 2.8x slower under JAX than under
+    TensorFlow on 2 cores; a matrix product is fast on every backend and device.
+
+    With stride :math:`s`, kernel :math:`K[t]` (``(kernel_size, filters, in)``, zero-padded to
+    :math:`Q s` taps, :math:`Q = \lceil k / s \rceil`), the transposed convolution is
+    :math:`z[m s + p] = \sum_{j < Q} K[j s + p]\, x[m - j]` for each phase :math:`p < s`: the
+    :math:`Q` frames :math:`x[m], \dots, x[m - Q + 1]` side by side times one
+    ``(Q in, s filters)`` matrix give the :math:`s` output samples of frame :math:`m`.  "same"
+    then keeps :math:`y[n] = z[n + a]`, :math:`a = \lfloor (k - s) / 2 \rfloor`, for
+    :math:`n < L s` (TensorFlow's and Keras' convention; tested against the stock layer).
+    """
+
+    def __init__(self, filters: int, kernel_size: int, strides: int, **kwargs):
+        if kwargs.setdefault("padding", "same") != "same":
+            raise ValueError(f"UpsamplingConv1D takes padding='same' only, got {kwargs['padding']!r}")
+        for key in ("dilation_rate", "output_padding"):
+            if kwargs.get(key) not in (None, 1, (1,)):
+                raise ValueError(f"UpsamplingConv1D takes no {key}")
+        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+        if self.kernel_size[0] < self.strides[0]:
+            raise ValueError(f"UpsamplingConv1D needs kernel_size >= strides, got {self.kernel_size[0]} < {self.strides[0]}")
+
+    def call(self, inputs):
+        s, k, out = self.strides[0], self.kernel_size[0], self.filters
+        q = -(-k // s)
+        channels = self.kernel.shape[-1]
+        kernel = ops.pad(self.kernel, [[0, q * s - k], [0, 0], [0, 0]])  # (q s, out, in)
+        weights = ops.reshape(ops.transpose(ops.reshape(kernel, (q, s, out, channels)), (0, 3, 1, 2)), (q * channels, s * out))
+        padded = ops.pad(inputs, [[0, 0], [q - 1, q - 1], [0, 0]])
+        # frame m of tap j is x[m - j]: the padded input shifted right by j, L + q - 1 frames each
+        taps = [padded[:, q - 1 - j : (-j if j else None), :] for j in range(q)]
+        frames = ops.matmul(ops.concatenate(taps, axis=-1), weights)  # (batch, L + q - 1, s out)
+        z = ops.reshape(frames, (ops.shape(frames)[0], -1, out))  # (batch, (L + q - 1) s, out)
+        a = (k - s) // 2
+        b = (q - 1) * s - a
+        y = z[:, a : (-b if b else None), :]
+        return y + self.bias if self.use_bias else y
 
 
 # ---------------------------------------------------------------------------
@@ -539,7 +585,7 @@ class ConvVAE(WaveVAE):
         for i in self.decoder_stages():
             stride = self.strides[i]
             h = layers.LeakyReLU(negative_slope=0.2)(h)
-            h = layers.Conv1DTranspose(channels[i], 2 * stride, strides=stride, padding="same", name=f"up{i}")(h)
+            h = UpsamplingConv1D(channels[i], 2 * stride, strides=stride, name=f"up{i}")(h)
             h = self._residual_units(h, channels[i], f"dec{i}")
         h = layers.LeakyReLU(negative_slope=0.2)(h)
         if self.head == "istft":
