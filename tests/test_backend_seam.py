@@ -108,3 +108,25 @@ def test_summary_writer_and_versions(tmp_path: Path) -> None:
     writer.audio("clips", np.zeros((2, 300), np.float32), 3000, step=1)
     writer.close()
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_jax_gets_a_persistent_compilation_cache(tmp_path: Path) -> None:
+    """Under JAX every job compiles the same programs: configure_threads turns the cache on
+    (a fresh process, since XLA_FLAGS and the cache are read when jax starts)."""
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    script = (
+        "import os; from genrevae import backend; backend.configure_threads(1); import jax, jax.numpy as jnp;"
+        "jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready();"
+        "print(os.environ['XLA_FLAGS']); print(jax.config.jax_compilation_cache_dir)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env.update(KERAS_BACKEND="jax", XDG_CACHE_HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=True).stdout
+    flags, cache = out.strip().splitlines()[-2:]
+    assert "intra_op_parallelism_threads=1" in flags and "--xla_cpu_multi_thread_eigen=false" in flags
+    assert Path(cache) == tmp_path / "genrevae" / "jax" and any(Path(cache).iterdir())
