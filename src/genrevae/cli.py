@@ -1,6 +1,6 @@
 """The `genrevae` command: one subcommand per workflow stage, each a thin shell over the package.
 
-Heavy modules (TensorFlow, librosa) are imported inside the subcommands that need them, so the
+Heavy modules (the Keras backend, librosa) are imported inside the subcommands that need them, so the
 data stages start in a fraction of a second.
 """
 
@@ -37,7 +37,7 @@ def seconds_since_process_start() -> float:
         return time.monotonic() - _LOADED_AT
 
 
-#: Finds the start-up time a job logged (benchmarks/bench.py sums them over the TensorFlow jobs).
+#: Finds the start-up time a job logged (benchmarks/bench.py sums them over the model jobs).
 STARTUP_LOG_PATTERN = re.compile(r"start-up took ([0-9.]+) s")
 
 
@@ -332,7 +332,7 @@ def _add_rendering_arguments(command: argparse.ArgumentParser) -> None:
 def _add_use_arguments(command: argparse.ArgumentParser) -> None:
     """What every command that uses a trained genre folder takes besides its own arguments."""
     _add_rendering_arguments(command)
-    command.add_argument("--threads", type=_positive_int, default=2, help="CPU threads for TensorFlow")
+    command.add_argument("--threads", type=_positive_int, default=2, help="CPU threads for the Keras backend")
     command.add_argument("--force", action="store_true", help="replace output files that exist (never an input, never a genre folder's file)")
 
 

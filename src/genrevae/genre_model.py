@@ -134,7 +134,7 @@ def _recording_samples(info: Any, sample_rate: int) -> int:
 
 @dataclass(frozen=True)
 class GenreFolder:
-    """A genre folder as checked on disk, before TensorFlow starts: its files are there, its
+    """A genre folder as checked on disk, before the Keras backend starts: its files are there, its
     settings readable and sane.  :meth:`GenreModel.load` then loads the networks."""
 
     path: Path
@@ -339,7 +339,7 @@ class GenreModel:
 
 # ---------------------------------------------------------------------------------------------
 # The `generate`, `transfer` and `interpolate` commands: each a job whose arguments, inputs and
-# outputs are checked first (``check``: no TensorFlow, no model), then run with the loaded model
+# outputs are checked first (``check``: no backend, no model), then run with the loaded model
 # (``run``), writing every file under a temporary name and renaming them all at the end.
 # ---------------------------------------------------------------------------------------------
 #: A clip `generate` names (what ``--force`` may remove of an earlier run in the same folder).

@@ -2,7 +2,7 @@
 all moved into place together.
 
 ``generate``, ``transfer`` and ``interpolate`` write beside a person's own recordings, so every
-output is checked before TensorFlow starts (:class:`OutputFiles`): it must not be an input, nor
+output is checked before the Keras backend starts (:class:`OutputFiles`): it must not be an input, nor
 another output of the same call, nor lie inside a trained genre folder (the workflow owns those:
 a sidecar ``model/config.json`` would break the model, new clips in ``generated/`` would make its
 manifest lie), nor replace an existing file without ``--force``; its folder must be writable and
