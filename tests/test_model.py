@@ -17,7 +17,7 @@ from keras import ops
 from conftest import backend_threads
 from genrevae import backend, losses
 from genrevae.config import section
-from genrevae.model import ConvVAE, ResidualUnit, Resnet1DBlock, ReportVAE, build_model
+from genrevae.model import HEADS, ConvVAE, ResidualUnit, Resnet1DBlock, ReportVAE, build_model
 
 TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
 N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
@@ -125,6 +125,21 @@ def test_istft_head_replaces_the_last_upsampling_stages():
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
     clone.set_weights(model.get_weights())
     np.testing.assert_array_equal(model(x), clone(x))
+
+
+def test_a_saved_config_without_head_loads_the_amplitude_head():
+    """Models saved before ``head`` existed had the amplitude head and no ``head`` in their config:
+    they load as amplitude models, while the constructor's default is the schema's, and a config
+    that names its head gets that head."""
+    assert ConvVAE(N, **TINY_CONV).head == section("model")["conv"]["head"] == "istft"
+    serialized = keras.saving.serialize_keras_object(build_model({"conv": {**TINY_CONV, "head": "istft"}}, N))
+    assert serialized["config"]["head"] == "istft"
+    for head in HEADS:
+        named = {**serialized, "config": {**serialized["config"], "head": head}}
+        assert keras.saving.deserialize_keras_object(named).head == head
+    old = {**serialized, "config": {k: v for k, v in serialized["config"].items() if k not in ("head", "istft_hop")}}
+    model = keras.saving.deserialize_keras_object(old)
+    assert model.head == "amplitude" and "PQMF" in [type(layer).__name__ for layer in model.decoder.layers]
 
 
 def test_untrained_istft_decoder_is_audio_scale():

@@ -471,7 +471,7 @@ class ConvVAE(WaveVAE):
         kernel_size: int = 7,
         dilations=(1, 3, 9),
         latent_channels: int = 16,
-        head: str = "amplitude",  # what models saved before the option existed have; the schema's default is istft
+        head: str = "istft",
         istft_hop: int | None = None,
         **kwargs,
     ):
@@ -624,6 +624,12 @@ class ConvVAE(WaveVAE):
             frames = z.shape[1]
             length = self.n_samples if frames == self.latent_frames(self.n_samples) else None
         return out if length is None else out[:, :length]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A config without ``head`` is a model saved before the option existed, when every
+        decoder ended in the amplitude head: it loads as one, whatever the default is now."""
+        return super().from_config({"head": "amplitude", **config}, custom_objects)
 
     def get_config(self):
         config = super().get_config()
