@@ -205,32 +205,28 @@ def seed_pair(seed: Any):
 
 def normal(shape: Sequence[Any], seed: Any, dtype: str = "float32"):
     """Standard normal draws of ``shape``, a pure function of ``seed`` (see :func:`seed_pair`)."""
-    seed = seed_pair(seed)
-    backend = name()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
-    if backend == "jax":
-        import jax
-
-        return jax.random.normal(seed, shape=tuple(shape), dtype=dtype)
-    return _torch_generator_draw("normal", shape, seed, dtype)
+    return _stateless_draw("normal", shape, seed, dtype)
 
 
 def uniform(shape: Sequence[Any], seed: Any, dtype: str = "float32"):
     """Uniform draws in ``[0, 1)`` of ``shape``, a pure function of ``seed`` (see :func:`seed_pair`)."""
+    return _stateless_draw("uniform", shape, seed, dtype)
+
+
+def _stateless_draw(kind: str, shape: Sequence[Any], seed: Any, dtype: str):
     seed = seed_pair(seed)
     backend = name()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.random.stateless_uniform(shape, seed=seed, dtype=dtype)
+        draw = tf.random.stateless_normal if kind == "normal" else tf.random.stateless_uniform
+        return draw(shape, seed=seed, dtype=dtype)
     if backend == "jax":
         import jax
 
-        return jax.random.uniform(seed, shape=tuple(shape), dtype=dtype)
-    return _torch_generator_draw("uniform", shape, seed, dtype)
+        draw = jax.random.normal if kind == "normal" else jax.random.uniform
+        return draw(seed, shape=tuple(shape), dtype=dtype)
+    return _torch_generator_draw(kind, shape, seed, dtype)
 
 
 def _torch_generator_draw(kind: str, shape, seed, dtype: str):
