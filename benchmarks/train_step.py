@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         proc.stdin.close()
         proc.wait()
     settings = settings_from(args.config)
-    window = min(int(settings["train"]["window_samples"] or 1e12), int(settings["sample_rate"] * args.clip_seconds) + 1)
+    from genrevae.sizes import window_length
+
+    n_samples = int(settings["sample_rate"] * args.clip_seconds) + 1  # the clips the workers train on
+    window = window_length(settings["train"], n_samples, fixed_length=settings["model"]["preset"] == "report")
     print(f"# Training step per backend ({args.threads} thread(s), {args.steps} steps x {args.repeats} blocks, window {window} samples)\n")
     print("| backend | batch | compile (s) | step (s, median) | windows/s | audio s/s | vs " + backends[0] + " |")
     print("|---|---|---|---|---|---|---|")

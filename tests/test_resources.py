@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 from conftest import REPO_ROOT
@@ -86,3 +89,14 @@ def test_building_blocks() -> None:
     seed = {**DEFAULT, "model": {**DEFAULT["model"], "preset": "report"}}
     assert r.window_samples(seed) == DEFAULT["n_samples"] and r.window_samples(DEFAULT) == 8192
     assert r.band_rate_samples(DEFAULT, 8192) == 1024 and r.model_width(seed) == 8
+
+
+def test_the_estimates_import_no_stage() -> None:
+    """Snakemake imports this module at every DAG build: it shares training's sizes through
+    genrevae.sizes instead of importing training (numpy, pandas, a Keras backend)."""
+    code = "import sys, genrevae.resources; print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas', 'keras') or m == 'genrevae.train'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+    from genrevae import train
+
+    assert (r.N_EPOCH_SAMPLES, r.window_length) == (train.N_EPOCH_SAMPLES, train.window_length)

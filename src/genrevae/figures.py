@@ -41,6 +41,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from genrevae.sizes import N_EPOCH_SAMPLES  # noqa: E402
 from genrevae.spectrum import COLORMAP, DB_RANGE, log_mel, mel_db  # noqa: E402
 
 __all__ = [
@@ -491,7 +492,7 @@ def make_figures(
     epoch_samples = np.load(Path(epoch_samples_path))
     history = pd.read_csv(history_path)
 
-    learned = generate_clips(model, prior, 16, seed, "learned", temperature, batch_size=batch)
+    learned = generate_clips(model, prior, N_EPOCH_SAMPLES, seed, "learned", temperature, batch_size=batch)
     gaussian = generate_clips(model, None, 2, seed, "gaussian", batch_size=batch)
     source = f"its learned prior (temperature {temperature:g})"
     save_figure(samples_grid_figure(learned, sample_rate, genre, source), paths["grid"], dpi)

@@ -58,6 +58,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from genrevae.artifacts.reports import read_report
+from genrevae.sizes import N_EPOCH_SAMPLES
 from genrevae.spectrum import COLORMAP, THUMBNAIL_DB_LIMITS, THUMBNAIL_SIZE
 
 __all__ = [
@@ -82,12 +83,12 @@ REPORT_PAGE_BUDGET = 1_400_000
 BROWSER_MIN_RATE = 3000
 
 FIGURE_CAPTIONS = {
-    "samples_grid.png": "16 clips generated from the genre's learned prior (the course report's picture).",
+    "samples_grid.png": f"{N_EPOCH_SAMPLES} clips generated from the genre's learned prior (the course report's picture).",
     "spectrograms.png": (
         "Log-mel spectrograms of two real test clips, two clips from the learned prior and two from N(0, I), "
         "one colour scale: notes are horizontal lines, onsets vertical ones, noise a flat smear."
     ),
-    "samples_evolution.gif": "16 fixed N(0, I) draws decoded before training and at every checkpoint.",
+    "samples_evolution.gif": f"{N_EPOCH_SAMPLES} fixed N(0, I) draws decoded before training and at every checkpoint.",
     "reconstructions.png": "Test clips (grey) and their reconstructions (blue): waveforms and log-mel spectrograms.",
     "loss_curves.png": "Training loss per sample, test ELBO, KL and reconstruction term over training steps.",
     "latent_space.png": "Posterior means of the train and test clips in latent space.",

@@ -21,10 +21,9 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-Config = Mapping[str, Any]
+from genrevae.sizes import N_EPOCH_SAMPLES, window_length
 
-#: Prior draws decoded at every training checkpoint (training.N_EPOCH_SAMPLES) and for the grid.
-_PRIOR_DRAWS = 16
+Config = Mapping[str, Any]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,10 +57,7 @@ def band_rate_samples(config: Config, n_samples: int) -> int:
 
 
 def window_samples(config: Config) -> int:
-    window = config["train"]["window_samples"]
-    if config["model"]["preset"] != "conv" or window is None:
-        return config["n_samples"]
-    return min(window, config["n_samples"])
+    return window_length(config["train"], config["n_samples"], fixed_length=config["model"]["preset"] == "report")
 
 
 def activation_mb(config: Config, batch: int, n_samples: int | None = None) -> float:
@@ -141,7 +137,7 @@ def train_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
     train = config["train"]
     n_checkpoints = checkpoints(config)
     estimate_s = train["steps"] * 3 * train["batch_size"] * pass_seconds(config, window_samples(config))
-    estimate_s += n_checkpoints * (n_clips + _PRIOR_DRAWS + 2 * train["tensorboard_audio"]) * pass_seconds(config) / 3
+    estimate_s += n_checkpoints * (n_clips + N_EPOCH_SAMPLES + 2 * train["tensorboard_audio"]) * pass_seconds(config) / 3
     if train["max_seconds"] is not None:
         # The budget ends training at the first checkpoint after it: allow one more interval.
         estimate_s = min(estimate_s, train["max_seconds"] + estimate_s / n_checkpoints)
@@ -184,7 +180,7 @@ def figures_mem_mb(config: Config, n_clips: int, attempt: int) -> int:
 
 def figures_runtime_min(config: Config, n_clips: int, attempt: int) -> int:
     # Measured 37 s at the default config; ~1 s per GIF frame (one per checkpoint).
-    passes = _PRIOR_DRAWS + 2 * config["figures"]["n_reconstructions"] + 2 * n_clips
+    passes = N_EPOCH_SAMPLES + 2 * config["figures"]["n_reconstructions"] + 2 * n_clips
     return inference_minutes(config, passes, attempt, base_s=40 + checkpoints(config))
 
 

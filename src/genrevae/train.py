@@ -79,6 +79,7 @@ from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
 from genrevae.config import sections
 from genrevae.files import atomic_path, write_csv, write_npy, write_text
+from genrevae.sizes import N_EPOCH_SAMPLES, window_length
 
 __all__ = [
     "SECTIONS",
@@ -95,8 +96,7 @@ __all__ = [
 
 #: The files train_genre writes into out_dir (model.keras last), besides checkpoints/ and tensorboard/.
 OUTPUTS = ("model.keras", "history.csv", "config.json", "epoch_samples.npy")
-#: Number of prior draws decoded at every checkpoint, and their reduced length.
-N_EPOCH_SAMPLES = 16
+#: The reduced length of the prior draws decoded at every checkpoint (N_EPOCH_SAMPLES of them).
 ENVELOPE_POINTS = 4096
 #: Second word of the stateless seeds of the fixed prior draws and of the test ELBO noise.
 _SAMPLES_STREAM = 0x5A3D
@@ -168,15 +168,6 @@ def kl_weight_for_step(step: int, train_settings: dict) -> float:
     if warm <= 0:
         return beta
     return beta * min(1.0, step / warm)
-
-
-def window_length(train_settings: dict, n_samples: int, fixed_length: bool) -> int:
-    """Samples per training window: ``train.window_samples`` capped at the clip, or the whole
-    clip when it is null or the model takes one fixed length (the ``report`` preset)."""
-    window = train_settings["window_samples"]
-    if fixed_length or window is None:
-        return int(n_samples)
-    return min(int(window), int(n_samples))
 
 
 def window_batch(seed: int, step: int, train_idx: np.ndarray, batch_size: int, n_samples: int, window: int) -> tuple[np.ndarray, np.ndarray]:
