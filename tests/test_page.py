@@ -1,8 +1,7 @@
 """Tests of the listening page: its links and tables, and a real headless Chromium loading it.
 
-The browser test drives Chromium through its DevTools protocol with a minimal websocket client
-written here on the standard library (no extra package); it is skipped when /usr/bin/chromium is
-missing (CI installs it with `apt-get install chromium`).
+The browser test drives Chromium through its DevTools protocol (the driver: tests/browser.py); it is
+skipped when /usr/bin/chromium is missing (CI installs it with `apt-get install chromium`).
 """
 
 from __future__ import annotations
@@ -10,21 +9,17 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import shutil
-import socket
-import struct
-import subprocess
-import time
-import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
 import pytest
+from browser import CHROMIUM, DevTools, chromium, open_page, settled_media
 from PIL import Image
 
 from genrevae.audio import encode_wav, resample, to_pcm16
@@ -34,7 +29,6 @@ from genrevae.artifacts.reports import json_text
 from genrevae.artifacts.split import Split
 from genrevae.spectrum import THUMBNAIL_SIZE
 
-CHROMIUM = Path("/usr/bin/chromium")
 N_SAMPLES = 3001
 RATE = 3000
 GENRES = ["jazz", "r&b"]  # '&' must be escaped in HTML and percent-encoded in links
@@ -520,179 +514,21 @@ def test_page_without_transfers_rewrites_its_thumbnails_afresh(results: Path, tm
 # ---------------------------------------------------------------- a real browser
 
 
-class DevTools:
-    """Just enough of a websocket client (RFC 6455) to speak Chromium's DevTools protocol."""
-
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        u = urlparse(url)
-        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
-            (f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
-        )  # fmt: skip
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self._recv()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        assert b" 101 " in head.split(b"\r\n")[0], head
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def _recv(self) -> bytes:
-        chunk = self.sock.recv(1 << 16)
-        if not chunk:
-            raise ConnectionError("Chromium closed the DevTools connection")
-        return chunk
-
-    def _read(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            self.buffer += self._recv()
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    def _send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        n = len(payload)
-        if n < 126:
-            size = bytes([0x80 | n])
-        elif n < 1 << 16:
-            size = bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            size = bytes([0x80 | 127]) + struct.pack(">Q", n)
-        masked = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
-        self.sock.sendall(bytes([0x80 | opcode]) + size + mask + masked)
-
-    def receive(self) -> dict:
-        data = b""
-        while True:
-            b0, b1 = self._read(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._read(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._read(8))[0]
-            payload = self._read(n)  # the server never masks
-            opcode = b0 & 0x0F
-            if opcode == 9:
-                self._send(10, payload)
-            elif opcode == 8:
-                raise ConnectionError("Chromium closed the DevTools connection")
-            elif opcode in (0, 1, 2):
-                data += payload
-                if b0 & 0x80:
-                    return json.loads(data)
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self._send(1, json.dumps({"id": self.next_id, "method": method, "params": params}).encode())
-        while True:
-            message = self.receive()
-            if message.get("id") == self.next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            self.events.append(message)
-
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict:
-        for i, event in enumerate(self.events):
-            if event.get("method") == method:
-                return self.events.pop(i)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self.receive()
-            if message.get("method") == method:
-                return message
-            self.events.append(message)
-        raise TimeoutError(method)
-
-    def evaluate(self, expression: str, context_id: int | None = None):
-        params = {"expression": expression, "returnByValue": True}
-        if context_id is not None:
-            params["contextId"] = context_id
-        result = self.call("Runtime.evaluate", **params)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-    def errors(self) -> list[str]:
-        out = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                out.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                out.append(json.dumps(params.get("args"))[:500])
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                out.append(f"{params['entry'].get('text')} {params['entry'].get('url', '')}")
-        return out
-
-
-MEDIA_STATE = """JSON.stringify({
-  images: [...document.images].map(i => ({src: i.src.slice(0, 80), complete: i.complete, width: i.naturalWidth})),
-  audio: [...document.querySelectorAll('audio')].map(a => ({src: a.src.slice(0, 80), ready: a.readyState,
-                                                            error: a.error && a.error.code, duration: a.duration}))
-})"""
-
-
 THUMBNAILS_STATE = "JSON.stringify([...document.querySelectorAll('img.thumb')].map(i => [i.naturalWidth, i.naturalHeight]))"
 TRANSFER_PLAYERS = "JSON.stringify([...document.querySelectorAll('#transfers audio')].map(a => a.readyState))"
 
 
-def _settled_media(tools: DevTools, context_id: int | None = None, timeout: float = 30.0) -> dict:
-    """Poll until every image finished and every <audio> has metadata or an error."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = json.loads(tools.evaluate(MEDIA_STATE, context_id))
-        done = all(i["complete"] for i in state["images"]) and all(a["ready"] >= 1 or a["error"] for a in state["audio"])
-        if done or time.monotonic() > deadline:
-            return state
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser(tmp_path_factory) -> Iterator[DevTools]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install it (apt-get install chromium) to run the browser test")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    process = subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--mute-audio", "--window-size=1280,900", f"--user-data-dir={profile}",
-         "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Chromium did not start (exit code {process.poll()})")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            targets = json.load(response)
-        tools = DevTools(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
-        for domain in ("Page", "Runtime", "Log"):
-            tools.call(f"{domain}.enable")
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as tools:
         yield tools
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _open(tools: DevTools, path: Path) -> None:
-    tools.events.clear()
-    tools.call("Page.navigate", url=path.resolve().as_uri())
-    tools.wait_for("Page.loadEventFired")
 
 
 def test_page_loads_in_chromium_with_every_image_and_player(browser: DevTools, results: Path, tmp_path: Path) -> None:
-    _open(browser, results / "index.html")
-    state = _settled_media(browser)
+    open_page(browser, results / "index.html")
+    state = settled_media(browser)
     assert len(state["images"]) == N_IMAGES and len(state["audio"]) == N_AUDIO
     assert all(i["width"] > 0 for i in state["images"]), state["images"]  # figures and every thumbnail
     assert all(a["ready"] >= 1 and a["error"] is None for a in state["audio"]), state["audio"]
@@ -720,15 +556,15 @@ def test_page_loads_in_chromium_with_every_image_and_player(browser: DevTools, r
 def test_report_excerpt_plays_inside_a_data_url_frame(browser: DevTools, results: Path, tmp_path: Path) -> None:
     """The Snakemake report shows an HTML result as <iframe src="data:text/html;base64,...">."""
     report = results / "listening_report.html"
-    _open(browser, report)
-    state = _settled_media(browser)
+    open_page(browser, report)
+    state = settled_media(browser)
     assert state["audio"] and all(a["ready"] >= 1 and a["error"] is None for a in state["audio"])
     assert browser.errors() == []
 
     wrapper = tmp_path / "report.html"
     uri = "data:text/html;base64," + base64.b64encode(report.read_bytes()).decode()
     wrapper.write_text(f'<!DOCTYPE html><html><body><iframe src="{uri}" width="1200" height="800"></iframe></body></html>')
-    _open(browser, wrapper)
+    open_page(browser, wrapper)
     children = browser.call("Page.getFrameTree")["frameTree"].get("childFrames", [])
     assert len(children) == 1 and children[0]["frame"]["url"].startswith("data:text/html")
     frame_id = children[0]["frame"]["id"]
@@ -739,7 +575,7 @@ def test_report_excerpt_plays_inside_a_data_url_frame(browser: DevTools, results
         and e["params"]["context"].get("auxData", {}).get("frameId") == frame_id
     ]
     assert contexts, "no script context in the report frame"
-    framed = _settled_media(browser, contexts[-1])
+    framed = settled_media(browser, contexts[-1])
     assert len(framed["audio"]) == len(state["audio"])
     assert all(a["ready"] >= 1 and a["error"] is None for a in framed["audio"])
     assert browser.errors() == []
