@@ -44,6 +44,19 @@ def backend_threads() -> int:
     return backend.configured_threads()
 
 
+#: Markers that make a test slow by what it runs (a whole workflow, a cluster): each such test is
+#: in the fast tier's exclusion without listing `slow` beside them.
+SLOW_KINDS = ("workflow", "slurm")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest deselects by -m
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every workflow and slurm test slow, so `pytest -m "not slow"` leaves them out."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT

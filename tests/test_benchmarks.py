@@ -13,7 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT
+
+#: Each test runs benchmark scripts in subprocesses (minutes in all): none is in the fast tier.
+pytestmark = pytest.mark.slow
 
 RUN = REPO_ROOT / "benchmarks" / "run.py"
 

@@ -282,6 +282,7 @@ def test_the_schema_lives_in_the_package_and_the_workflow_links_to_it() -> None:
     assert 'genrevae = ["config.schema.yaml"]' in (REPO_ROOT / "pyproject.toml").read_text()
 
 
+@pytest.mark.slow
 def test_section_and_the_toy_command_work_outside_the_workflow(tmp_path: Path) -> None:
     code = "import json; from genrevae.config import section; print(json.dumps([section('model'), section('toy')]))"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)

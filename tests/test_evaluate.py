@@ -67,6 +67,7 @@ def _check(metrics: dict, n_train: int, n_test: int, latent_channels: int, learn
     json.dumps(metrics)  # the caller writes it as metrics.json
 
 
+@pytest.mark.slow
 def test_untrained_model_metrics_and_determinism(data, tmp_path):
     keras.utils.set_random_seed(0)
     model = build_model(SETTINGS["model"], N)
@@ -80,6 +81,7 @@ def test_untrained_model_metrics_and_determinism(data, tmp_path):
     assert again == first
 
 
+@pytest.mark.slow
 def test_train_then_evaluate(data, tmp_path, monkeypatch):
     settings = json.loads(json.dumps(SETTINGS))
     settings["train"] = {**TINY_TRAIN, "batch_size": 3}
@@ -118,6 +120,7 @@ def test_train_then_evaluate(data, tmp_path, monkeypatch):
         assert one_per_call[name]["kl_analytic_nats"] == both[name]["kl_analytic_nats"]  # no draws in it
 
 
+@pytest.mark.slow
 def test_report_preset(data, tmp_path):
     settings = {"seed": 5, "model": {"preset": "report", "latent_dim": 4}, "evaluate": {"iw_samples": 4, "batch_size": 4}}
     keras.utils.set_random_seed(1)

@@ -93,6 +93,7 @@ def test_evolution_gif_has_one_frame_per_checkpoint(tmp_path: Path) -> None:
         assert gif.info["loop"] == 0
 
 
+@pytest.mark.slow
 def test_evolution_frames_equal_a_full_redraw_of_each_checkpoint() -> None:
     # The frames are blitted over one background; they must look like a fresh figure, pixel for
     # pixel except where a waveform crosses an axis line (a full draw puts the line on top).
@@ -214,6 +215,7 @@ def _tones(n: int = 5) -> np.ndarray:
 FIGURE_SETTINGS = {"seed": 1, "sample_rate": RATE, "figures": {"dpi": 30, "gif_dpi": 20}, "prior": {"temperature": 1.0}}
 
 
+@pytest.mark.slow
 def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None:
     import keras
 
@@ -245,6 +247,7 @@ def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None
         assert png.format == "PNG" and png.size[1] > png.size[0] / 2
 
 
+@pytest.mark.slow
 def test_make_figures_from_a_trained_genre_and_its_fitted_prior(tmp_path: Path) -> None:
     # the real files of the train and prior stages: history.csv by step, checkpoint samples
     shard, split = write_genre_data(tmp_path / "data", _tones(6), ["train", "test", "train", "test", "train", "unused"])

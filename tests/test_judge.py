@@ -146,6 +146,7 @@ def _original(model: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return session.run(["model/Sigmoid:0", penultimate], feed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_port_matches_the_original_graph(musicnn_dir: Path, model: str) -> None:
     full, band = _toy("rock", 7.0)
@@ -210,6 +211,7 @@ def test_a_clip_is_judged_as_the_genre_of_its_most_probable_tag() -> None:
     assert assign_genres(genre_scores({"MSD_musicnn": msd}, TAGS)) == ["jazz", "rock", "jazz"]
 
 
+@pytest.mark.slow
 def test_judge_genre_tells_real_music_from_noise_with_its_controls(musicnn_dir: Path) -> None:
     """On toy jazz: other real jazz clips are far closer to the test clips in musicnn's embedding
     than phase-randomised ones (its spectrum, no music) and than toy disco; every share is a share."""

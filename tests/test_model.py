@@ -155,6 +155,7 @@ def test_untrained_conv_output_is_audio_scale():
     assert 1e-4 < np.sqrt(np.mean(wave**2)) < 0.2
 
 
+@pytest.mark.slow
 def test_save_load_round_trip(tmp_path):
     x = _clips()
     for preset, likelihood in (("conv", "gaussian"), ("report", "bernoulli"), ("report", "gaussian")):
@@ -174,6 +175,7 @@ def test_save_load_round_trip(tmp_path):
             assert float(loaded.log_scale) == pytest.approx(-1.234)
 
 
+@pytest.mark.slow
 def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
     keras.utils.set_random_seed(4)
     model = build_model(_settings("conv"), N)
@@ -204,6 +206,7 @@ def test_load_in_a_fresh_process_without_custom_objects(tmp_path):
 OTHER_BACKEND = "tensorflow" if backend.name() == "jax" else "jax"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None or importlib.util.find_spec(OTHER_BACKEND) is None,
     reason=f"needs jax and {OTHER_BACKEND} installed",
@@ -286,6 +289,7 @@ def test_report_preset_architecture_at_full_length():
     assert [(b.kernel_size, b.filters, b.kind) for b in blocks] == [(64, 1, "encode")] * 4 + [(64, 1, "decode")] * 4
 
 
+@pytest.mark.slow
 def test_report_preset_encoder_blocks_get_zero_gradient():
     """Instance norm over ONE time step outputs its beta: everything before it is dead."""
     keras.utils.set_random_seed(5)

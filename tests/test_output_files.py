@@ -205,6 +205,7 @@ def test_a_failure_while_writing_leaves_nothing(genre_dir: Path, tmp_path: Path,
     assert _tree(tmp_path / "g") == {}
 
 
+@pytest.mark.slow
 def test_generate_refuses_a_used_folder_and_force_keeps_the_manifest_true(genre_dir: Path, tmp_path: Path, caplog) -> None:
     out = tmp_path / "o"
     assert _cli("generate", genre_dir, "--n", 3, "--seconds", 1, "--out", out) == 0
@@ -306,6 +307,7 @@ def test_bad_arguments_are_refused_before_tensorflow_starts(genre_dir: Path, tmp
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_sigterm_removes_the_partial_output(genre_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     process = _run("generate", genre_dir, "--n", 1, "--seconds", 20000, "--prior", "gaussian", "--out", out, "--threads", 1)

@@ -322,6 +322,7 @@ def test_lower_temperature_gives_lower_spread(fitted) -> None:
         prior.sample(2, 3, seed=0, temperature=0.0)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip(fitted, ar_data, tmp_path: Path) -> None:
     """load_model(compile=False) restores config and all weights (standardisation too)."""
     prior, _ = fitted
@@ -351,6 +352,7 @@ def _run_child(script: str, args: list[str], env: dict[str, str] | None = None) 
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_samples_are_identical_in_a_fresh_process(fitted, tmp_path: Path) -> None:
     """Same file, seed, backend and thread count -> the same samples in another process (~5 s:
     the child imports the backend)."""
@@ -371,6 +373,7 @@ def test_samples_are_identical_in_a_fresh_process(fitted, tmp_path: Path) -> Non
     np.testing.assert_array_equal(np.load(out), samples)
 
 
+@pytest.mark.slow
 def test_a_prior_saved_on_one_backend_scores_and_samples_on_the_other(fitted, ar_data, tmp_path: Path) -> None:
     """prior.keras is backend-neutral: saved here (TensorFlow: loaded under JAX; JAX: under
     TensorFlow), it gives the same log-densities up to float rounding and finite samples of the

@@ -358,6 +358,7 @@ def _note_ratios(result: dict) -> dict[str, float]:
     return {name: block["note_ratio"] for name, block in result["controls"].items()}
 
 
+@pytest.mark.slow
 def test_note_measure_puts_phase_randomised_clips_far_from_real_music(note_measures) -> None:
     # measured: 19 / 28 / 33 / 16 (classical / disco / jazz / rock) against held-out real clips at 1.1-2.1
     for genre, result in note_measures.items():
@@ -370,6 +371,7 @@ def test_note_measure_puts_phase_randomised_clips_far_from_real_music(note_measu
         assert result["note_ratio"] == ratios["held_out"]  # the "generated" clips are the held-out ones
 
 
+@pytest.mark.slow
 def test_note_measure_grows_as_notes_are_smeared(note_measures) -> None:
     # measured, held-out -> 0.25 s -> 0.5 s -> 1 s smearing: classical 1.1 / 2.2 / 3.4 / 5.0, rock 1.5 / 4.4 / 5.5 / 6.6;
     # noise floor 20 / 10 / 0 dB below the clip: 9-17 / 23-48 / 46-115
@@ -382,6 +384,7 @@ def test_note_measure_grows_as_notes_are_smeared(note_measures) -> None:
         assert smeared[-1] > 3 * smeared[0] and noisy[1] > 3 * noisy[0], (genre, smeared, noisy)
 
 
+@pytest.mark.slow
 def test_note_measure_tells_genres_apart(note_measures) -> None:
     # measured: the next genre's real clips 10.2-18.3 against the genre's own held-out clips at 1.1-2.1
     for genre, result in note_measures.items():
@@ -389,6 +392,7 @@ def test_note_measure_tells_genres_apart(note_measures) -> None:
         assert ratios["other_genre"] > 3 * ratios["held_out"], (genre, ratios)
 
 
+@pytest.mark.slow
 def test_measures_are_deterministic(toy_clips, toy_fidelity) -> None:
     train = {g: c[:TOY_TRAIN] for g, c in toy_clips.items()}
     test = {g: c[TOY_TRAIN:] for g, c in toy_clips.items()}
@@ -418,6 +422,7 @@ PRIOR = {"temperature": 1.0}
 CONTROLS = {"phase_randomised", "reconstructions", "gaussian_prior"}
 
 
+@pytest.mark.slow
 def test_quality_from_files_uses_the_exported_seeds(genre_files) -> None:
     from genrevae.generation import generate_clips
     from genrevae.model import load_model
@@ -460,6 +465,7 @@ def test_quality_from_files_uses_the_exported_seeds(genre_files) -> None:
         quality_genre_files(f["model"], f["prior"], f["shard"], f["split"], {"seed": 40, "sample_rate": RATE})
 
 
+@pytest.mark.slow
 def test_fidelity_from_files(genre_files) -> None:
     genres = sorted(genre_files)
     table = genre_fidelity_files(

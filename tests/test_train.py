@@ -104,6 +104,7 @@ def test_outputs(reference):
     assert len(events) == 1 and events[0].stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_same_settings_give_identical_weights(data, reference, tmp_path):
     out = tmp_path / "again"
     train_genre(data[0], data[1], out, TINY, THREADS, _log())
@@ -114,6 +115,7 @@ def test_same_settings_give_identical_weights(data, reference, tmp_path):
     np.testing.assert_array_equal(np.load(reference / "epoch_samples.npy"), np.load(out / "epoch_samples.npy"))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(data, reference, tmp_path):
     out = tmp_path / "killed"
     cmd = [
@@ -175,6 +177,7 @@ def test_extend_a_finished_run(data, reference, tmp_path, caplog):
     )
 
 
+@pytest.mark.slow
 def test_xla_stft_and_a_fingerprint_mismatch_starts_fresh(data, reference, tmp_path, caplog):
     out = tmp_path / "other"
     shutil.copytree(reference, out)
@@ -214,6 +217,7 @@ def test_nan_stops_with_a_clear_error_and_keeps_the_last_checkpoint(tmp_path):
     assert state["step"] == 1 and np.isfinite(state["history"][0]["train_loss"])
 
 
+@pytest.mark.slow
 def test_report_preset_bernoulli_trains(data, tmp_path):
     settings = {
         "seed": 3,
