@@ -216,7 +216,7 @@ def test_judge_genre_tells_real_music_from_noise_with_its_controls(musicnn_dir: 
     """On toy jazz: other real jazz clips are far closer to the test clips in musicnn's embedding
     than phase-randomised ones (its spectrum, no music) and than toy disco; every share is a share."""
     from genrevae.judge.genre_report import judge_genre
-    from genrevae.quality import phase_randomise
+    from genrevae.features import phase_randomise
 
     def clips(genre: str, seeds: range) -> np.ndarray:
         return np.stack([

@@ -15,17 +15,8 @@ from genre_helpers import train_tiny_genre, write_genre_data
 from genrevae.artifacts.reports import json_text
 from genrevae.config import section
 from genrevae.fidelity import NOISE_CLASS, genre_fidelity, genre_fidelity_clips, genre_fidelity_files, make_classifier
-from genrevae.quality import (
-    clip_features,
-    frechet_distance,
-    generation_quality,
-    mfcc_frames,
-    note_features,
-    phase_randomise,
-    phase_randomised_control,
-    quality_genre_files,
-    segment_features,
-)
+from genrevae.features import clip_features, frechet_distance, mfcc_frames, note_features, phase_randomise, segment_features
+from genrevae.quality import generation_quality, phase_randomised_control, quality_genre_files
 
 RATE = 3000
 N_SAMPLES = 3001

@@ -2,7 +2,7 @@
 
 A scikit-learn classifier (:func:`make_classifier`: standardisation + multinomial
 logistic regression, deterministic) on clip-level features that capture dynamics as
-well as timbre (:func:`genrevae.quality.clip_features`: MFCC, delta-MFCC, spectral contrast and
+well as timbre (:func:`genrevae.features.clip_features`: MFCC, delta-MFCC, spectral contrast and
 chroma mean/std over frames; onset-strength statistics and autocorrelation peaks;
 RMS-envelope statistics and autocorrelation peaks).  ``fidelity`` = share of a
 genre's generated clips classified as that genre.  ``test_accuracy`` (fit on train,
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from genrevae.config import section
-from genrevae.quality import clip_features, phase_randomise
+from genrevae.features import clip_features, phase_randomise
 
 __all__ = ["NOISE_CLASS", "make_classifier", "genre_fidelity", "genre_fidelity_clips", "genre_fidelity_files"]
 

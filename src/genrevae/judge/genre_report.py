@@ -36,7 +36,8 @@ from genrevae.judge.frontend import MIN_SAMPLES, SAMPLE_RATE
 from genrevae.judge.genres import GENRE_TAGS, assign_genres, genre_key, genre_scores, genre_tags
 from genrevae.judge.tags import TAGS
 from genrevae.judge.verdict import Judgement, judge
-from genrevae.quality import frechet_or_nan, measured_clips, ratio_to_floor
+from genrevae.features import frechet_or_nan, ratio_to_floor
+from genrevae.quality import measured_clips
 
 __all__ = ["judge_genre", "judge_genre_files"]
 

@@ -5,7 +5,7 @@ over every clip and keeps one row per patch, so that the two uses the judge was 
 are one call each:
 
 - an embedding distance, FAD-style, over patches:
-  ``genrevae.quality.frechet_distance(judge(generated, sr).embeddings, judge(test, sr).embeddings)``;
+  ``genrevae.features.frechet_distance(judge(generated, sr).embeddings, judge(test, sr).embeddings)``;
 - tag probabilities per clip or per set of clips (a genre):
   ``judge(clips, sr).clip_probabilities()`` and ``judge(clips, sr).mean_probabilities()``.
 """
