@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -263,3 +264,22 @@ def test_make_figures_from_a_trained_genre_and_its_fitted_prior(tmp_path: Path) 
             assert image.size[0] > 100 and image.size[1] > 100
     with Image.open(paths["evolution"]) as gif:
         assert gif.n_frames == 3
+
+
+def test_the_report_has_a_caption_for_exactly_the_listed_figures() -> None:
+    """The figures rule takes each figure's report caption from ``workflow/report/<stem>.rst``
+    (:data:`genrevae.figure_list.FIGURES`); Snakemake renders those files itself, so they cannot
+    read the list: there is one per listed figure, and no caption file is left of a figure no
+    longer listed (every other .rst is named by a rule or the Snakefile)."""
+    from genrevae.figure_list import FIGURES
+
+    root = Path(__file__).resolve().parents[1]
+    report = root / "workflow" / "report"
+    listed = {figure.report_caption for figure in FIGURES}
+    sources = [root / "Snakefile", *sorted((root / "workflow" / "rules").glob("*.smk"))]
+    named = {name for path in sources for name in re.findall(r"report/(\w+\.rst)", path.read_text(encoding="utf-8"))}
+    assert len(FIGURES) == 6 and len(listed) == 6 and len({f.key for f in FIGURES}) == 6
+    assert all((report / name).is_file() for name in listed), listed
+    assert listed.isdisjoint(named) and named <= {p.name for p in report.glob("*.rst")}
+    assert {p.name for p in report.glob("*.rst")} - named == listed
+    assert FIGURE_NAMES == {f.key: f.file for f in FIGURES}

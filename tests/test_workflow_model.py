@@ -54,10 +54,11 @@ def _jobs_after_editing(workdir: Path, snakefile: Path, module: str) -> dict[str
 REBUILDS = {
     "cli.py": {},  # wiring and help only
     "config.py": {},
-    "page.py": {"page": {""}},
+    "page/render.py": {"page": {""}},
     # export lists the figures and the quality report as ancient() inputs (so that
     # `results/<genre>/generated` builds the genre's full set without re-exporting when they change)
     "figures.py": {"figures": {"jazz", "rock"}, "page": {""}},
+    "figure_list.py": {"figures": {"jazz", "rock"}, "page": {""}},
     # the features are shared by the measures, the judge and the classifier; the quality stage
     # itself is the measures and the clip sets the judge hears too, not the classifier's code
     "features.py": {"quality": {"jazz", "rock"}, "judge": {"jazz", "rock"}, "fidelity": {""}, "page": {""}},

@@ -41,6 +41,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from genrevae.figure_list import FIGURES  # noqa: E402
 from genrevae.sizes import N_EPOCH_SAMPLES  # noqa: E402
 from genrevae.spectrum import COLORMAP, DB_RANGE, log_mel, mel_db  # noqa: E402
 
@@ -61,14 +62,8 @@ __all__ = [
     "make_figures",
 ]
 
-FIGURE_NAMES = {
-    "grid": "samples_grid.png",
-    "spectrograms": "spectrograms.png",
-    "evolution": "samples_evolution.gif",
-    "reconstructions": "reconstructions.png",
-    "loss": "loss_curves.png",
-    "latent": "latent_space.png",
-}
+#: File name of each figure by its key (from :data:`genrevae.figure_list.FIGURES`, the one list).
+FIGURE_NAMES = {figure.key: figure.file for figure in FIGURES}
 
 AMPLITUDE_LABEL = "amplitude (full scale)"
 TIME_LABEL = "time (s)"

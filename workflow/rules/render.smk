@@ -2,6 +2,8 @@
 # fidelity table and the listening page. `snakemake results/<genre>/generated` builds every
 # per-genre artifact; nothing per genre depends on the cross-genre rules.
 
+from genrevae.figure_list import FIGURES
+
 
 rule figures:
     input:
@@ -13,48 +15,17 @@ rule figures:
         split="results/{genre}/data/split.csv",
         code=command_code("figures"),
     output:
-        grid=report(
-            "results/{genre}/figures/samples_grid.png",
-            caption="../report/samples_grid.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "samples_grid.png"},
-        ),
-        spectrograms=report(
-            "results/{genre}/figures/spectrograms.png",
-            caption="../report/spectrograms.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "spectrograms.png"},
-        ),
-        evolution=report(
-            "results/{genre}/figures/samples_evolution.gif",
-            caption="../report/samples_evolution.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "samples_evolution.gif"},
-        ),
-        reconstructions=report(
-            "results/{genre}/figures/reconstructions.png",
-            caption="../report/reconstructions.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "reconstructions.png"},
-        ),
-        loss=report(
-            "results/{genre}/figures/loss_curves.png",
-            caption="../report/loss_curves.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "loss_curves.png"},
-        ),
-        latent=report(
-            "results/{genre}/figures/latent_space.png",
-            caption="../report/latent_space.rst",
-            category="{genre}",
-            subcategory="Figures",
-            labels={"genre": "{genre}", "figure": "latent_space.png"},
-        ),
+        # one output per figure of genrevae.figure_list.FIGURES (key, file, report caption <stem>.rst)
+        **{
+            figure.key: report(
+                f"results/{{genre}}/figures/{figure.file}",
+                caption=f"../report/{figure.report_caption}",
+                category="{genre}",
+                subcategory="Figures",
+                labels={"genre": "{genre}", "figure": figure.file},
+            )
+            for figure in FIGURES
+        },
     log:
         "results/logs/figures/{genre}.log",
     benchmark:

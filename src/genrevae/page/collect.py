@@ -1,0 +1,121 @@
+"""Reading one run's results for the listening page: what every genre and every transfer
+left on disk, by the file names the stages write; nothing here renders or writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from genrevae.artifacts.reports import read_report
+from genrevae.figure_list import FIGURES
+
+
+@dataclass
+class GenreResults:
+    """What the page shows of one genre (paths are as found on disk)."""
+
+    name: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
+    manifest: pd.DataFrame = field(default_factory=pd.DataFrame)
+    generated_dir: Path = Path()
+    figures: dict[str, Path] = field(default_factory=dict)
+    prior: dict[str, Any] = field(default_factory=dict)
+    judge: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TransferClip:
+    """One clip of the transfers: its model-rate WAV (thumbnail, download link), the 22,050 Hz
+    ``playback/`` copy the player uses (when present) and its JSON sidecar (empty if missing)."""
+
+    wav: Path
+    playback: Path
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def player_file(self) -> Path:
+        """What the ``<audio>`` player plays: the playback copy, else the model-rate WAV."""
+        return self.playback if self.playback.is_file() else self.wav
+
+
+@dataclass
+class TransferRow:
+    """One source of the transfers: the original and its re-synthesis per genre (missing cells absent)."""
+
+    source: str
+    description: str = ""
+    genre: str | None = None
+    original: TransferClip | None = None
+    outputs: dict[str, TransferClip] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return read_report(path) if Path(path).is_file() else {}
+
+
+def collect_genre(results_dir: Path, genre: str) -> GenreResults:
+    """Read one genre's ``metrics.json``, ``generation_quality.json``, ``judge.json``, ``prior/prior.json``,
+    ``generated/manifest.csv`` and figure paths under ``results_dir/<genre>``; missing pieces
+    are left empty."""
+    base = Path(results_dir) / genre
+    generated = base / "generated"
+    manifest_path = generated / "manifest.csv"
+    manifest = pd.read_csv(manifest_path, keep_default_na=False) if manifest_path.is_file() else pd.DataFrame()
+    figures = {name: base / "figures" / name for name in (f.file for f in FIGURES) if (base / "figures" / name).is_file()}
+    return GenreResults(
+        name=genre,
+        metrics=_read_json(base / "metrics.json"),
+        quality=_read_json(base / "generation_quality.json"),
+        manifest=manifest,
+        generated_dir=generated,
+        figures=figures,
+        prior=_read_json(base / "prior" / "prior.json"),
+        judge=_read_json(base / "judge.json"),
+    )
+
+
+def _transfer_clip(folder: Path, name: str) -> TransferClip | None:
+    """The clip ``name`` of a transfer folder (``<name>.wav``, ``playback/<name>.wav``,
+    ``<name>.json``), or None when it has no audio at all."""
+    clip = TransferClip(folder / f"{name}.wav", folder / "playback" / f"{name}.wav", _read_json(folder / f"{name}.json"))
+    return clip if clip.wav.is_file() or clip.playback.is_file() else None
+
+
+def _clip_names(folder: Path) -> set[str]:
+    """Stems of the WAV and JSON files directly in ``folder`` (none if it is missing)."""
+    if not folder.is_dir():
+        return set()
+    return {p.stem for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".wav", ".json")}
+
+
+def collect_transfers(results_dir: Path, genres: Sequence[str], sources: Sequence[str] | None = None) -> list[TransferRow]:
+    """The transfers under ``results_dir``, one row per source (sorted by name): the sources in
+    ``transfer/sources/`` and any source a genre's ``<genre>/transfer/`` folder has, or only
+    ``sources`` when given (the workflow names the configured ones, so sources left from an
+    earlier configuration do not show); every file is optional (no transfer folder at all: no
+    rows).  A source's ``description`` and ``genre`` come from its ``transfer/sources/<source>.json``."""
+    results_dir = Path(results_dir)
+    sources_dir = results_dir / "transfer" / "sources"
+    folders = {g: results_dir / g / "transfer" for g in genres}
+    names = _clip_names(sources_dir).union(*(_clip_names(f) for f in folders.values()))
+    if sources is not None:
+        names &= set(sources)
+    rows = []
+    for name in sorted(names):
+        info = _read_json(sources_dir / f"{name}.json")
+        genre = info.get("genre")
+        rows.append(
+            TransferRow(
+                source=str(info.get("source") or name),
+                description=str(info.get("description") or ""),
+                genre=None if genre is None else str(genre),
+                original=_transfer_clip(sources_dir, name),
+                outputs={g: c for g, f in folders.items() if (c := _transfer_clip(f, name)) is not None},
+            )
+        )
+    return [r for r in rows if r.original is not None or r.outputs]
