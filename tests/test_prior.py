@@ -56,6 +56,9 @@ def small_settings(**overrides) -> dict:
         var_order=2,
         temperature=1.0,
         max_seconds=None,
+        network="gru",
+        heads=2,
+        context_frames=8,
     )
     settings.update(overrides)
     return settings
@@ -412,6 +415,157 @@ def test_a_prior_saved_on_one_backend_scores_and_samples_on_the_other(fitted, ar
 
 
 # ---------------------------------------------------------------------------
+# The transformer network (prior.network: transformer)
+# ---------------------------------------------------------------------------
+
+#: Attention window of the test transformers: sequences of 3-4 windows are "longer than the context".
+WINDOW = 4
+
+
+def _transformer_prior(layers: int = 2, order: int = 2, seed: int = 0) -> LatentPrior:
+    """A small transformer prior with a random head and random position biases (zeros at the
+    start, where every window position and the whole network would look alike)."""
+    keras.utils.set_random_seed(seed)
+    prior = LatentPrior(CHANNELS, hidden=8, layers=layers, mixtures=3, order=order, network="transformer",
+                        heads=2, context_frames=WINDOW)  # fmt: skip
+    prior.set_standardization(np.array([0.5, -1.0, 2.0]), np.array([2.0, 0.5, 1.5]))
+    prior.set_linear(_random_var(order=order, seed=seed + 4))
+    _randomise_head(prior, seed + 5)
+    rng = np.random.default_rng(seed + 6)
+    for block in prior.blocks:
+        block.position_bias.assign(rng.normal(0, 1.0, block.position_bias.shape).astype(np.float32))
+    return prior
+
+
+@pytest.fixture(scope="module")
+def fitted_transformer(ar_data) -> tuple[LatentPrior, list[dict]]:
+    train, _ = ar_data
+    settings = small_settings(network="transformer", steps=100, context_frames=WINDOW * 2)
+    return fit_prior(train, posterior_logvar(train), settings, seed=3)
+
+
+def _frame_log_probs(prior: LatentPrior, z: np.ndarray) -> np.ndarray:
+    return backend.to_numpy(prior(ops.convert_to_tensor(z, "float32")))
+
+
+def test_transformer_is_causal_and_reads_a_window() -> None:
+    """Changing frames t+1.. leaves the log-density terms of frames <= t unchanged; with one
+    block and no VAR lags, a frame is read by the next WINDOW frames' conditionals and no later."""
+    prior = _transformer_prior(layers=2)
+    z = np.random.default_rng(1).normal(size=(2, 3 * WINDOW + 2, CHANNELS)).astype(np.float32)
+    base = _frame_log_probs(prior, z)
+    for t in (0, WINDOW, 2 * WINDOW + 1):
+        changed = z.copy()
+        changed[:, t + 1 :] += np.random.default_rng(t).normal(size=changed[:, t + 1 :].shape).astype(np.float32)
+        after = _frame_log_probs(prior, changed)
+        np.testing.assert_array_equal(after[:, : t + 1], base[:, : t + 1])
+        assert np.all(np.abs(after[:, t + 1] - base[:, t + 1]) > 1e-4)
+
+    one = _transformer_prior(layers=1, order=0)
+    base = _frame_log_probs(one, z)
+    changed = z.copy()
+    changed[:, 0] += 1.0
+    moved = np.abs(_frame_log_probs(one, changed) - base) > 1e-5
+    assert moved[:, : WINDOW + 1].all() and not moved[:, WINDOW + 1 :].any(), moved
+
+
+def test_transformer_teacher_forcing_is_the_samplers_conditional_beyond_the_window() -> None:
+    """The one-frame step with the sliding cache (what sample() runs) gives, at every frame of a
+    sampled sequence 3.5 windows long, the mixture that the teacher-forced pass scores it with:
+    parameters, per-frame log-densities and the compiled log_prob agree up to float rounding."""
+    prior = _transformer_prior(layers=2)
+    frames = 3 * WINDOW + 2
+    z = prior.sample(2, frames, seed=4, temperature=0.9)
+    assert np.all(np.isfinite(z))
+    logits_forced, means_forced, log_scales_forced = (backend.to_numpy(a) for a in prior.conditionals(z))
+    per_frame = _frame_log_probs(prior, z)
+    u = backend.to_numpy(prior.innovations(z))
+    s = backend.to_numpy(prior.standardize(z))
+    states, prev = prior.initial_state(2), np.zeros((2, 2 * CHANNELS), np.float32)
+    log_det = float(backend.to_numpy(prior._log_det_whiten()))
+    for t in range(frames):
+        logits, means, log_scales, states = prior.step(prev, states)
+        logits, means, log_scales = (backend.to_numpy(a) for a in (logits, means, log_scales))
+        np.testing.assert_allclose(logits, logits_forced[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(means, means_forced[:, t], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(log_scales, log_scales_forced[:, t], rtol=1e-5, atol=1e-5)
+        # (float32 parameters ~1e-6 apart move a narrow component's density by ~1e-4 relative)
+        np.testing.assert_allclose(mixture_log_pdf(u[:, t], logits, means, log_scales) + log_det, per_frame[:, t], rtol=1e-3, atol=1e-3)
+        prev = np.concatenate([u[:, t], s[:, t]], axis=1).astype(np.float32)
+    np.testing.assert_allclose(backend.to_numpy(prior.log_prob(z)), per_frame.sum(axis=1), rtol=1e-5)
+
+
+def test_an_untrained_transformer_head_is_exactly_the_var() -> None:
+    keras.utils.set_random_seed(2)
+    var = _random_var(order=2, seed=6)
+    prior = LatentPrior(CHANNELS, hidden=8, layers=2, mixtures=3, order=2, network="transformer", heads=2, context_frames=WINDOW)
+    prior.set_linear(var)
+    z = np.random.default_rng(3).normal(size=(3, 3 * WINDOW, CHANNELS)).astype(np.float32)
+    np.testing.assert_allclose(backend.to_numpy(prior.log_prob(z)), _var_log_prob_one_cov(var, z), rtol=1e-4)
+    with pytest.raises(ValueError, match="multiple of heads"):
+        LatentPrior(CHANNELS, hidden=6, network="transformer", heads=4)
+    with pytest.raises(ValueError, match="network"):
+        LatentPrior(CHANNELS, network="lstm")
+
+
+def test_fit_prior_with_a_transformer_learns_and_samples_any_length(ar_data, fitted_transformer) -> None:
+    train, test = ar_data
+    prior, history = fitted_transformer
+    assert prior.network == "transformer" and len(prior.blocks) == 1 and prior.context_frames == 2 * WINDOW
+    held_out = prior_report(prior, fit_var(list(train), order=2), train, test)["test"]
+    assert held_out["learned"]["nll_per_frame"] < held_out["standard_normal"]["nll_per_frame"] - 2.0, held_out
+    assert history[-1]["step"] == 100 and math.isfinite(history[-1]["nll_per_frame"])
+    frames = 3 * SEGMENT + 5  # longer than the window and the training segments
+    first = prior.sample(8, frames, seed=7)
+    assert first.shape == (8, frames, CHANNELS) and np.all(np.isfinite(first))
+    np.testing.assert_array_equal(first, prior.sample(8, frames, seed=7))
+    assert not np.array_equal(first, prior.sample(8, frames, seed=8))
+    np.testing.assert_array_equal(prior.sample(8, 10, seed=7), first[:, :10])
+    assert np.corrcoef(first[:, :-1].ravel(), first[:, 1:].ravel())[0, 1] > 0.7
+    assert 0.4 < first[:, SEGMENT:].std() < 2.0
+
+
+def test_transformer_save_load_round_trip(fitted_transformer, ar_data, tmp_path: Path) -> None:
+    prior, _ = fitted_transformer
+    _, test = ar_data
+    prior.save(tmp_path / "prior.keras")
+    loaded = keras.models.load_model(tmp_path / "prior.keras", compile=False)
+    assert isinstance(loaded, LatentPrior) and loaded.get_config() == prior.get_config()
+    assert loaded.get_config()["network"] == "transformer"
+    for a, b in zip(loaded.get_weights(), prior.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(backend.to_numpy(loaded.log_prob(test)), backend.to_numpy(prior.log_prob(test)))
+    np.testing.assert_array_equal(loaded.sample(3, 30, seed=21, temperature=0.8), prior.sample(3, 30, seed=21, temperature=0.8))
+
+
+def test_a_saved_prior_without_the_network_setting_loads_as_the_same_gru(tmp_path: Path) -> None:
+    """prior.keras files saved before prior.network existed have no network, heads or
+    context_frames in their config: they load as the GRU they were, scoring bit-identically."""
+    import zipfile
+
+    keras.utils.set_random_seed(4)
+    prior = LatentPrior(CHANNELS, hidden=8, mixtures=3, order=2)
+    prior.set_linear(_random_var(order=2, seed=3))
+    _randomise_head(prior, 9)
+    new, old = tmp_path / "new.keras", tmp_path / "old.keras"
+    prior.save(new)
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for key in ("network", "heads", "context_frames"):
+                    del config["config"][key]
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = keras.models.load_model(old, compile=False)
+    assert loaded.network == "gru" and len(loaded.grus) == 1 and not hasattr(loaded, "blocks")
+    z = np.random.default_rng(5).normal(size=(3, 12, CHANNELS)).astype(np.float32)
+    np.testing.assert_array_equal(backend.to_numpy(loaded.log_prob(z)), backend.to_numpy(prior.log_prob(z)))
+    np.testing.assert_array_equal(loaded.sample(2, 9, seed=1), prior.sample(2, 9, seed=1))
+
+
+# ---------------------------------------------------------------------------
 # Baselines
 # ---------------------------------------------------------------------------
 
@@ -481,6 +635,9 @@ def test_var_sampling_is_seeded_and_tempered(ar_data) -> None:
         ("temperature", 0),
         ("max_seconds", -5),
         ("max_seconds", "1h"),
+        ("network", "lstm"),
+        ("heads", 0),
+        ("context_frames", 0),
     ],
 )
 def test_bad_settings_raise_naming_the_key(key: str, value) -> None:

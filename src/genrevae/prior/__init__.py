@@ -16,7 +16,9 @@ Every conditional is a mixture of ``K`` diagonal Gaussians over the ``C`` channe
     p(z_t | z_<t) = sum_k pi_k(h_t) prod_c N(z_tc; mu_kc(h_t), sigma_kc(h_t)^2)
 
 with ``pi = softmax(logits)`` and ``h_t`` the state of a GRU (one or more stacked)
-that has read the frames before ``t``.  The first frame is conditioned on a zero
+that has read the frames before ``t`` -- or, with ``prior.network: transformer``, the output
+of a small pre-norm causal transformer whose attention reads the last ``context_frames``
+frames (:mod:`genrevae.prior.transformer`).  The first frame is conditioned on a zero
 "start" frame: the GRU reads the sequence shifted right by one frame, zero first, so one
 pass over a whole sequence gives all ``T`` conditionals at once (teacher forcing).
 
@@ -51,6 +53,7 @@ One concern each, so that a reader (and the workflow's code inputs) can tell the
 
 * :mod:`genrevae.prior.var` -- the numpy baselines: ``N(0, I)``, :class:`VarModel`, :func:`fit_var`.
 * :mod:`genrevae.prior.model` -- :class:`LatentPrior`: its log-density and its sampler.
+* :mod:`genrevae.prior.transformer` -- :class:`CausalTransformerBlock`, the transformer network's block.
 * :mod:`genrevae.prior.fit` -- :func:`fit_prior`, its batches and the posterior draws.
 * :mod:`genrevae.prior.report` -- :func:`prior_report`, the three priors' held-out NLL.
 * :mod:`genrevae.prior.stage` -- the workflow stage on files: :func:`fit_prior_files`, :func:`load_prior`.

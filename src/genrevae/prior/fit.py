@@ -38,9 +38,9 @@ VAR_FIT_DRAWS = 4
 
 def _typed(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``prior`` section (resolved by :func:`genrevae.config.section`) with Python numbers:
-    the rates and the budget as floats, every count as an int."""
+    the rates and the budget as floats, every count as an int (``network`` stays a string)."""
     floats = ("learning_rate", "temperature", "max_seconds")
-    return {k: v if v is None else float(v) if k in floats else int(v) for k, v in settings.items()}
+    return {k: v if v is None or isinstance(v, str) else float(v) if k in floats else int(v) for k, v in settings.items()}
 
 
 def _check_posteriors(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +137,10 @@ def fit_prior(
     keras.utils.set_random_seed(seed)
     if var_model is None:
         var_model = fit_var(posterior_draws(mean, logvar, seed), min(s["var_order"], mean.shape[1] - 1))
-    prior = LatentPrior(channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"], order=var_model.order)
+    prior = LatentPrior(
+        channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"], order=var_model.order,
+        network=s["network"], heads=s["heads"], context_frames=s["context_frames"],
+    )  # fmt: skip
     prior.set_standardization(*aggregate_posterior_moments(mean, logvar))
     prior.set_linear(var_model)
     optimizer = keras.optimizers.Adam(learning_rate=s["learning_rate"], global_clipnorm=GRADIENT_CLIPNORM)
@@ -145,7 +148,7 @@ def fit_prior(
 
     def loss_fn(z: Tensor) -> Tensor:
         """Mean NLL per frame of the batch; the VAR, whitening and standardisation weights are
-        non-trainable and reach the compiled step through the seam, like the GRU's."""
+        non-trainable and reach the compiled step through the seam, like the network's."""
         frames = ops.cast(ops.shape(z)[1], "float32")
         return -ops.mean(prior.log_prob(z, training=True)) / frames
 
@@ -155,9 +158,9 @@ def fit_prior(
 
     if log is not None:
         log.info(
-            "prior: %d clips x %d frames x %d channels; GRU %d x %d, %d mixtures, %d params; "
+            "prior: %d clips x %d frames x %d channels; %s %d x %d, %d mixtures, %d params; "
             "%d steps of %d segments x %d frames",
-            mean.shape[0], mean.shape[1], channels, s["layers"], s["hidden"], s["mixtures"],
+            mean.shape[0], mean.shape[1], channels, s["network"], s["layers"], s["hidden"], s["mixtures"],
             prior.count_params(), s["steps"], s["batch_size"], segment,
         )  # fmt: skip
     history: list[dict[str, float]] = []

@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from genrevae import backend
+from genrevae.prior.transformer import CausalTransformerBlock
 from genrevae.prior.var import LOG_2PI, VarModel, _seed_word
 
 
@@ -31,10 +32,13 @@ _TINY = float(np.finfo(np.float32).tiny)
 #: A tensor of the running Keras backend (``tf.Tensor``, ``jax.Array``, ``torch.Tensor``).
 Tensor = Any
 
+#: The networks that can read the past (``prior.network``).
+NETWORKS = ("gru", "transformer")
+
 
 @keras.saving.register_keras_serializable(package="genrevae")
 class LatentPrior(keras.Model):
-    """Autoregressive prior over latent sequences ``(T, C)``: a GRU that corrects a linear VAR.
+    """Autoregressive prior over latent sequences ``(T, C)``: a GRU (or a transformer) that corrects a linear VAR.
 
     A VAR(p) ``z_t = b + sum_i A_i z_{t-i} + L e_t`` (fitted in closed form by
     :func:`fit_var`, ``L`` the Cholesky factor of its innovation covariance) already
@@ -55,12 +59,22 @@ class LatentPrior(keras.Model):
     clipped to ``[log_scale_min, log_scale_max]``.  The VAR, ``L^{-1}`` and the
     standardisation are non-trainable weights saved with the model.
 
+    With ``network="transformer"`` the GRUs are replaced by ``layers`` pre-norm causal
+    transformer blocks of width ``hidden`` (:class:`~genrevae.prior.transformer.CausalTransformerBlock`)
+    and a final layer norm: ``h_t`` then reads the inputs of the last ``context_frames``
+    frames in every block, with a learned relative-position bias and no absolute positions,
+    so any length is scored and sampled as the training segments were.  Inputs, head,
+    log-density and sampler are the same; so is the start at the VAR.
+
     Args:
         channels: ``C``, latent channels per frame.
-        hidden: GRU units (and width of the input projection).
-        layers: number of stacked GRUs.
+        hidden: GRU units (the transformer's width), and width of the input projection.
+        layers: number of stacked GRUs (transformer blocks).
         mixtures: ``K``, mixture components per frame.
         order: ``p`` of the VAR (0: an i.i.d. Gaussian with full covariance).
+        network: ``"gru"`` (what a saved prior without this setting is) or ``"transformer"``.
+        heads: attention heads of the transformer (``hidden`` must be a multiple).
+        context_frames: the transformer's attention window in frames.
 
     Call :meth:`set_linear` and :meth:`set_standardization` before training
     (:func:`fit_prior` does).
@@ -75,6 +89,9 @@ class LatentPrior(keras.Model):
         order: int = 0,
         log_scale_min: float = -7.0,
         log_scale_max: float = 2.0,
+        network: str = "gru",
+        heads: int = 4,
+        context_frames: int = 64,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,6 +103,11 @@ class LatentPrior(keras.Model):
         self.order = int(order)
         self.log_scale_min = float(log_scale_min)
         self.log_scale_max = float(log_scale_max)
+        self.network = str(network)
+        self.heads = int(heads)
+        self.context_frames = int(context_frames)
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
         if min(self.channels, self.hidden, self.num_layers, self.mixtures) < 1 or self.order < 0:
             raise ValueError("channels, hidden, layers and mixtures must all be >= 1 and order >= 0")
         if not self.log_scale_min < self.log_scale_max:
@@ -99,16 +121,30 @@ class LatentPrior(keras.Model):
         self.unwhiten = self.add_weight(shape=(c, c), initializer="identity", trainable=False, name="unwhiten")  # L
         self.whiten = self.add_weight(shape=(c, c), initializer="identity", trainable=False, name="whiten")  # L^-1
         self.input_projection = keras.layers.Dense(self.hidden, activation="tanh", name="input_projection")
-        self.grus = [
-            keras.layers.GRU(self.hidden, return_sequences=True, return_state=True, name=f"gru_{i}")
-            for i in range(self.num_layers)
-        ]
+        # Only the chosen network's layers exist (a GRU prior has exactly the layers, and so
+        # the saved weights, of the priors saved before the setting).
+        if self.network == "gru":
+            self.grus = [
+                keras.layers.GRU(self.hidden, return_sequences=True, return_state=True, name=f"gru_{i}")
+                for i in range(self.num_layers)
+            ]
+        else:
+            self.blocks = [
+                CausalTransformerBlock(self.hidden, self.heads, self.context_frames, name=f"block_{i}")
+                for i in range(self.num_layers)
+            ]
+            self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.head = keras.layers.Dense(k * (1 + 2 * c), kernel_initializer="zeros", name="head")
         # Build every weight now, so a freshly constructed (or deserialised) model owns
         # all its variables before the first call and load_model can fill them.
         self.input_projection.build((None, None, 2 * c))
-        for gru in self.grus:
-            gru.build((None, None, self.hidden))
+        if self.network == "gru":
+            for gru in self.grus:
+                gru.build((None, None, self.hidden))
+        else:
+            for block in self.blocks:
+                block.build((None, None, self.hidden))
+            self.final_norm.build((None, None, self.hidden))
         self.head.build((None, None, self.hidden + 2 * c))
         self.built = True
         self._sample_fn: Any = None
@@ -127,6 +163,9 @@ class LatentPrior(keras.Model):
             "order": self.order,
             "log_scale_min": self.log_scale_min,
             "log_scale_max": self.log_scale_max,
+            "network": self.network,
+            "heads": self.heads,
+            "context_frames": self.context_frames,
         }
 
     def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
@@ -196,8 +235,13 @@ class LatentPrior(keras.Model):
             [ops.pad(self.innovations(z)[:, :-1], shift), ops.pad(self.standardize(z)[:, :-1], shift)], axis=-1
         )
         h = self.input_projection(prev)
-        for gru in self.grus:
-            h, _ = gru(h, training=training)
+        if self.network == "gru":
+            for gru in self.grus:
+                h, _ = gru(h, training=training)
+        else:
+            for block in self.blocks:
+                h = block(h)
+            h = self.final_norm(h)
         return self._split_head(self.head(ops.concatenate([h, prev], axis=-1)))
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
@@ -257,23 +301,43 @@ class LatentPrior(keras.Model):
     # -- one step at a time ---------------------------------------------------------
 
     def initial_state(self, n: Any) -> list[Tensor]:
-        """Zero GRU states, one ``(n, hidden)`` tensor per layer (``n`` an int or a traced size)."""
-        return [ops.zeros((n, self.hidden), "float32") for _ in range(self.num_layers)]
+        """The state before the first frame (``n`` an int or a traced size), fixed shapes.
+
+        GRU: zero states, one ``(n, hidden)`` tensor per layer.  Transformer: the validity of
+        the window's slots ``(n, context_frames)`` (all 0), then empty key and value caches
+        ``(n, context_frames, heads, hidden / heads)`` of every block.
+        """
+        if self.network == "gru":
+            return [ops.zeros((n, self.hidden), "float32") for _ in range(self.num_layers)]
+        states = [ops.zeros((n, self.context_frames), "float32")]
+        for block in self.blocks:
+            states.extend(block.initial_cache(n))
+        return states
 
     def step(self, prev: Tensor, states: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
-        """One frame with the GRU cells: ``([u_{t-1}, s_{t-1}], states) -> (logits, means, log_scales, states')``.
+        """One frame: ``([u_{t-1}, s_{t-1}], states) -> (logits, means, log_scales, states')``.
 
         ``prev``: ``(n, 2C)``, the previous frame's whitened innovation and standardised
-        value (zeros at ``t = 1``).  Uses the same weights as :meth:`conditionals`, so
-        stepping through a sequence reproduces the teacher-forced parameters (up to float
-        rounding).
+        value (zeros at ``t = 1``); ``states`` as :meth:`initial_state` made them.  The GRU
+        runs its cells; the transformer its blocks over the window of the last
+        ``context_frames`` positions (:meth:`CausalTransformerBlock.step`).  Uses the same
+        weights as :meth:`conditionals`, so stepping through a sequence reproduces the
+        teacher-forced parameters (up to float rounding), at any length.
         """
         prev = ops.convert_to_tensor(prev, "float32")
         h = self.input_projection(prev)
         new_states = []
-        for gru, state in zip(self.grus, states, strict=True):
-            h, new = gru.cell(h, [state])
-            new_states.append(new[0] if isinstance(new, (list, tuple)) else new)
+        if self.network == "gru":
+            for gru, state in zip(self.grus, states, strict=True):
+                h, new = gru.cell(h, [state])
+                new_states.append(new[0] if isinstance(new, (list, tuple)) else new)
+        else:
+            valid = ops.concatenate([states[0][:, 1:], ops.ones_like(states[0][:, :1])], axis=1)
+            new_states.append(valid)
+            for i, block in enumerate(self.blocks):
+                h, keys, values = block.step(h, states[1 + 2 * i], states[2 + 2 * i], valid)
+                new_states.extend([keys, values])
+            h = self.final_norm(h)
         logits, means, log_scales = self._split_head(self.head(ops.concatenate([h, prev], axis=-1)))
         return logits, means, log_scales, new_states
 
@@ -310,7 +374,7 @@ class LatentPrior(keras.Model):
 
     def _sample_frames(self, word: Tensor, out: Tensor, temperature: Tensor) -> Tensor:
         """Fill ``out (frames, n, C)`` with frames ``t = 0, 1, ...`` of :meth:`_sample_step` from
-        seed ``[word, t]``, starting from zero history, zero input and zero GRU states.
+        seed ``[word, t]``, starting from zero history, zero input and :meth:`initial_state`.
 
         ``out``'s shape carries ``frames`` and ``n``: a loop that writes into a preallocated
         array needs its length as a static shape on JAX (one trace per ``(n, frames)``).
@@ -343,7 +407,7 @@ class LatentPrior(keras.Model):
         ``tau`` AND divides the mixture logits by ``tau``: ``tau < 1`` gives less noisy,
         more "typical" sequences (sharper mixture weights, narrower components), ``tau >
         1`` the opposite; ``tau = 1`` samples the model exactly.  (Only the innovation
-        noise is scaled; the VAR and GRU dynamics are not.)
+        noise is scaled; the VAR and network dynamics are not.)
         """
         n, frames = int(n), int(frames)
         if n < 0 or frames < 0:
