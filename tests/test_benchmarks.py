@@ -141,3 +141,31 @@ def test_gpu_check_runs_on_a_cpu(tmp_path: Path) -> None:
     assert all(math.isfinite(r["step_s"]) and r["windows_per_s"] > 0 for r in report["steps"])
     assert report["training"]["steps"] >= 2 and report["clips"] == [5, 18001]
     assert "| 4 |" in result.stdout
+
+
+def test_prior_compare_runs_on_a_tiny_genre(tmp_path: Path) -> None:
+    """benchmarks/prior_compare.py on a tiny trained genre (six 1 s tones, trained in a subprocess):
+    a row per network with finite fit times, NLLs, sampling times and ratios, and the md/json."""
+    root, out = tmp_path / "genre", tmp_path / "out"
+    build = ("import sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path; from genrevae import backend; "
+             "backend.configure_threads(1); from genre_helpers import tiny_genre_folder; tiny_genre_folder(Path(sys.argv[1]), 1)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", build, str(root), str(REPO_ROOT / "tests")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    genre = root / "jazz"
+    command = [sys.executable, str(RUN.parent / "prior_compare.py"), "--model", str(genre / "model" / "model.keras"),
+               "--shard", str(genre / "data" / "clips.npy"), "--split", str(genre / "data" / "split.csv"), "--out", str(out),
+               "--set", "prior.hidden=8", "--set", "prior.heads=2", "--set", "prior.steps=5", "--set", "prior.batch_size=4",
+               "--set", '{"prior": {"segment_frames": 16, "context_frames": 8, "var_order": 1}}',
+               "--n-clips", "2", "--seconds", "1", "--sample-rate", "3000", "--threads", "1", "--no-machine"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    rows = [[c.strip() for c in line.strip().strip("|").split(" | ")]
+            for line in result.stdout.splitlines() if re.match(r"\| (gru|transformer) \|", line)]  # fmt: skip
+    assert [cells[0] for cells in rows] == ["gru", "transformer"], result.stdout
+    for cells in rows:
+        fit, sample = cells[2].split(" (")[0], cells[6].split(" / ")
+        assert all(math.isfinite(_number(v)) for v in [fit, *cells[3:6], *sample, *cells[7:10]]), cells
+    payload = json.loads((out / "prior_compare.json").read_text())
+    assert [r["settings"]["network"] for r in payload["rows"]] == ["gru", "transformer"]
+    assert all(r["settings"]["context_frames"] == 8 and r["steps"] == 5 for r in payload["rows"])
+    assert (out / "prior_compare.md").is_file() and (out / "transformer" / "prior.keras").is_file()
