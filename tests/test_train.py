@@ -82,11 +82,12 @@ def test_outputs(reference):
         "checkpoints", "config.json", "epoch_samples.npy", "history.csv", "model.keras", "tensorboard"
     ]
     hist = pd.read_csv(reference / "history.csv")
-    assert list(hist.columns) == ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
+    assert list(hist.columns) == ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", "phase"]
+    assert set(hist["phase"]) == {"vae"}
     assert hist["step"].tolist() == [3, 6, 9, 12]
     # KL weight of each row's last step: warm-up over 6 steps to kl_beta 0.5
     assert hist["kl_weight"].tolist() == pytest.approx([0.5 * 2 / 6, 0.5 * 5 / 6, 0.5, 0.5])
-    assert np.all(np.isfinite(hist.drop(columns="step").to_numpy()))
+    assert np.all(np.isfinite(hist.drop(columns=["step", "phase"]).to_numpy()))
     np.testing.assert_allclose(hist["test_elbo"], hist["test_recon"] - hist["test_kl"], rtol=1e-6)
     samples = np.load(reference / "epoch_samples.npy")
     assert samples.shape == (CHECKPOINTS + 1, 16, 4096) and samples.dtype == np.float32
@@ -307,3 +308,162 @@ def test_wall_clock_budget_stops_at_the_checkpoint_that_spends_it(data, tmp_path
     assert list(history["step"]) == [EVERY]  # one interval runs, then the budget is spent
     assert np.load(tmp_path / "epoch_samples.npy").shape[0] == 2
     assert (tmp_path / "model.keras").exists()
+
+
+# ---------------------------------------------------------------------------
+# The optional adversarial phase (train.adversarial)
+# ---------------------------------------------------------------------------
+ADV_STEPS = 8
+ADV = json.loads(json.dumps(TINY))
+ADV["train"]["adversarial"] = {"steps": ADV_STEPS, "warmup_steps": 3, "scales": 2, "channels": [4, 8], "kernel_size": 5}
+ADV_ROWS = [3, 6, 9, 12, 15, 18, 20]
+
+
+def _model_weights(out_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The weights of the saved model's decoder, and all the others."""
+    model = keras.models.load_model(out_dir / "model.keras")
+    decoder = {id(v) for v in model.decoder.weights}
+    return [v.numpy() for v in model.weights if id(v) in decoder], [v.numpy() for v in model.weights if id(v) not in decoder]
+
+
+@pytest.fixture(scope="module")
+def adversarial(data, reference, tmp_path_factory):
+    """The finished reference run, continued into the adversarial phase (raising its steps from 0)."""
+    out = tmp_path_factory.mktemp("adversarial") / "run"
+    shutil.copytree(reference, out)
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger("test.training.adversarial")
+    log.addHandler(Collect())
+    log.setLevel(logging.INFO)
+    train_genre(data[0], data[1], out, ADV, THREADS, log)
+    assert any(m.startswith("resuming from checkpoint") and f"step {STEPS} of {STEPS + ADV_STEPS}" in m for m in records), records
+    return out
+
+
+def test_adversarial_phase_fine_tunes_the_decoder_only(reference, adversarial):
+    hist = pd.read_csv(adversarial / "history.csv")
+    assert hist["step"].tolist() == ADV_ROWS  # each phase's last interval ends at the phase's end
+    assert hist["phase"].tolist() == ["vae"] * CHECKPOINTS + ["adversarial"] * 3
+    phase2 = hist[hist["phase"] == "adversarial"]
+    for key in ("disc_loss", "gen_spectral", "gen_adversarial", "gen_feature_matching", "train_loss", "test_elbo"):
+        assert np.all(np.isfinite(phase2[key])), key
+    assert hist["adversarial_weight"].iloc[CHECKPOINTS:].tolist() == pytest.approx([2 / 3, 1.0, 1.0])  # ramp over 3 steps
+    assert hist["disc_loss"].iloc[:CHECKPOINTS].isna().all()
+    np.testing.assert_allclose(phase2["test_elbo"], phase2["test_recon"] - phase2["test_kl"], rtol=1e-6)
+    # the VAE rows are the reference's own
+    pd.testing.assert_frame_equal(
+        hist.iloc[:CHECKPOINTS][list(pd.read_csv(reference / "history.csv").columns)].drop(columns="seconds"),
+        pd.read_csv(reference / "history.csv").drop(columns="seconds"),
+    )
+    # the encoder (and the Gaussian's scale) stayed as the VAE left them; the decoder moved
+    (dec_before, rest_before), (dec_after, rest_after) = _model_weights(reference), _model_weights(adversarial)
+    assert len(dec_before) == len(dec_after) and len(rest_before) == len(rest_after) > 0  # the VAE alone, no discriminator
+    for a, b in zip(rest_before, rest_after):
+        np.testing.assert_array_equal(a, b)
+    assert all(not np.array_equal(a, b) for a, b in zip(dec_before, dec_after))
+    assert np.load(adversarial / "epoch_samples.npy").shape[0] == len(ADV_ROWS) + 1
+    config = json.loads((adversarial / "config.json").read_text())
+    assert config["steps_done"] == STEPS + ADV_STEPS and config["adversarial_steps_done"] == ADV_STEPS
+    assert config["fingerprint"] == json.loads((reference / "config.json").read_text())["fingerprint"]
+    assert len(config["adversarial_fingerprint"]) == 64
+    ckpt = adversarial / "checkpoints" / f"step-{STEPS + ADV_STEPS:07d}"
+    assert {"discriminator.npz", "discriminator_optimizer.npz", "generator_optimizer.npz"} <= {p.name for p in ckpt.iterdir()}
+
+
+def test_adversarial_settings_and_their_fingerprints():
+    from genrevae.config import sections
+
+    base = sections(TINY, training.SECTIONS)
+    adv = sections(ADV, training.SECTIONS)
+    more = sections({**ADV, "train": {**ADV["train"], "adversarial": {**ADV["train"]["adversarial"], "steps": 50}}}, training.SECTIONS)
+    other = sections({**ADV, "train": {**ADV["train"], "adversarial": {**ADV["train"]["adversarial"], "feature_matching_weight": 2.0}}}, training.SECTIONS)
+    assert base["train"]["adversarial"]["steps"] == 0  # off by default
+    fp = training.run_fingerprint(base, N_SAMPLES, "data", 1)
+    # the VAE steps do not depend on the adversarial settings: runs and their checkpoints are unchanged
+    assert training.run_fingerprint(adv, N_SAMPLES, "data", 1) == training.run_fingerprint(other, N_SAMPLES, "data", 1) == fp
+    # the adversarial phase's own fingerprint: its settings and where it starts, not its length
+    assert training.adversarial_fingerprint(fp, adv) == training.adversarial_fingerprint(fp, more)
+    assert training.adversarial_fingerprint(fp, adv) != training.adversarial_fingerprint(fp, other)
+    longer = sections({**ADV, "train": {**ADV["train"], "steps": STEPS + 1}}, training.SECTIONS)
+    assert training.adversarial_fingerprint(fp, adv) != training.adversarial_fingerprint(fp, longer)
+    assert [training.adversarial_weight_for_step(t, adv["train"]) for t in range(STEPS, STEPS + 5)] == pytest.approx([0, 1 / 3, 2 / 3, 1, 1])
+
+
+def test_discriminator_outputs_and_losses():
+    from genrevae import discriminator as d
+
+    keras.utils.set_random_seed(0)
+    disc = d.build_discriminator(3, [4, 8, 8], 5, 4)
+    x = np.random.default_rng(0).standard_normal((2, 1000)).astype(np.float32)
+    per_scale = d.scale_outputs(disc(x), 3)
+    assert len(per_scale) == 3 and all(len(s) == 5 for s in per_scale)
+    # 1x, 2x, 4x pooled; the score map of each scale is the last output: (batch, steps, 1)
+    assert [tuple(s[-1].shape) for s in per_scale] == [(2, 1000 // 16 + 1, 1), (2, 500 // 16 + 1, 1), (2, 250 // 16 + 1, 1)]
+    value = lambda t: float(backend.to_numpy(t))  # noqa: E731
+    assert value(d.feature_matching_loss(per_scale, per_scale)) == 0.0
+    ones = [[np.ones((2, 3, 1), np.float32)]] * 2
+    assert value(d.discriminator_hinge_loss(ones, ones)) == pytest.approx(2.0)  # relu(0) + relu(2)
+    assert value(d.generator_hinge_loss(ones)) == pytest.approx(-1.0)
+
+
+def test_a_nan_discriminator_loss_stops_training(data, reference, tmp_path, monkeypatch):
+    out = tmp_path / "nan"
+    shutil.copytree(reference, out)
+    monkeypatch.setattr(training._AdversarialPhase, "step", lambda self, x, seed, weight: (1.0, float("nan"), np.zeros(3)))
+    with pytest.raises(RuntimeError, match=rf"discriminator loss became nan at step {STEPS + 1}/{STEPS + ADV_STEPS}.*step-{STEPS:07d} is kept"):
+        train_genre(data[0], data[1], out, ADV, THREADS, _log())
+    assert not (out / "model.keras").exists()
+
+
+@pytest.mark.slow
+def test_adversarial_steps_zero_changes_nothing(data, reference, tmp_path):
+    """Adversarial settings with steps 0 train the very weights of the default config."""
+    settings = json.loads(json.dumps(ADV))
+    settings["train"]["adversarial"]["steps"] = 0
+    train_genre(data[0], data[1], tmp_path, settings, THREADS, _log())
+    for a, b in zip(_weights(reference), _weights(tmp_path)):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(reference / "history.csv").drop(columns="seconds"), pd.read_csv(tmp_path / "history.csv").drop(columns="seconds")
+    )
+    assert not any(p.name.startswith("discriminator") for p in (tmp_path / "checkpoints").rglob("*"))
+
+
+@pytest.mark.slow
+def test_adversarial_run_in_one_go_is_deterministic_and_equals_the_continued_one(data, adversarial, tmp_path):
+    train_genre(data[0], data[1], tmp_path, ADV, THREADS, _log())
+    for a, b in zip(_weights(adversarial), _weights(tmp_path)):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(adversarial / "history.csv").drop(columns="seconds"), pd.read_csv(tmp_path / "history.csv").drop(columns="seconds")
+    )
+    for name in ("discriminator.npz", "generator_optimizer.npz", "discriminator_optimizer.npz"):
+        a, b = (np.load(d / "checkpoints" / f"step-{STEPS + ADV_STEPS:07d}" / name) for d in (adversarial, tmp_path))
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name} {key}")
+
+
+@pytest.mark.slow
+def test_resume_in_the_adversarial_phase_is_bit_identical(data, reference, adversarial, tmp_path, caplog):
+    """A run stopped at its first adversarial checkpoint (step 15, as a kill there would leave it)
+    and resumed ends exactly where the uninterrupted one does."""
+    out = tmp_path / "stopped"
+    shutil.copytree(reference, out)
+    short = json.loads(json.dumps(ADV))
+    short["train"]["adversarial"]["steps"] = EVERY
+    train_genre(data[0], data[1], out, short, THREADS, _log())
+    assert pd.read_csv(out / "history.csv")["step"].tolist()[-1] == STEPS + EVERY
+    assert [p.name for p in (out / "checkpoints").iterdir()] == [f"step-{STEPS + EVERY:07d}"]
+    with caplog.at_level(logging.INFO, logger="test.training"):
+        train_genre(data[0], data[1], out, ADV, THREADS, _log())
+    assert f"step {STEPS + EVERY} of {STEPS + ADV_STEPS}" in caplog.text
+    for a, b in zip(_weights(adversarial), _weights(out)):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(adversarial / "history.csv").drop(columns="seconds"), pd.read_csv(out / "history.csv").drop(columns="seconds")
+    )

@@ -302,64 +302,90 @@ def compile_function(
     return eager
 
 
-def make_train_step(loss_fn: Callable, model: Any, optimizer: Any, jit_compile: bool = True) -> Callable:
+def make_train_step(
+    loss_fn: Callable,
+    model: Any,
+    optimizer: Any,
+    jit_compile: bool = True,
+    *,
+    trainable: Sequence[Any] | None = None,
+    reads: Sequence[Any] = (),
+    has_aux: bool = False,
+) -> Callable:
     """One optimizer update of ``model``'s trainable variables on ``loss_fn(*args)`` (a scalar).
 
     Returns ``step(*args) -> loss``, compiled once; non-trainable variables the loss updates
     (batch-norm statistics) are written back, as are the optimizer's slots.  ``loss_fn`` may read
-    only ``model``'s variables.  Build the optimizer (``optimizer.build(...)``) before calling.
+    only the variables of ``model`` and of the layers in ``reads``.  Build the optimizer
+    (``optimizer.build(trainable)``) before calling.
+
+    ``trainable``: the variables updated, in the optimizer's order (default: all of ``model``'s
+    trainable variables); every other variable of ``model`` and ``reads`` is read as it is, and
+    gets no gradient (a frozen encoder, a discriminator while the generator trains).
+    ``has_aux``: ``loss_fn`` returns ``(loss, aux)`` (aux a tensor or a list of tensors computed
+    along, e.g. the generator's output) and ``step`` returns ``(loss, aux)``.
     """
     backend = name()
-    trainable = list(model.trainable_variables)
+    trainable = list(model.trainable_variables if trainable is None else trainable)
+    ids = {id(v) for v in trainable}
+    others = [v for v in _variables_of([model, *reads]) if id(v) not in ids]
+
+    def split(result):
+        return result if has_aux else (result, None)
+
     if backend == "tensorflow":
         import tensorflow as tf
 
         def tf_step(*args):
             with tf.GradientTape() as tape:
-                loss = loss_fn(*args)
+                loss, aux = split(loss_fn(*args))
             grads = tape.gradient(loss, trainable)
             optimizer.apply(grads, trainable)
-            return loss
+            return (loss, aux) if has_aux else loss
 
         return tf.function(tf_step, autograph=False, reduce_retracing=True, jit_compile=bool(jit_compile) or None)
     if backend == "jax":
         import jax
         import keras
 
-        frozen = list(model.non_trainable_variables)
         slots = list(optimizer.variables)
 
-        def pure(train_values, frozen_values, slot_values, *args):
+        def pure(train_values, other_values, slot_values, *args):
             def loss_and_state(values):
-                mapping = list(zip(trainable, values)) + list(zip(frozen, frozen_values))
+                mapping = list(zip(trainable, values)) + list(zip(others, other_values))
                 with keras.StatelessScope(state_mapping=mapping) as scope:
-                    loss = loss_fn(*args)
-                updated = [scope.get_current_value(v) for v in frozen]
-                return loss, [old if new is None else new for old, new in zip(frozen_values, updated)]
+                    loss, aux = split(loss_fn(*args))
+                updated = [scope.get_current_value(v) for v in others]
+                return loss, ([old if new is None else new for old, new in zip(other_values, updated)], aux)
 
-            (loss, frozen_values), grads = jax.value_and_grad(loss_and_state, has_aux=True)(train_values)
+            (loss, (other_values, aux)), grads = jax.value_and_grad(loss_and_state, has_aux=True)(train_values)
             train_values, slot_values = optimizer.stateless_apply(slot_values, grads, train_values)
-            return loss, train_values, frozen_values, slot_values
+            return loss, aux, train_values, other_values, slot_values
 
         jitted = jax.jit(pure, donate_argnums=(0, 1, 2))
 
         def jax_step(*args):
-            loss, train_values, frozen_values, slot_values = jitted(
-                [v.value for v in trainable], [v.value for v in frozen], [v.value for v in slots], *args
+            loss, aux, train_values, other_values, slot_values = jitted(
+                [v.value for v in trainable], [v.value for v in others], [v.value for v in slots], *args
             )
-            for group, values in ((trainable, train_values), (frozen, frozen_values), (slots, slot_values)):
+            for group, values in ((trainable, train_values), (others, other_values), (slots, slot_values)):
                 for v, value in zip(group, values):
                     v.assign(value)
-            return loss
+            return (loss, aux) if has_aux else loss
 
         return jax_step
 
     def torch_step(*args):
-        loss = loss_fn(*_as_tensors(args))
-        for v in trainable:
+        loss, aux = split(loss_fn(*_as_tensors(args)))
+        for v in trainable + others:
             v.value.grad = None
         loss.backward()
         optimizer.apply([v.value.grad for v in trainable], trainable)
+        for v in others:
+            v.value.grad = None
+        if has_aux:
+            aux = [a.detach() for a in aux] if isinstance(aux, (list, tuple)) else aux.detach()
+            return loss.detach(), aux
         return loss.detach()
 
     return torch_step

@@ -22,15 +22,36 @@ spectral term has a say whatever the window length), ``beta_t`` warms up linearl
 (linear and log magnitudes, :func:`genrevae.losses.multi_resolution_stft_distance`) makes the
 decoder match spectra where the Gaussian alone would settle for a blurred mean.
 
+**Adversarial fine-tuning** (optional, ``train.adversarial.steps > 0``; RAVE's second phase):
+after the ``train.steps`` VAE steps the run goes on for ``adversarial.steps`` more with the
+encoder frozen.  Per step the decoder (its weights only; not the encoder, not the Gaussian's
+log-scale) takes one Adam step on
+
+.. math::
+
+    \mathcal{L}_G = w_{\mathrm{stft}}\, D_{\mathrm{MR\text{-}STFT}}(x, \hat x)
+                  + r_t\,(w_{\mathrm{adv}}\, \mathcal{L}_{\mathrm{adv}} + w_{\mathrm{FM}}\, \mathcal{L}_{\mathrm{FM}}),
+    \qquad \hat x = \mathrm{dec}(z),\ z \sim q(z \mid x)\ \text{(or its mean)}
+
+then a multi-scale waveform discriminator (:mod:`genrevae.discriminator`) takes one on its
+hinge loss against the same windows and that step's ``\hat x``; ``r_t`` ramps from 0 to 1 over
+``adversarial.warmup_steps`` so the decoder is not pushed by an untrained discriminator.  The
+test ELBO is still computed at every checkpoint (the decoder no longer maximises it: it usually
+falls, and stays a valid bound).  ``model.keras`` remains the VAE alone; the discriminator and
+the phase's two optimizers live in the checkpoints.
+
 Every ``train.checkpoint_every`` steps (and after the last) it evaluates the single-sample
 test ELBO on the whole test clips, decodes 16 fixed prior draws, logs to TensorBoard and
 writes a checkpoint.  Outputs in ``out_dir``:
 
 ``history.csv``
-    ``step, train_loss, test_elbo, test_recon, test_kl, kl_weight, seconds`` at every
-    checkpoint (``train_loss`` per sample averaged since the previous row; the test
-    numbers in nats per clip; ``seconds`` the wall time since the previous row, checkpoint
-    writes excluded).
+    ``step, train_loss, test_elbo, test_recon, test_kl, kl_weight, seconds, phase`` at every
+    checkpoint (``train_loss`` per sample averaged since the previous row -- the generator's
+    loss in the adversarial phase; the test numbers in nats per clip; ``seconds`` the wall
+    time since the previous row, checkpoint writes excluded; ``phase`` ``vae`` or
+    ``adversarial``).  With adversarial rows it adds ``disc_loss, gen_spectral,
+    gen_adversarial, gen_feature_matching, adversarial_weight`` (empty in VAE rows).  A
+    checkpoint interval never spans the two phases.
 ``config.json``
     The resolved settings, ``n_samples``, thread count, data and run fingerprints, versions.
 ``epoch_samples.npy``
@@ -47,7 +68,9 @@ writes a checkpoint.  Outputs in ``out_dir``:
     Weights, optimizer state, history and samples so far and a fingerprint of the settings,
     data and thread count.  A re-run resumes from the newest checkpoint when the fingerprint
     matches (``train.steps``, ``train.max_seconds`` and the ``evaluate`` section are not part
-    of it, so a run can be extended); otherwise it starts afresh.
+    of it, so a run can be extended); otherwise it starts afresh.  Checkpoints of the
+    adversarial phase also hold the discriminator and both of the phase's optimizers, and a
+    second fingerprint of ``train.adversarial`` (less its ``steps``) and ``train.steps``.
 
 Reproducibility: ``keras.utils.set_random_seed(seed)`` fixes the initial weights; the windows
 of step ``t`` are drawn from ``numpy.random.default_rng([seed, t])`` and the
@@ -85,8 +108,12 @@ __all__ = [
     "SECTIONS",
     "data_fingerprint",
     "run_fingerprint",
+    "adversarial_fingerprint",
     "envelope",
     "kl_weight_for_step",
+    "adversarial_weight_for_step",
+    "generator_loss",
+    "discriminator_loss",
     "window_batch",
     "train_genre",
     "N_EPOCH_SAMPLES",
@@ -101,6 +128,11 @@ ENVELOPE_POINTS = 4096
 #: Second word of the stateless seeds of the fixed prior draws and of the test ELBO noise.
 _SAMPLES_STREAM = 0x5A3D
 _TEST_STREAM = 1
+#: Added to the seed before the discriminator's initial weights are drawn.
+_DISCRIMINATOR_STREAM = 0xD15C
+#: Columns of history.csv; the adversarial phase's rows add ADVERSARIAL_COLUMNS (empty in VAE rows).
+HISTORY_COLUMNS = ("step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", "phase")
+ADVERSARIAL_COLUMNS = ("disc_loss", "gen_spectral", "gen_adversarial", "gen_feature_matching", "adversarial_weight")
 
 #: The config sections training reads (genrevae.config.sections fills them from the schema).
 SECTIONS = ("seed", "sample_rate", "model", "train", "evaluate")
@@ -125,9 +157,11 @@ def run_fingerprint(settings: dict, n_samples: int, data_fp: str, threads: int) 
 
     ``train.steps``, ``train.max_seconds`` and ``train.tensorboard_audio`` are left out (step
     ``t`` does not depend on the total, so a finished run can be extended) and so is the
-    ``evaluate`` section.
+    ``evaluate`` section.  So is ``train.adversarial``: the VAE steps do not depend on it (a
+    finished run can go on into the adversarial phase); :func:`adversarial_fingerprint` covers
+    it for the checkpoints of that phase.
     """
-    skip = ("steps", "max_seconds", "tensorboard_audio")
+    skip = ("steps", "max_seconds", "tensorboard_audio", "adversarial")
     train = {k: v for k, v in settings["train"].items() if k not in skip}
     payload = {
         "format": 2,
@@ -140,6 +174,15 @@ def run_fingerprint(settings: dict, n_samples: int, data_fp: str, threads: int) 
         "data": data_fp,
         "threads": int(threads),
     }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def adversarial_fingerprint(fingerprint: str, settings: dict) -> str:
+    """sha256 of what the adversarial phase's trajectory depends on besides :func:`run_fingerprint`:
+    ``train.adversarial`` without its ``steps`` (raising them continues a run) and ``train.steps``,
+    where the phase starts.  Checkpoints of that phase carry it; a mismatch starts afresh."""
+    adversarial = {k: v for k, v in settings["train"]["adversarial"].items() if k != "steps"}
+    payload = {"run": fingerprint, "vae_steps": int(settings["train"]["steps"]), "adversarial": adversarial}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -170,6 +213,17 @@ def kl_weight_for_step(step: int, train_settings: dict) -> float:
     return beta * min(1.0, step / warm)
 
 
+def adversarial_weight_for_step(step: int, train_settings: dict) -> float:
+    """Ramp of the adversarial and feature-matching terms at (0-based, global) ``step`` of the
+    adversarial phase: ``min(1, (step - train.steps) / warmup_steps)``, 0 at its first step
+    (the discriminator trains from there on), 1 throughout when ``warmup_steps`` is 0."""
+    warm = int(train_settings["adversarial"]["warmup_steps"])
+    into = int(step) - int(train_settings["steps"])
+    if warm <= 0:
+        return 1.0
+    return min(1.0, max(0, into) / warm)
+
+
 def window_batch(seed: int, step: int, train_idx: np.ndarray, batch_size: int, n_samples: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Clip indices and start offsets of the windows of (0-based) ``step``: a pure function of its
     arguments (``numpy.random.default_rng([seed, step])``), so a resumed run sees the same data.
@@ -197,8 +251,13 @@ def _checkpoint_dirs(ckpt_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
-def _save_checkpoint(ckpt_dir: Path, step: int, model, optimizer, history: list[dict], samples: list[np.ndarray], fingerprint: str) -> Path:
-    """Write ``step-NNNNNNN`` atomically (temp dir + rename), then delete older checkpoints."""
+def _save_checkpoint(
+    ckpt_dir: Path, step: int, model, optimizer, history: list[dict], samples: list[np.ndarray], fingerprint: str, adversarial=None
+) -> Path:
+    """Write ``step-NNNNNNN`` atomically (temp dir + rename), then delete older checkpoints.
+
+    ``adversarial``: ``(fingerprint, {file stem: variables})`` in the adversarial phase (the
+    discriminator and the phase's two optimizers), written beside the VAE's own."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"step-{step:07d}"
     tmp = ckpt_dir / f".tmp-step-{step:07d}-{os.getpid()}"
@@ -209,6 +268,10 @@ def _save_checkpoint(ckpt_dir: Path, step: int, model, optimizer, history: list[
     np.savez(tmp / "optimizer.npz", *[backend.to_numpy(v.value) for v in optimizer.variables])
     np.save(tmp / "epoch_samples.npy", np.stack(samples).astype(np.float32))
     state = {"step": step, "fingerprint": fingerprint, "history": history}
+    if adversarial is not None:
+        state["adversarial_fingerprint"] = adversarial[0]
+        for stem, variables in adversarial[1].items():
+            np.savez(tmp / f"{stem}.npz", *[backend.to_numpy(v.value) for v in variables])
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     if final.exists():
         shutil.rmtree(final)
@@ -230,8 +293,12 @@ def _assign_all(variables, path: Path) -> None:
         var.assign(arr)
 
 
-def _try_resume(ckpt_dir: Path, fingerprint: str, steps: int, model, optimizer, log: logging.Logger):
-    """Restore the newest matching checkpoint; returns ``(step, history, samples)`` or ``None``."""
+def _try_resume(ckpt_dir: Path, fingerprint: str, steps: int, model, optimizer, log: logging.Logger, adversarial=None):
+    """Restore the newest matching checkpoint; returns ``(step, history, samples)`` or ``None``.
+
+    ``steps`` is the total (VAE and adversarial).  A checkpoint of the adversarial phase must
+    also match ``adversarial`` (``(fingerprint, {file stem: variables})``, None when the phase is
+    off), whose variables it restores."""
     for tmp in ckpt_dir.glob(".tmp-*") if ckpt_dir.is_dir() else []:
         shutil.rmtree(tmp, ignore_errors=True)  # half-written by a killed run
     found = _checkpoint_dirs(ckpt_dir)
@@ -254,8 +321,15 @@ def _try_resume(ckpt_dir: Path, fingerprint: str, steps: int, model, optimizer, 
         log.info("checkpoint %s is past the requested %d steps; starting fresh", latest, steps)
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         return None
+    if "adversarial_fingerprint" in state and (adversarial is None or state["adversarial_fingerprint"] != adversarial[0]):
+        log.info("checkpoint %s is of an adversarial phase with other settings (or train.steps); starting fresh", latest)
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return None
     _assign_all(model.weights, latest / "weights.npz")
     _assign_all(optimizer.variables, latest / "optimizer.npz")
+    if "adversarial_fingerprint" in state:
+        for stem, variables in adversarial[1].items():
+            _assign_all(variables, latest / f"{stem}.npz")
     samples = list(np.load(latest / "epoch_samples.npy"))
     log.info("resuming from checkpoint %s (step %d of %d, fingerprint %s)", latest, state["step"], steps, fingerprint[:12])
     return int(state["step"]), list(state["history"]), samples
@@ -305,6 +379,97 @@ def _make_steps(model, optimizer, train_settings: dict):
     return train_step, eval_step
 
 
+def generator_loss(model, disc, x, seed, weight, adversarial: dict, stft_weight: float, stft_sizes) -> tuple:
+    r"""The decoder's loss in the adversarial phase for one batch: ``(loss, (y, parts))``.
+
+    ``z`` comes from the frozen encoder (a posterior draw with ``seed``, or its mean), ``y`` is
+    the decoded waveform and ``loss = stft_weight * MR-STFT(x, y) + weight * (adversarial_weight *
+    L_adv + feature_matching_weight * L_FM)`` (:mod:`genrevae.discriminator`), ``weight`` the
+    warm-up ramp.  ``parts`` stacks the three unweighted terms.
+    """
+    from keras import ops
+
+    from genrevae import discriminator as d
+    from genrevae import losses
+
+    mean, logvar = model.encode(x, training=False)
+    mean, logvar = ops.stop_gradient(mean), ops.stop_gradient(logvar)
+    z = model.reparameterize(mean, logvar, seed) if adversarial["sample_latent"] else mean
+    y = model.waveform(model.decode(z, training=True, length=ops.shape(x)[1]))
+    scales = int(adversarial["scales"])
+    real, fake = d.scale_outputs(disc(x), scales), d.scale_outputs(disc(y), scales)
+    spectral = ops.mean(losses.multi_resolution_stft_distance(x, y, tuple(int(v) for v in stft_sizes)))
+    adv, fm = d.generator_hinge_loss(fake), d.feature_matching_loss(real, fake)
+    loss = stft_weight * spectral + weight * (float(adversarial["adversarial_weight"]) * adv + float(adversarial["feature_matching_weight"]) * fm)
+    return loss, (y, ops.stack([spectral, adv, fm]))
+
+
+def discriminator_loss(disc, x, y, scales: int):
+    """The discriminator's hinge loss on real windows ``x`` and decoded ``y`` (no gradient to the decoder)."""
+    from keras import ops
+
+    from genrevae import discriminator as d
+
+    real = d.scale_outputs(disc(x), scales)
+    fake = d.scale_outputs(disc(ops.stop_gradient(y)), scales)
+    return d.discriminator_hinge_loss(real, fake)
+
+
+class _AdversarialPhase:
+    """The discriminator, the phase's two Adam optimizers (decoder, discriminator) and their
+    compiled steps.  Built only when ``train.adversarial.steps > 0``; the discriminator's initial
+    weights are a function of the seed alone (whether the phase starts in this process or not)."""
+
+    def __init__(self, model, train_settings: dict, seed: int):
+        import keras
+
+        from genrevae.discriminator import build_discriminator
+
+        a = train_settings["adversarial"]
+        self.settings = a
+        keras.utils.set_random_seed((seed + _DISCRIMINATOR_STREAM) % (backend.SEED_MODULUS - 1))
+        self.disc = build_discriminator(int(a["scales"]), a["channels"], int(a["kernel_size"]), int(a["stride"]))
+
+        def adam():
+            return keras.optimizers.Adam(
+                learning_rate=float(a["learning_rate"]), beta_1=float(a["beta_1"]), beta_2=float(a["beta_2"]),
+                epsilon=float(train_settings["epsilon"]),
+            )  # fmt: skip
+
+        decoder_variables = list(model.decoder.trainable_variables)
+        self.gen_optimizer, self.disc_optimizer = adam(), adam()
+        self.gen_optimizer.build(decoder_variables)
+        self.disc_optimizer.build(self.disc.trainable_variables)
+        stft_weight, stft_sizes = float(train_settings["stft_weight"]), list(train_settings["stft_sizes"])
+        scales, jit = int(a["scales"]), bool(train_settings["xla"])
+
+        def gen_loss(x, seed, weight):
+            return generator_loss(model, self.disc, x, seed, weight, a, stft_weight, stft_sizes)
+
+        def disc_loss(x, y):
+            return discriminator_loss(self.disc, x, y, scales)
+
+        self.gen_step = backend.make_train_step(
+            gen_loss, model, self.gen_optimizer, jit_compile=jit, trainable=decoder_variables, reads=[self.disc], has_aux=True
+        )
+        self.disc_step = backend.make_train_step(disc_loss, self.disc, self.disc_optimizer, jit_compile=jit)
+
+    def state(self) -> dict[str, list]:
+        """The variables a checkpoint of the phase keeps, by file stem."""
+        return {
+            "discriminator": list(self.disc.weights),
+            "discriminator_optimizer": list(self.disc_optimizer.variables),
+            "generator_optimizer": list(self.gen_optimizer.variables),
+        }
+
+    def step(self, x, seed, weight) -> tuple[float, float, np.ndarray]:
+        """One decoder update, then one discriminator update on the same windows and the decoder's
+        output before its update: ``(generator loss, discriminator loss, parts)``."""
+        loss, (y, parts) = self.gen_step(x, seed, weight)
+        disc_loss = self.disc_step(x, y)
+        return float(backend.to_numpy(loss)), float(backend.to_numpy(disc_loss)), backend.to_numpy(parts).astype(np.float64)
+
+
 def _evaluate_elbo(eval_step, clips: np.ndarray, idx: np.ndarray, batch_size: int, seed: int) -> dict[str, float]:
     sums = np.zeros(3, dtype=np.float64)
     for b, start in enumerate(range(0, len(idx), batch_size)):
@@ -321,8 +486,9 @@ def _tensorboard_write(writer, model, row: dict, clips: np.ndarray, test_idx: np
     if writer is None:
         return
     step = int(row["step"])
-    for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"):
-        writer.scalar(key, float(row[key]), step)
+    for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", *ADVERSARIAL_COLUMNS):
+        if key in row:
+            writer.scalar(key, float(row[key]), step)
     if model.log_scale is not None:
         writer.scalar("log_scale", float(backend.to_numpy(model.log_scale)), step)
     if n_audio > 0:
@@ -393,8 +559,18 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     optimizer.build(model.trainable_variables)
     train_step, eval_step = _make_steps(model, optimizer, tr)
     sample_seed = (seed, _SAMPLES_STREAM)
+    adv_steps = int(tr["adversarial"]["steps"])
+    total = steps + adv_steps
+    phase2, adv_checkpoint = None, None
+    if adv_steps > 0:
+        phase2 = _AdversarialPhase(model, tr, seed)
+        adv_checkpoint = (adversarial_fingerprint(fingerprint, settings), phase2.state())
+        log.info(
+            "then %d adversarial steps (encoder frozen; a %d-scale discriminator of %d parameters)",
+            adv_steps, int(tr["adversarial"]["scales"]), phase2.disc.count_params(),
+        )  # fmt: skip
 
-    resumed = _try_resume(ckpt_dir, fingerprint, steps, model, optimizer, log)
+    resumed = _try_resume(ckpt_dir, fingerprint, total, model, optimizer, log, adv_checkpoint)
     if resumed is None:
         shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)  # a fresh run gets fresh curves
         step, history = 0, []
@@ -409,52 +585,74 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
 
     budget = tr["max_seconds"]
     show_bar = sys.stderr.isatty()
-    while step < steps:
+    while step < total:
         spent = sum(row["seconds"] for row in history)
         if budget is not None and spent >= float(budget):
             log.info("wall-clock budget train.max_seconds=%s reached after %d steps (%.1f s)", budget, step, spent)
             break
         t0 = time.perf_counter()
-        stop = min(steps, (step // every + 1) * every)
+        adversarial = step >= steps  # each phase's last interval is cut short at its end
+        stop = min(total if adversarial else steps, (step // every + 1) * every)
         bar = keras.utils.Progbar(stop - step, unit_name="step") if show_bar else None
-        loss_sum = 0.0
+        loss_sum, disc_sum, parts_sum = 0.0, 0.0, np.zeros(3)
         for t in range(step, stop):
             rows, offsets = window_batch(seed, t, train_idx, batch_size, n_samples, window)
             x = read_windows(clips, rows, offsets, window)
-            kl_weight = np.array(kl_weight_for_step(t, tr), dtype=np.float32)
-            loss = float(backend.to_numpy(train_step(x, backend.seed_pair((seed, t)), kl_weight)))
+            if adversarial:
+                weight = np.array(adversarial_weight_for_step(t, tr), dtype=np.float32)
+                loss, disc_loss, parts = phase2.step(x, backend.seed_pair((seed, t)), weight)
+                if not math.isfinite(disc_loss):
+                    raise _diverged("the discriminator loss", disc_loss, t + 1, total, last_ckpt, out_dir)
+                disc_sum, parts_sum = disc_sum + disc_loss, parts_sum + parts
+            else:
+                kl_weight = np.array(kl_weight_for_step(t, tr), dtype=np.float32)
+                loss = float(backend.to_numpy(train_step(x, backend.seed_pair((seed, t)), kl_weight)))
             if not math.isfinite(loss):
-                raise _diverged("the training loss", loss, t + 1, steps, last_ckpt, out_dir)
+                what = "the generator loss (adversarial phase)" if adversarial else "the training loss"
+                raise _diverged(what, loss, t + 1, total, last_ckpt, out_dir)
             loss_sum += loss
             if bar is not None:
                 bar.update(t + 1 - step, values=[("loss", loss)])
         metrics = _evaluate_elbo(eval_step, clips, test_idx, batch_size, seed)
         for key, value in metrics.items():
             if not math.isfinite(value):
-                raise _diverged(key.replace("_", " "), value, stop, steps, last_ckpt, out_dir)
+                raise _diverged(key.replace("_", " "), value, stop, total, last_ckpt, out_dir)
         samples.append(envelope(model.sample(N_EPOCH_SAMPLES, sample_seed)))
+        n_done = stop - step
         row = {
             "step": stop,
-            "train_loss": loss_sum / (stop - step),
+            "train_loss": loss_sum / n_done,
             **metrics,
-            "kl_weight": kl_weight_for_step(stop - 1, tr),
+            "kl_weight": 0.0 if adversarial else kl_weight_for_step(stop - 1, tr),  # no KL term in the adversarial phase
             "seconds": time.perf_counter() - t0,
+            "phase": "adversarial" if adversarial else "vae",
         }
+        if adversarial:
+            spectral, adv, fm = parts_sum / n_done
+            row.update(disc_loss=disc_sum / n_done, gen_spectral=spectral, gen_adversarial=adv, gen_feature_matching=fm,
+                       adversarial_weight=adversarial_weight_for_step(stop - 1, tr))  # fmt: skip
         history.append(row)
         step = stop
-        last_ckpt = _save_checkpoint(ckpt_dir, step, model, optimizer, history, samples, fingerprint)
+        last_ckpt = _save_checkpoint(ckpt_dir, step, model, optimizer, history, samples, fingerprint, adv_checkpoint if adversarial else None)
         _tensorboard_write(writer, model, row, clips, test_idx, sample_seed, int(tr["tensorboard_audio"]), int(settings["sample_rate"]))
         log.info(
-            "step %d/%d: train loss %.4g per sample, test ELBO %.6g (recon %.6g, KL %.4g) nats/clip = %.4f bits/sample, "
+            "step %d/%d (%s): train loss %.4g per sample, test ELBO %.6g (recon %.6g, KL %.4g) nats/clip = %.4f bits/sample, "
             "KL weight %.3g, %.1f s",
-            step, steps, row["train_loss"], row["test_elbo"], row["test_recon"], row["test_kl"],
+            step, total, row["phase"], row["train_loss"], row["test_elbo"], row["test_recon"], row["test_kl"],
             row["test_elbo"] / (n_samples * math.log(2.0)), row["kl_weight"], row["seconds"],
         )  # fmt: skip
+        if adversarial:
+            log.info(
+                "  adversarial: discriminator loss %.4g, MR-STFT %.4g, hinge %.4g, feature matching %.4g, weight %.3g",
+                row["disc_loss"], row["gen_spectral"], row["gen_adversarial"], row["gen_feature_matching"], row["adversarial_weight"],
+            )  # fmt: skip
     if writer is not None:
         writer.close()
 
-    columns = ["step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds"]
-    frame = pd.DataFrame(history, columns=columns)
+    columns = list(HISTORY_COLUMNS)
+    if any(row.get("phase", "vae") == "adversarial" for row in history):
+        columns += ADVERSARIAL_COLUMNS
+    frame = pd.DataFrame([{"phase": "vae", **row} for row in history], columns=columns)
     write_csv(frame, out_dir / "history.csv")
     config = {
         "settings": settings,
@@ -464,9 +662,12 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "n_test": int(len(test_idx)),
         "window_samples": int(window),
         "steps_done": int(step),
+        "vae_steps_done": int(min(step, steps)),
+        "adversarial_steps_done": int(max(0, step - steps)),
         "threads": int(threads),
         "data_fingerprint": data_fp,
         "fingerprint": fingerprint,
+        "adversarial_fingerprint": None if adv_checkpoint is None else adv_checkpoint[0],
         "latent_shape": list(model.latent_shape),
         "parameters": int(model.count_params()),
         "versions": backend.versions(),
