@@ -5,6 +5,7 @@
     python benchmarks/quality_per_compute.py --budgets 1,2,5,10     # ... and 10 min
     python benchmarks/quality_per_compute.py --models amplitude,istft   # the decoder heads at equal training time
     python benchmarks/quality_per_compute.py --size tiny --out /tmp/qpc   # smoke run, about a minute
+    python benchmarks/quality_per_compute.py --models new,kl0.1-stft30 --steps 1000 --genres jazz   # objectives at equal steps
 
 For each genre (toy data written by `genrevae.toy.write_toy_genre` with the current default toy
 settings, then indexed, sharded and split with the package's own functions) both models train
@@ -19,8 +20,14 @@ checkpoint writes and start-up excluded), read back after every call, never gues
 - new: the working tree's package, schema defaults (`genrevae.config.resolve_config`); extended by
   raising `train.steps`, the step count planned from the measured cost (seconds = a + b * steps
   per call, fitted on a throwaway probe run and on the calls so far).
-- a variant (`VARIANTS`: amplitude, istft): the working tree's package like new, with its settings
-  laid over the defaults (`model.conv.head: amplitude` or `istft`); its own probe run.
+- a variant (`VARIANTS`): the working tree's package like new, with its settings laid over the
+  defaults; its own probe run. The decoder heads (`amplitude`, `istft`: `model.conv.head`) and the
+  training objectives `kl<B>-stft<W>` (`train.kl_beta` B in 1, 0.3, 0.1 and `train.stft_weight` W in
+  1, 10, 30; issue 20's sweep).
+
+`--steps` gives the budgets in gradient steps instead of minutes (step-trained models only, no
+probe): the objectives' steps cost the same (the loss computes the same terms whatever their
+weights), so equal steps is equal compute, and it stays so when other processes load the machine.
 
 At each snapshot, on the genre's test clips: the test ELBO of the history row (single sample,
 bits per sample), reconstructions from the posterior mean (MR-STFT distance with the default
@@ -67,7 +74,11 @@ REPO = HERE.parent
 OLD_COMMIT = "b5dd85e"
 #: Every model the script knows, in table order: the old commit, the new default, then variants of
 #: the new default (the working tree's package with these settings laid over the size's config).
-VARIANTS: dict[str, dict[str, Any]] = {head: {"model": {"conv": {"head": head}}} for head in ("amplitude", "istft")}
+VARIANTS: dict[str, dict[str, Any]] = {
+    **{head: {"model": {"conv": {"head": head}}} for head in ("amplitude", "istft")},
+    **{f"kl{beta:g}-stft{weight:g}": {"train": {"kl_beta": beta, "stft_weight": weight}}
+       for beta in (1.0, 0.3, 0.1) for weight in (1.0, 10.0, 30.0)},
+}  # fmt: skip
 MODELS = ("old", "new", *VARIANTS)
 DEFAULT_MODELS = ("old", "new")
 #: The worker that computes every measure (the current package with the default settings).
@@ -81,9 +92,9 @@ MAX_TOPUPS = 2
 #: Folders a run creates under its scratch dir (deleted at the start and, unless --keep, at the end).
 OWN_FOLDERS = ("old", "toy", "data", "logs", *(f"probe-{kind}" for kind in MODELS if kind != "old"), "runs", "snapshots",
                "clips", "priors")  # fmt: skip
-COLUMNS = ("genre", "model", "budget (min)", "train s", "steps/epochs", "test ELBO (bits/sample)", "recon MR-STFT",
+COLUMNS = ("genre", "model", "budget", "train s", "steps/epochs", "test ELBO (bits/sample)", "recon MR-STFT",
            "recon Frechet ratio", "generated Frechet ratio, N(0, I)", "generated Frechet ratio, learned prior",
-           "prior fit s")  # fmt: skip
+           "prior fit s", "segment ratio: recon / learned prior", "note ratio: recon / learned prior")  # fmt: skip
 
 log = logging.getLogger("benchmarks.quality_per_compute")
 
@@ -384,6 +395,22 @@ def prepare_genre(cfg: dict[str, Any], genre: str, workdir: Path, threads: int) 
 # ---------------------------------------------------------------------------------------------
 # Trajectories
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Budget:
+    """How far a trajectory is trained before a snapshot: training minutes, or gradient steps."""
+
+    value: float
+    unit: str  # "min" or "steps"
+
+    @property
+    def label(self) -> str:
+        return f"{self.value:g} {self.unit}"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.value:g}{self.unit}"
+
+
 @dataclass
 class Trajectory:
     kind: str
@@ -460,8 +487,13 @@ def probe_new(worker: Worker, data: dict[str, Any], steps: int, out_dir: Path) -
     return {"calls": probe.calls, "seconds_per_call": a, "seconds_per_step": b}
 
 
-def advance(traj: Trajectory, target_s: float, worker: Worker, data: dict[str, Any], probe_calls: list[dict[str, Any]]) -> None:
-    """Extend `traj` to `target_s` training seconds."""
+def advance(traj: Trajectory, budget: Budget, worker: Worker, data: dict[str, Any], probe_calls: list[dict[str, Any]]) -> None:
+    """Extend `traj` to the budget: its training seconds, or its steps."""
+    if budget.unit == "steps":
+        if traj.units < budget.value:
+            train_call(worker, traj, data, None, steps=int(budget.value))
+        return
+    target_s = 60.0 * budget.value
     if traj.kind == "old":
         if traj.seconds < target_s:  # the old trainer stops at the first epoch end past max_seconds
             train_call(worker, traj, data, target_s, max_seconds=target_s)
@@ -476,15 +508,15 @@ def advance(traj: Trajectory, target_s: float, worker: Worker, data: dict[str, A
         log.warning("%s %s: %.1f s after %d top-ups, short of %.1f s", traj.kind, traj.genre, traj.seconds, MAX_TOPUPS, target_s)
 
 
-def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers: dict[str, Worker], cfg: dict[str, Any],
+def snapshot(traj: Trajectory, budget: Budget, data: dict[str, Any], workers: dict[str, Worker], cfg: dict[str, Any],
              workdir: Path) -> dict[str, Any]:  # fmt: skip
     previous = traj.last_snapshot
     if previous is not None and previous["units"] == traj.units:  # the run already went past this budget too
-        log.info("%s %s @ %g min: no training since the previous snapshot; its measures are repeated", traj.kind,
-                 traj.genre, budget_min)  # fmt: skip
-        traj.last_snapshot = {**previous, "budget_min": budget_min, "repeated": True}
+        log.info("%s %s @ %s: no training since the previous snapshot; its measures are repeated", traj.kind,
+                 traj.genre, budget.label)  # fmt: skip
+        traj.last_snapshot = {**previous, "budget": budget.label, "budget_value": budget.value, "repeated": True}
         return traj.last_snapshot
-    tag = f"{traj.kind}-{traj.genre}-{budget_min:g}min"
+    tag = f"{traj.kind}-{traj.genre}-{budget.tag}"
     model = workdir / "snapshots" / f"{tag}.keras"
     model.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(traj.out_dir / "model.keras", model)
@@ -505,7 +537,8 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
     row = {
         "genre": traj.genre,
         "model": traj.kind,
-        "budget_min": budget_min,
+        "budget": budget.label,
+        "budget_value": budget.value,
         "train_s": traj.seconds,
         "units": traj.units,
         "unit": "steps" if traj.kind != "old" else "epochs",
@@ -518,6 +551,11 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
         "gen_gaussian_ratio": quality["ratio"],
         "gen_learned_ratio": None if learned is None else learned["ratio"],
         "phase_randomised_ratio": quality["controls"]["phase_randomised"]["ratio"],
+        "recon_segment_ratio": quality["controls"]["reconstructions"]["segment_ratio"],
+        "learned_segment_ratio": None if learned is None else learned["segment_ratio"],
+        "recon_note_ratio": quality["controls"]["reconstructions"]["note_ratio"],
+        "learned_note_ratio": None if learned is None else learned["note_ratio"],
+        "phase_randomised_note_ratio": quality["controls"]["phase_randomised"]["note_ratio"],
         "frechet_floor": quality["frechet_train_test"],
         "prior_fit_s": decoded.get("prior_fit_s"),
         "decoded": decoded,
@@ -526,8 +564,8 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
         "repeated": False,
     }
     traj.last_snapshot = row
-    log.info("%s %s @ %g min: %.1f s, %d %s, ELBO %.4f bits/sample, recon MR-STFT %.3f, ratios recon %.3g, "
-             "N(0,I) %.3g, learned %s", traj.kind, traj.genre, budget_min, row["train_s"], row["units"], row["unit"],
+    log.info("%s %s @ %s: %.1f s, %d %s, ELBO %.4f bits/sample, recon MR-STFT %.3f, ratios recon %.3g, "
+             "N(0,I) %.3g, learned %s", traj.kind, traj.genre, budget.label, row["train_s"], row["units"], row["unit"],
              row["elbo_bits"], row["recon_stft"], row["recon_ratio"], row["gen_gaussian_ratio"],
              "-" if learned is None else f"{learned['ratio']:.3g}")  # fmt: skip
     return row
@@ -538,12 +576,17 @@ def snapshot(traj: Trajectory, budget_min: float, data: dict[str, Any], workers:
 # ---------------------------------------------------------------------------------------------
 def markdown_table(rows: list[dict[str, Any]], fmt) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * len(COLUMNS)) + "|"]
-    for r in sorted(rows, key=lambda r: (r["genre"], r["budget_min"], MODELS.index(r["model"]))):
+    def pair(a: float | None, b: float | None) -> str:
+        return "" if a is None or b is None else f"{fmt(a)} / {fmt(b)}"
+
+    for r in sorted(rows, key=lambda r: (r["genre"], r["budget_value"], MODELS.index(r["model"]))):
         unit = r["unit"] if r["units"] != 1 else r["unit"][:-1]
-        cells = [r["genre"], r["model"], f"{r['budget_min']:g}", fmt(r["train_s"]), f"{r['units']} {unit}",
+        cells = [r["genre"], r["model"], r["budget"], fmt(r["train_s"]), f"{r['units']} {unit}",
                  f"{r['elbo_bits']:.4f}", fmt(r["recon_stft"]), fmt(r["recon_ratio"]), fmt(r["gen_gaussian_ratio"]),
                  "" if r["gen_learned_ratio"] is None else fmt(r["gen_learned_ratio"]),
-                 "" if r["prior_fit_s"] is None else fmt(r["prior_fit_s"])]  # fmt: skip
+                 "" if r["prior_fit_s"] is None else fmt(r["prior_fit_s"]),
+                 pair(r["recon_segment_ratio"], r["learned_segment_ratio"]),
+                 pair(r["recon_note_ratio"], r["learned_note_ratio"])]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -554,7 +597,8 @@ def control_lines(rows: list[dict[str, Any]], fmt) -> list[str]:
         first = next(r for r in rows if r["genre"] == genre)
         out.append(f"{genre}: Frechet floor (real train vs test clips) {fmt(first['frechet_floor'])}; phase-randomised "
                    f"train clips (stationary noise with the real spectrum) reach a ratio of "
-                   f"{fmt(first['phase_randomised_ratio'])}: a generator beats noise only below it.")  # fmt: skip
+                   f"{fmt(first['phase_randomised_ratio'])} (note ratio {fmt(first['phase_randomised_note_ratio'])}): "
+                   "a generator beats noise only below it.")  # fmt: skip
     return out
 
 
@@ -564,7 +608,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = dict(zip(MODELS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    palette = plt.get_cmap("tab20").colors
+    colors = {kind: palette[i % len(palette)] for i, kind in enumerate(MODELS)}
     genres = sorted({r["genre"] for r in rows})
     markers = dict(zip(genres, "os^Dv<>p*h"))
     panels = (
@@ -649,6 +694,16 @@ def _budgets(text: str) -> tuple[float, ...]:
     return values
 
 
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        values = ()
+    if not values or values[0] <= 0:
+        raise argparse.ArgumentTypeError(f"--steps must be positive whole step counts, e.g. 500,1000; got {text!r}")
+    return values
+
+
 def _models(text: str) -> tuple[str, ...]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = sorted(set(names) - set(MODELS))
@@ -670,7 +725,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/quality_per_compute.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--budgets", type=_budgets, help="training budgets in minutes (default 1,2,5; tiny 0.05,0.1)")
+    budget_kind = parser.add_mutually_exclusive_group()
+    budget_kind.add_argument("--budgets", type=_budgets, help="training budgets in minutes (default 1,2,5; tiny 0.05,0.1)")
+    budget_kind.add_argument("--steps", type=_steps, help="training budgets in gradient steps instead (not for old)")
     parser.add_argument("--genres", help="comma-separated toy genres (default jazz,rock; tiny jazz)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "quality_per_compute",
                         help="folder for quality_per_compute.{md,json,png}")  # fmt: skip
@@ -695,7 +752,12 @@ def main(argv: list[str] | None = None) -> int:
 
     size = SIZES[args.size]
     genres = tuple(g.strip() for g in args.genres.split(",") if g.strip()) if args.genres else size.genres
-    budgets = args.budgets or size.budgets_min
+    if args.steps:
+        if "old" in args.models:
+            parser.error("--steps: the old model trains in epochs; leave it out of --models or give --budgets")
+        budgets = tuple(Budget(float(v), "steps") for v in args.steps)
+    else:
+        budgets = tuple(Budget(v, "min") for v in (args.budgets or size.budgets_min))
     cfg = resolve_config(copy.deepcopy(size.config))
     workdir = (args.workdir or Path(f"/tmp/genrevae-qpc-{size.name}")).resolve()
     out = args.out.resolve()
@@ -728,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
                 info["settings"][kind].update(prior=cfg["prior"], quality=cfg["quality"], features=cfg["features"],
                                               toy=cfg["toy"], split=cfg["split"])  # fmt: skip
         info["probe"] = {kind: probe_new(workers[kind], data[genres[0]], size.probe_steps, workdir / f"probe-{kind}")
-                         for kind in models if kind != "old"}  # fmt: skip
+                         for kind in models if kind != "old" and budgets[0].unit == "min"}  # fmt: skip
         for kind in models:
             for genre in genres:
                 batch = info["settings"][kind]["settings"]["train"]["batch_size"]
@@ -738,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
                 for kind in models if i % 2 == 0 else models[::-1]:
                     traj = trajectories[(kind, genre)]
                     probe_calls = info["probe"].get(kind, {}).get("calls", [])
-                    advance(traj, 60.0 * budget, workers[kind], data[genre], probe_calls)
+                    advance(traj, budget, workers[kind], data[genre], probe_calls)
                     rows.append(snapshot(traj, budget, data[genre], workers, cfg, workdir))
         info["data"] = {g: {k: v for k, v in d.items() if k not in ("shard", "split")} for g, d in data.items()}
     finally:
@@ -753,8 +815,9 @@ def main(argv: list[str] | None = None) -> int:
     load = meter.report()
 
     table = markdown_table(rows, suite.fmt)
-    costs = {kind: fit_cost([c for t in trajectories.values() if t.kind == kind for c in t.calls] + probe["calls"])
-             for kind, probe in info["probe"].items()}  # fmt: skip
+    costs = {kind: fit_cost([c for t in trajectories.values() if t.kind == kind for c in t.calls]
+                            + info["probe"].get(kind, {}).get("calls", []))
+             for kind in models if kind != "old"}  # fmt: skip
     old_cost = old_call_overhead([t for t in trajectories.values() if t.kind == "old"])
     params = {t.kind: t.parameters for t in trajectories.values()}
     described = [f"old ({info['old_commit'][:7]})" if kind == "old" else
@@ -769,8 +832,9 @@ def main(argv: list[str] | None = None) -> int:
         + ("." if old_cost is None else f"; the old trainer's first epoch in a call takes {old_cost[0]:.1f} s, its "
            f"other epochs {old_cost[1]:.1f} s (median)."),
         "ELBO: the single-sample test ELBO of the snapshot's history row. Frechet ratio: Frechet distance of "
-        "frame-level MFCCs to the test clips / the real train clips' (1 = as close as real music). Prior fit seconds "
-        "are not part of the training seconds.",
+        "frame-level MFCCs to the test clips / the real train clips' (1 = as close as real music). Segment and note "
+        "ratios: the same over 3 s segments' structure and note statistics (`generation_quality.json`'s "
+        "`segment_ratio`, `note_ratio`). Prior fit seconds are not part of the training seconds.",
     ]  # fmt: skip
     print("\n" + table + "\n")
     for line in notes:
@@ -781,7 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command.strip(),
         "size": size.name,
         "genres": list(genres),
-        "budgets_min": list(budgets),
+        "budgets": [b.label for b in budgets],
         "threads": args.threads,
         "machine": mach,
         "load": load,
