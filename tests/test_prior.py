@@ -525,6 +525,7 @@ def test_fit_prior_with_a_transformer_learns_and_samples_any_length(ar_data, fit
     assert 0.4 < first[:, SEGMENT:].std() < 2.0
 
 
+@pytest.mark.slow
 def test_transformer_save_load_round_trip(fitted_transformer, ar_data, tmp_path: Path) -> None:
     prior, _ = fitted_transformer
     _, test = ar_data
