@@ -579,3 +579,13 @@ def test_report_excerpt_plays_inside_a_data_url_frame(browser: DevTools, results
     assert len(framed["audio"]) == len(state["audio"])
     assert all(a["ready"] >= 1 and a["error"] is None for a in framed["audio"])
     assert browser.errors() == []
+
+
+def test_the_prior_table_names_the_learned_prior_s_network() -> None:
+    """prior.json's settings.network labels the learned row; a file without it is a GRU's."""
+    from genrevae.page.render import _prior_html
+
+    report = {"test": {"clips": 1, "frames": 8, "channels": 2, "learned": {"nll_per_frame": 1.5}}}
+    assert "learned (causal transformer)" in _prior_html({"report": report, "settings": {"network": "transformer"}})
+    assert "learned (GRU)" in _prior_html({"report": report, "settings": {"hidden": 4}})
+    assert "learned (GRU)" not in _prior_html({"report": report, "settings": {"network": "transformer"}})

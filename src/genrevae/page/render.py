@@ -39,12 +39,15 @@ METRIC_LABELS = {
 }
 
 #: Rows of the learned-prior table: key in ``prior.json``'s report and its label
-#: (``{order}`` is the VAR order).
+#: (``{order}`` is the VAR order, ``{network}`` the learned prior's network).
 PRIOR_ROWS = (
     ("standard_normal", "N(0, I)"),
     ("var", "VAR({order}) (linear baseline)"),
-    ("learned", "learned (GRU)"),
+    ("learned", "learned ({network})"),
 )
+
+#: ``prior.network`` as the page names it; a prior.json without the setting is a GRU's.
+NETWORK_LABELS = {"gru": "GRU", "transformer": "causal transformer"}
 
 #: Names of the generation-quality controls, in display order (others follow as they are called).
 CONTROL_LABELS = {
@@ -147,7 +150,7 @@ def _metrics_html(metrics: dict[str, Any]) -> str:
         out += (
             '<p class="note">The same draws z ~ q(z|x) scored under both priors: each ELBO and IWAE bound is a '
             "valid lower bound on log p(x) of its model (higher is better); the learned prior is the "
-            "genre's GRU over latent frames.</p>"
+            "genre's autoregressive network over latent frames (a GRU or a causal transformer: prior.network).</p>"
         )
     extra = {k: v for k, v in metrics.items() if k not in subsets and k != "settings" and not isinstance(v, dict)}
     if extra:
@@ -164,12 +167,15 @@ def _prior_html(prior: dict[str, Any]) -> str:
     splits = [k for k in ("train", "test") if isinstance(report.get(k), dict)]
     splits += [k for k, v in report.items() if isinstance(v, dict) and k not in splits]
     order = prior.get("var_order", "p")
+    settings = prior.get("settings") if isinstance(prior.get("settings"), dict) else {}
+    network = str(settings.get("network", "gru"))
+    network = NETWORK_LABELS.get(network, network)
     rows = []
     for key, label in PRIOR_ROWS:
         values = [report[s].get(key, {}) for s in splits]
         values = [v.get("nll_per_frame") if isinstance(v, dict) else None for v in values]
         if any(v is not None for v in values):
-            rows.append([label.format(order=order)] + values)
+            rows.append([label.format(order=order, network=network)] + values)
     if not rows:
         return '<p class="note">prior/prior.json has no likelihoods.</p>'
     caption = "Learned prior: held-out negative log-likelihood per latent frame (nats, lower is better)"
@@ -393,7 +399,7 @@ def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
             parts.append(
                 f"<h3>Generated clips (learned prior, temperature {_e(temps)})</h3>"
                 f'<p class="note">Latent sequences sampled frame by frame from the genre\'s learned prior '
-                f"(a GRU over latent frames), decoded; {_e(rate)} Hz model output.</p>"
+                f"(a GRU or a causal transformer over latent frames: prior.network), decoded; {_e(rate)} Hz model output.</p>"
             )
         else:  # a manifest from before the learned prior: its samples are N(0, I) draws
             parts.append(

@@ -81,7 +81,7 @@ def write_listening_page(
 
     intro = (
         "<p>One variational autoencoder per genre, trained on raw waveforms, and a learned prior over its "
-        "latent frames (a GRU) to generate from; the same seeds decoded from N(0, I) are the baseline. "
+        "latent frames (a GRU or a causal transformer) to generate from; the same seeds decoded from N(0, I) are the baseline. "
         "Players use 22,050 Hz "
         "copies of the model-rate clips (browsers refuse very low rates); the links lead to the "
         "model-rate files. Clips are DC-free and were only ever scaled down to stay below full scale.</p>"
