@@ -31,6 +31,18 @@ def write_tone(
     return path
 
 
+def jax_env() -> dict[str, str]:
+    """The environment of a subprocess that runs under JAX; skips the test where jax is not
+    installed, and fails it there when GENREVAE_REQUIRE_JAX=1 (CI installs `.[jax]`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        if os.environ.get("GENREVAE_REQUIRE_JAX") == "1":
+            pytest.fail("jax is not installed but GENREVAE_REQUIRE_JAX=1: pip install -e .[jax]")
+        pytest.skip("jax is not installed (pip install -e .[jax])")
+    return {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def backend_threads() -> int:
     """The thread count this test process's Keras backend runs with; pins it to 1 if not chosen yet.
 

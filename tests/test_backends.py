@@ -8,9 +8,7 @@ chooses its backend once per process.  Without jax installed these tests skip, u
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, backend_threads
+from conftest import REPO_ROOT, backend_threads, jax_env
 from workflow_helpers import TINY, snakemake, write_config
 
 backend_threads()
@@ -48,13 +46,6 @@ SEAM = {"backend.py"}
 BACKEND_LIBRARIES = {"tensorflow", "jax", "jaxlib", "torch"}
 
 
-def _require_jax() -> None:
-    if importlib.util.find_spec("jax") is None:
-        if os.environ.get("GENREVAE_REQUIRE_JAX") == "1":
-            pytest.fail("jax is not installed but GENREVAE_REQUIRE_JAX=1: pip install -e .[jax]")
-        pytest.skip("jax is not installed (pip install -e .[jax])")
-
-
 def test_only_the_seam_imports_a_backend() -> None:
     offenders = []
     for path in sorted((REPO_ROOT / "src" / "genrevae").rglob("*.py")):
@@ -73,8 +64,7 @@ def test_only_the_seam_imports_a_backend() -> None:
 @pytest.mark.workflow
 def test_unit_tests_pass_under_jax(tmp_path: Path) -> None:
     """The fast tier of :data:`BACKEND_MODULES` and :data:`SLOW_UNDER_JAX`, under JAX."""
-    _require_jax()
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env = jax_env()
     base = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
     runs = {
         "fast tier": ["-m", "not slow", *(str(REPO_ROOT / "tests" / name) for name in BACKEND_MODULES)],
@@ -92,7 +82,7 @@ def test_unit_tests_pass_under_jax(tmp_path: Path) -> None:
 def test_main_command_under_jax_and_the_model_generates_under_tensorflow(tmp_path: Path) -> None:
     """The README's main command with ``KERAS_BACKEND=jax``, then the JAX-trained model and prior
     loaded in this (TensorFlow) process: they decode the test clips as JAX did."""
-    _require_jax()
+    env = jax_env()  # skips (or fails under GENREVAE_REQUIRE_JAX=1) without jax
     write_config(tmp_path, **TINY)
     snakemake(tmp_path, "results/jazz/generated", env={"KERAS_BACKEND": "jax"})
     jazz = tmp_path / "results/jazz"
@@ -125,7 +115,7 @@ def test_main_command_under_jax_and_the_model_generates_under_tensorflow(tmp_pat
     out = tmp_path / "jax_reconstruction.npy"
     subprocess.run(
         [sys.executable, "-c", script, str(jazz / "model/model.keras"), str(jazz / "data/clips.npy"), str(out)],
-        env={**os.environ, "KERAS_BACKEND": "jax"}, check=True, capture_output=True, timeout=600,
+        env=env, check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     np.testing.assert_allclose(ours, np.load(out), atol=2e-5)
     frames = prior.sample(2, 40, seed=7)

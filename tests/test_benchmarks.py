@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, jax_env
 
 #: Each test runs benchmark scripts in subprocesses (minutes in all): none is in the fast tier.
 pytestmark = pytest.mark.slow
@@ -99,22 +99,9 @@ def test_quality_per_compute_runs_at_tiny_size(tmp_path: Path) -> None:
     assert not work.exists()
 
 
-def _jax_env() -> dict[str, str]:
-    import importlib.util
-    import os
-
-    import pytest
-
-    if importlib.util.find_spec("jax") is None:
-        if os.environ.get("GENREVAE_REQUIRE_JAX") == "1":
-            pytest.fail("jax is not installed but GENREVAE_REQUIRE_JAX=1")
-        pytest.skip("jax is not installed")
-    return {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
 def test_train_step_compares_backends(tmp_path: Path) -> None:
     """benchmarks/train_step.py at a tiny size: a row per backend with finite times."""
-    env = _jax_env()
+    env = jax_env()
     command = [sys.executable, str(RUN.parent / "train_step.py"), "--backends", "tensorflow,jax", "--batch-sizes", "2",
                "--steps", "2", "--repeats", "2", "--clips", "2", "--clip-seconds", "3", "--threads", "1",
                "--json", str(tmp_path / "steps.json")]  # fmt: skip
@@ -128,7 +115,7 @@ def test_train_step_compares_backends(tmp_path: Path) -> None:
 
 def test_gpu_check_runs_on_a_cpu(tmp_path: Path) -> None:
     """benchmarks/gpu_check.py (what gpu_check.sh runs on a GPU machine) under JAX on the CPU, tiny."""
-    env = _jax_env()
+    env = jax_env()
     out = tmp_path / "check.json"
     command = [sys.executable, str(RUN.parent / "gpu_check.py"), "--tiny", "--clips", "5", "--clip-seconds", "6",
                "--batch-sizes", "2,4", "--steps", "2", "--repeats", "1", "--train-seconds", "3", "--checkpoint-every", "2",
