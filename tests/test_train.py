@@ -96,6 +96,7 @@ def test_outputs(reference):
     config = json.loads((reference / "config.json").read_text())
     assert config["n_samples"] == N_SAMPLES and config["n_train"] == 7 and config["n_test"] == 3
     assert config["settings"]["train"]["batch_size"] == 3 and config["window_samples"] == 512
+    assert set(config["settings"]) == {"seed", "sample_rate", "model", "train"}  # what training used, nothing else
     assert config["steps_done"] == STEPS and len(config["data_fingerprint"]) == 64
     assert [p.name for p in (reference / "checkpoints").iterdir()] == [f"step-{STEPS:07d}"]
     model = keras.models.load_model(reference / "model.keras")

@@ -134,8 +134,9 @@ _DISCRIMINATOR_STREAM = 0xD15C
 HISTORY_COLUMNS = ("step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", "phase")
 ADVERSARIAL_COLUMNS = ("disc_loss", "gen_spectral", "gen_adversarial", "gen_feature_matching", "adversarial_weight")
 
-#: The config sections training reads (genrevae.config.sections fills them from the schema).
-SECTIONS = ("seed", "sample_rate", "model", "train", "evaluate")
+#: The config sections training reads (genrevae.config.sections fills them from the schema), and
+#: all that config.json records: what the run used, nothing else.
+SECTIONS = ("seed", "sample_rate", "model", "train")
 
 
 # ---------------------------------------------------------------------------

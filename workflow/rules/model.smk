@@ -84,7 +84,7 @@ rule evaluate:
         runtime=evaluate_runtime_min,
         gpu=config["resources"]["train_gpus"],
     params:
-        settings=model_settings("seed", "sample_rate", "model", "evaluate"),
+        settings=model_settings("seed", "evaluate"),
     shell:
         "python -m genrevae evaluate --model {input.model:q} --prior {input.prior:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
