@@ -156,6 +156,40 @@ class LoadMeter:
 # ---------------------------------------------------------------------------------------------
 # Table
 # ---------------------------------------------------------------------------------------------
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default`` for the benchmarks' payloads: paths and numpy scalars and arrays."""
+    import numpy as np
+
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def results_page(title: str, generated: str, script: str, header: list[str], table: str, notes: list[str]) -> str:
+    """A benchmark's results file: title, how it was generated, the machine (``header``), the
+    table and its notes."""
+    return "\n".join([
+        f"# {title}",
+        "",
+        generated,
+        f"Written by `benchmarks/{script}`; method: `benchmarks/README.md`.",
+        "",
+        *header,
+        "## Results",
+        "",
+        table,
+        "",
+        *[f"- {line}" for line in notes],
+        "",
+    ])  # fmt: skip
+
+
 def fmt(x: float | None) -> str:
     if x is None:
         return ""

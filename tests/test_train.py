@@ -117,6 +117,20 @@ def test_same_settings_give_identical_weights(data, reference, tmp_path):
     np.testing.assert_array_equal(np.load(reference / "epoch_samples.npy"), np.load(out / "epoch_samples.npy"))
 
 
+def _collecting_log(name: str) -> tuple[logging.Logger, list[str]]:
+    """A logger whose messages are also collected in the returned list."""
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger(name)
+    log.addHandler(Collect())
+    log.setLevel(logging.INFO)
+    return log, records
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill(data, reference, tmp_path):
     out = tmp_path / "killed"
@@ -140,15 +154,7 @@ def test_resume_after_sigkill(data, reference, tmp_path):
     done = sorted(p.name for p in (out / "checkpoints").glob("step-*"))
     assert done and done[-1] < f"step-{STEPS:07d}"
 
-    records = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    log = logging.getLogger("test.training.resume")
-    log.addHandler(Collect())
-    log.setLevel(logging.INFO)
+    log, records = _collecting_log("test.training.resume")
     train_genre(data[0], data[1], out, TINY, THREADS, log)
     assert any(m.startswith("resuming from checkpoint") for m in records), records
     hist = pd.read_csv(out / "history.csv")
@@ -332,15 +338,7 @@ def adversarial(data, reference, tmp_path_factory):
     """The finished reference run, continued into the adversarial phase (raising its steps from 0)."""
     out = tmp_path_factory.mktemp("adversarial") / "run"
     shutil.copytree(reference, out)
-    records = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    log = logging.getLogger("test.training.adversarial")
-    log.addHandler(Collect())
-    log.setLevel(logging.INFO)
+    log, records = _collecting_log("test.training.adversarial")
     train_genre(data[0], data[1], out, ADV, THREADS, log)
     assert any(m.startswith("resuming from checkpoint") and f"step {STEPS} of {STEPS + ADV_STEPS}" in m for m in records), records
     return out
