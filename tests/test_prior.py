@@ -33,6 +33,7 @@ from genrevae.prior import (
     prior_report,
     standard_normal_log_prob,
 )
+from genrevae.prior.fit import validation_clips
 
 # Pin the backend to 1 thread at collection time, before any op runs (bit-reproducibility
 # depends on the thread count, and the machine's cores are shared).
@@ -59,6 +60,7 @@ def small_settings(**overrides) -> dict:
         network="gru",
         heads=2,
         context_frames=8,
+        validation_clips=0,
     )
     settings.update(overrides)
     return settings
@@ -655,3 +657,35 @@ def test_missing_settings_take_the_schema_default_and_unknown_are_named(ar_data)
         fit_prior(train, posterior_logvar(train), small_settings(dropout=0.1), seed=0)
     good = section("prior", small_settings(max_seconds=60, var_order=0))
     assert set(good) == set(small_settings()) and good["max_seconds"] == 60.0
+
+
+# ---------------------------------------------------------------------------
+# Early stopping on train clips held out of the fit
+# ---------------------------------------------------------------------------
+
+
+def test_early_stopping_returns_the_best_held_out_step_exactly(ar_data) -> None:
+    """The held-out clips only watch: the returned weights are those of an uninterrupted fit
+    stopped at the step where their NLL was lowest, bit for bit."""
+    train, test = ar_data
+    logvar, held_out = posterior_logvar(train), test[:4]
+    watched, history = fit_prior(train, logvar, small_settings(steps=300), seed=1, validation_mean=held_out)
+    scores = [r["validation_nll_per_frame"] for r in history]
+    assert [r["step"] for r in history] == [100, 200, 300] and np.isfinite(scores).all()
+    best_step = history[int(np.argmin(scores))]["step"]
+    stopped, _ = fit_prior(train, logvar, small_settings(steps=best_step), seed=1)
+    for a, b in zip(watched.get_weights(), stopped.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert -np.mean(backend.to_numpy(watched.log_prob(held_out))) / held_out.shape[1] == pytest.approx(min(scores), rel=1e-6)
+    unwatched, plain = fit_prior(train, logvar, small_settings(steps=300), seed=1)
+    assert all("validation_nll_per_frame" not in r for r in plain)
+    assert [r["nll_per_frame"] for r in plain] == [r["nll_per_frame"] for r in history]  # watching changes nothing
+
+
+def test_validation_clips_are_at_most_half_seeded_and_sorted() -> None:
+    held = validation_clips(16, 3, seed=123)
+    assert len(held) == 3 and list(held) == sorted(set(held.tolist())) and held.max() < 16
+    assert np.array_equal(held, validation_clips(16, 3, seed=123))
+    assert any(not np.array_equal(held, validation_clips(16, 3, seed=s)) for s in range(1, 5))
+    assert len(validation_clips(5, 3, seed=0)) == 2 and len(validation_clips(1, 3, seed=0)) == 0
+    assert len(validation_clips(16, 0, seed=0)) == 0

@@ -35,6 +35,9 @@ GRADIENT_CLIPNORM = 10.0
 #: Posterior draws per train clip that the VAR is fitted to.
 VAR_FIT_DRAWS = 4
 
+#: Random stream (with the seed) that picks the train clips held out of the fit.
+VALIDATION_STREAM = 0x7A1
+
 
 def _typed(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``prior`` section (resolved by :func:`genrevae.config.section`) with Python numbers:
@@ -104,6 +107,7 @@ def fit_prior(
     seed: int,
     log: logging.Logger | None = None,
     var_model: "VarModel | None" = None,
+    validation_mean: np.ndarray | None = None,
 ) -> tuple[LatentPrior, list[dict[str, float]]]:
     """Fit a :class:`LatentPrior` to ``z ~ q(z|x)`` of the training clips.
 
@@ -117,6 +121,9 @@ def fit_prior(
             thread count two runs give bit-identical weights -- unless ``max_seconds``
             stops them after different numbers of steps.
         log: progress every ``LOG_EVERY`` steps (``logging.INFO``).
+        validation_mean: ``(clips, frames, C)`` posterior means of clips held out of the fit
+            (early stopping): at every history record their NLL per frame is measured, and
+            the weights of the best record are the ones returned.  None: the last step's.
 
     Each step minimises the mean negative log-likelihood per frame
     ``-log p(z) / segment_frames`` of ``batch_size`` random segments of
@@ -126,7 +133,8 @@ def fit_prior(
 
     Returns the model and a history: one dict per ``LOG_EVERY`` steps and one for the
     last step, ``{"step", "nll_per_frame" (mean over the steps since the previous
-    record, nats, original units), "seconds" (since the start)}``.
+    record, nats, original units), "seconds" (since the start)}``, with
+    ``"validation_nll_per_frame"`` where ``validation_mean`` is given.
     """
     s = _typed(section("prior", settings))
     mean, logvar = _check_posteriors(train_mean, train_logvar)
@@ -164,6 +172,7 @@ def fit_prior(
             prior.count_params(), s["steps"], s["batch_size"], segment,
         )  # fmt: skip
     history: list[dict[str, float]] = []
+    best: tuple[float, list[np.ndarray]] | None = None  # (validation NLL per frame, weights)
     start = time.perf_counter()
     total, count = 0.0, 0
     for step in range(1, s["steps"] + 1):
@@ -176,12 +185,34 @@ def fit_prior(
         out_of_time = s["max_seconds"] is not None and elapsed >= s["max_seconds"]
         if step % LOG_EVERY == 0 or step == s["steps"] or out_of_time:
             record = {"step": step, "nll_per_frame": total / count, "seconds": elapsed}
+            if validation_mean is not None:
+                record["validation_nll_per_frame"] = validation_nll = _nll_per_frame(prior, validation_mean)
+                if best is None or validation_nll < best[0]:
+                    best = (validation_nll, [backend.to_numpy(w).copy() for w in prior.weights])
             history.append(record)
             total, count = 0.0, 0
             if log is not None:
-                log.info("prior step %d: nll/frame %.4f (%.1f s)", step, record["nll_per_frame"], elapsed)
+                held_out = record.get("validation_nll_per_frame")
+                log.info("prior step %d: nll/frame %.4f%s (%.1f s)", step, record["nll_per_frame"],
+                         "" if held_out is None else f", held-out clips {held_out:.4f}", elapsed)  # fmt: skip
         if out_of_time:
             if log is not None:
                 log.info("prior: max_seconds=%s reached after %d steps", s["max_seconds"], step)
             break
+    if best is not None:  # early stopping: the weights the held-out clips liked best
+        prior.set_weights(best[1])
     return prior, history
+
+
+def _nll_per_frame(prior: LatentPrior, z: np.ndarray) -> float:
+    """Mean negative log-likelihood per frame of whole sequences ``z`` (nats)."""
+    log_p = backend.to_numpy(prior.log_prob(ops.convert_to_tensor(z, "float32")))
+    return -float(np.mean(log_p)) / z.shape[1]
+
+
+def validation_clips(n_train: int, wanted: int, seed: int) -> np.ndarray:
+    """Which of ``n_train`` train clips (positions) the prior's fit holds out for early
+    stopping: ``wanted``, at most half of them, drawn from ``(seed, VALIDATION_STREAM)``."""
+    k = min(int(wanted), n_train // 2)
+    rng = np.random.default_rng([_seed_word(seed), VALIDATION_STREAM])
+    return np.sort(rng.permutation(n_train)[:k])

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from genrevae.config import section
-from genrevae.prior.fit import _typed, fit_prior, posterior_draws
+from genrevae.prior.fit import _typed, fit_prior, posterior_draws, validation_clips
 from genrevae.prior.model import LatentPrior
 from genrevae.prior.report import prior_report
 from genrevae.prior.var import fit_var
@@ -64,15 +64,25 @@ def fit_prior_files(
     if var_order != s["var_order"] and log is not None:
         log.info("prior: %d latent frame(s) per clip, so the VAR has order %d, not %d",
                  train_mean.shape[1], var_order, s["var_order"])  # fmt: skip
-    # The baseline and the learned prior's linear part are the same VAR: the report shows what the GRU adds.
-    var_model = fit_var(posterior_draws(train_mean, train_logvar, seed), var_order)
-    prior, history = fit_prior(train_mean, train_logvar, s, seed, log, var_model)
+    # A few train clips are held out of the whole learned prior (its VAR too) to choose its step:
+    # with ~16 train clips the network overfits their latents long before the last step.
+    held = validation_clips(len(train_mean), s["validation_clips"], seed)
+    fit = np.setdiff1d(np.arange(len(train_mean)), held)
+    # The baseline and the learned prior's linear part are the same VAR: the report shows what the network adds.
+    var_model = fit_var(posterior_draws(train_mean[fit], train_logvar[fit], seed), var_order)
+    prior, history = fit_prior(train_mean[fit], train_logvar[fit], s, seed, log, var_model,
+                               validation_mean=train_mean[held] if len(held) else None)  # fmt: skip
     report = prior_report(prior, var_model, train_mean, test_mean)
     result = {
         "report": report,
         "history": history,
         "fit_seconds": time.perf_counter() - started,
         "var_order": var_order,
+        # positions in the split's train clips (sorted clip order); the step whose weights were kept
+        "validation": {
+            "clips": [int(i) for i in held],
+            "best_step": None if not len(held) else int(min(history, key=lambda r: r["validation_nll_per_frame"])["step"]),
+        },
         "parameters": int(prior.count_params()),
         "settings": s,
     }
