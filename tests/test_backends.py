@@ -34,11 +34,12 @@ BACKEND_MODULES = (
     "test_genre_model.py",
 )
 #: Of their slow tests, those whose guarantee is the backend's own: bit-identical training and
-#: resume, and a prior saved under JAX scored under TensorFlow (the model's direction is checked
+#: resume (in either training phase), and a prior saved under JAX scored under TensorFlow (the model's direction is checked
 #: end to end below).  The others repeat, at larger sizes, what the fast tier checks.
 SLOW_UNDER_JAX = (
     "test_train.py::test_same_settings_give_identical_weights",
     "test_train.py::test_resume_after_sigkill",
+    "test_train.py::test_resume_in_the_adversarial_phase_is_bit_identical",
     "test_prior.py::test_a_prior_saved_on_one_backend_scores_and_samples_on_the_other",
 )
 #: The modules allowed to import a backend library (the seam), and the libraries.
