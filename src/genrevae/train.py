@@ -487,7 +487,7 @@ def _tensorboard_write(writer, model, row: dict, clips: np.ndarray, test_idx: np
     if writer is None:
         return
     step = int(row["step"])
-    for key in ("train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", *ADVERSARIAL_COLUMNS):
+    for key in (*(k for k in HISTORY_COLUMNS if k not in ("step", "phase")), *ADVERSARIAL_COLUMNS):
         if key in row:
             writer.scalar(key, float(row[key]), step)
     if model.log_scale is not None:

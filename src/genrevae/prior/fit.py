@@ -21,6 +21,7 @@ from keras import ops
 from genrevae import backend
 from genrevae.config import section
 from genrevae.prior.model import MIN_STD, LatentPrior, Tensor
+from genrevae.prior.report import _learned_log_prob
 from genrevae.prior.var import VarModel, _seed_word, fit_var
 
 
@@ -205,9 +206,9 @@ def fit_prior(
 
 
 def _nll_per_frame(prior: LatentPrior, z: np.ndarray) -> float:
-    """Mean negative log-likelihood per frame of whole sequences ``z`` (nats)."""
-    log_p = backend.to_numpy(prior.log_prob(ops.convert_to_tensor(z, "float32")))
-    return -float(np.mean(log_p)) / z.shape[1]
+    """Mean negative log-likelihood per frame of whole sequences ``z`` (nats), scored as the
+    held-out report scores them."""
+    return -float(np.mean(_learned_log_prob(prior, z))) / z.shape[1]
 
 
 def validation_clips(n_train: int, wanted: int, seed: int) -> np.ndarray:
