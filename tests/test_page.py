@@ -188,11 +188,12 @@ def results(tmp_path_factory) -> Path:
         metrics = {"test": metric, "train": {**metric, "n_clips": 2}, "n_samples": N_SAMPLES, "latent_shape": [24, 4], "settings": {"seed": 1}}
         (root / genre / "metrics.json").write_text(json.dumps(metrics))
         control = {"frechet_test": 20.5, "ratio": 2.05, "segment_frechet_test": 61.5, "segment_ratio": 6.15,
-                   "note_frechet_test": 92.5, "note_ratio": 18.5, "rms": 0.25, "n_clips": 2}  # fmt: skip
+                   "note_frechet_test": 92.5, "note_ratio": 18.5, "copy_ratio": 1.75, "copy_z": 3.5, "rms": 0.25, "n_clips": 2}  # fmt: skip
         quality = {"frechet_generated_test": 50.0, "frechet_train_test": 10.0, "ratio": 5.0, "frechet_generated_train": 40.0,
                    "segment_frechet_generated_test": 33.5, "segment_frechet_train_test": 10.0, "segment_ratio": 3.35,
                    "note_frechet_generated_test": 12.5, "note_frechet_train_test": 5.0, "note_ratio": 2.5,
-                   "note_frechet_generated_train": 11.25,
+                   "note_frechet_generated_train": 11.25, "copy_distance_generated_train": 1.5, "copy_distance_test_train": 6.0,
+                   "copy_ratio": 0.25, "copy_z": -4.5, "copy_feature": "nearest train segment",
                    "n_clips": {"generated": 2, "train": 2, "test": 3}, "rms": {"generated": 0.1, "train": 0.3, "test": 0.3},
                    "feature": "frame-level MFCC", "segment_feature": "3 s segments", "note_feature": "chroma stability",
                    "controls": {"phase_randomised": control, "gaussian_prior": {**control, "ratio": 7.75},
@@ -319,7 +320,7 @@ def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Pa
     generated = _row(tables.tables, "generated (learned prior)")
     assert generated == {"clip set": "generated (learned prior)", "Frechet distance to test": "50", "ratio (/ floor)": "5",
                          "segment_frechet_test": "33.5", "segment_ratio": "3.35", "note_frechet_test": "12.5",
-                         "note_ratio": "2.5", "n_clips": "2", "rms": "0.1"}  # fmt: skip
+                         "note_ratio": "2.5", "copy_ratio": "0.25", "copy_z": "-4.5", "n_clips": "2", "rms": "0.1"}  # fmt: skip
     controls = next(t for t in tables.tables if t["rows"][0][0] == "clip set")
     assert [r[0] for r in controls["rows"][1:]] == ["generated (learned prior)"] + [
         "phase-randomised real train clips (same spectrum, no dynamics)", "decoded from N(0, I) (the old baseline)",
@@ -336,6 +337,11 @@ def test_page_shows_the_learned_prior_its_baselines_and_the_controls(results: Pa
     assert _row(tables.tables, "note-level Frechet distance, generated vs train")["value"] == "11.25"
     assert phase["note_ratio"] == "18.5" and phase["note_frechet_test"] == "92.5"
     assert "Note level: chroma stability." in text
+    # the copying test: its rows, its columns in the controls table, its feature named
+    assert _row(tables.tables, "copy ratio generated / test (1 = as novel as unseen music; well below 1 = replays train clips)")["value"] == "0.25"
+    assert _row(tables.tables, "copying: the same for a real test segment (music the model never saw)")["value"] == "6"
+    assert phase["copy_ratio"] == "1.75" and phase["copy_z"] == "3.5"
+    assert "Copying: nearest train segment." in text
     # the fidelity table: new columns, and the note on the classifier
     fidelity = _row(tables.tables, "jazz")
     assert fidelity["cv_accuracy"] == "0.8125" and fidelity["phase_randomised_fidelity"] == "0.0625"

@@ -34,11 +34,23 @@ Per genre (:func:`generation_quality`)
         ratio.  Neither MFCCs nor envelopes see whether the partials under the spectral
         envelope are notes -- narrow peaks at a few pitches that hold, then change together --
         or noise with the same peaks on average; these features do.
+    ``copy_*``
+        Whether the generator replays its training clips (the data-copying test of Meehan,
+        Chaudhuri and Dasgupta 2020, in its global form).  Each 3 s segment (its segment and
+        note features, standardised as above) is matched to its nearest *train* segment; the
+        generated segments' distances are compared with those of the real *test* segments,
+        music the model never saw.  ``copy_ratio`` = median distance generated / median
+        distance test (1 = as novel as unseen music of the genre; well below 1 = closer to
+        the training clips than new music is: replayed, memorised; above 1 = further away),
+        ``copy_z`` the Mann-Whitney U statistic of the two distance sets as a z-score
+        (negative = generated segments closer to the train set than test segments).  The
+        Frechet ratios cannot tell these apart: a prior that replays train latents scores as
+        well on them as one that makes new music of the genre.
     ``controls``
         For each named control set (waveforms passed by the caller) the same numbers,
         computed exactly the same way against the same test set and floors:
         ``{name: {frechet_test, ratio, segment_frechet_test, segment_ratio,
-        note_frechet_test, note_ratio, rms, n_clips}}``.
+        note_frechet_test, note_ratio, copy_ratio, copy_z, rms, n_clips}}``.
         Typical controls: ``phase_randomised`` (:func:`genrevae.features.phase_randomise` of the train
         clips: stationary noise with exactly the real long-term power spectrum and no
         dynamics at all), ``reconstructions`` (the model's reconstructions of the test
@@ -63,6 +75,7 @@ Generated clips are decoded from the genre's learned prior with the seeds ``seed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -74,6 +87,7 @@ from genrevae.features import frames_segments_notes, frechet_distance, frechet_o
 
 __all__ = [
     "phase_randomised_control",
+    "copying",
     "generation_quality",
     "MeasuredClips",
     "measured_clips",
@@ -109,6 +123,36 @@ def _standardiser(train_rows: np.ndarray):
     return lambda rows: (rows - centre) / scale
 
 
+def copying(generated: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """Nearest-train-neighbour distances of ``generated`` rows against those of ``test`` rows.
+
+    ``{"distance_generated_train", "distance_test_train"}`` (medians of the Euclidean distance
+    of each row to its nearest ``train`` row), ``"ratio"`` (their quotient) and ``"z"``: the
+    Mann-Whitney U statistic ``U`` of the generated distances against the test distances as
+    ``z = (U - m n / 2) / sqrt(m n (m + n + 1) / 12)`` (no tie correction: the distances are
+    continuous).  ``z < 0``: generated rows lie closer to the training rows than held-out
+    real rows do (data copying); ``z > 0``: further away.  NaN where a set is empty.
+    """
+    from scipy.stats import mannwhitneyu
+    from sklearn.neighbors import NearestNeighbors
+
+    nan = float("nan")
+    if min(len(generated), len(train), len(test)) == 0:
+        return {"distance_generated_train": nan, "distance_test_train": nan, "ratio": nan, "z": nan}
+    nearest = NearestNeighbors(n_neighbors=1).fit(train)
+    d_generated = nearest.kneighbors(generated)[0][:, 0]
+    d_test = nearest.kneighbors(test)[0][:, 0]
+    m, n = len(d_generated), len(d_test)
+    u = float(mannwhitneyu(d_generated, d_test, alternative="two-sided").statistic)
+    median_generated, median_test = float(np.median(d_generated)), float(np.median(d_test))
+    return {
+        "distance_generated_train": median_generated,
+        "distance_test_train": median_test,
+        "ratio": ratio_to_floor(median_generated, median_test),
+        "z": (u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12),
+    }
+
+
 def generation_quality(
     generated: np.ndarray,
     train: np.ndarray,
@@ -132,7 +176,9 @@ def generation_quality(
       ``note_frechet_generated_test``, ``note_frechet_train_test``, ``note_ratio``,
       ``note_frechet_generated_train`` (NaN likewise);
     - ``controls``: ``{name: {frechet_test, ratio, segment_frechet_test, segment_ratio,
-      note_frechet_test, note_ratio, rms, n_clips}}`` against the same test set and floors;
+      note_frechet_test, note_ratio, copy_ratio, copy_z, rms, n_clips}}`` against the same test set and floors;
+    - data copying, on the segment and note rows side by side: ``copy_distance_generated_train``,
+      ``copy_distance_test_train``, ``copy_ratio``, ``copy_z`` (:func:`copying`), ``copy_feature``;
     - ``n_clips``, ``rms`` (mean RMS per set: a near-silent generator shows up there
       first), ``feature``, ``segment_feature``, ``note_feature``, ``sample_rate``.
     """
@@ -149,12 +195,16 @@ def generation_quality(
     sd_floor = frechet_or_nan(g_train, g_test)
     nd_gen = frechet_or_nan(n_gen, n_test)
     nd_floor = frechet_or_nan(n_train, n_test)
+    # the copying test's rows: one per segment, its segment and note features side by side
+    c_gen, c_train, c_test = (np.hstack([g, n]) for g, n in ((g_gen, n_gen), (g_train, n_train), (g_test, n_test)))
+    copy_gen = copying(c_gen, c_train, c_test)
     control_blocks = {}
     for name, clips in (controls or {}).items():
         f_c, g_c, n_c = frames_segments_notes(clips, sample_rate, s)
         fd_c = frechet_or_nan(f_c, f_test)
         sd_c = frechet_or_nan(standard(g_c), g_test)
         nd_c = frechet_or_nan(note_standard(n_c), n_test)
+        copy_c = copying(np.hstack([standard(g_c), note_standard(n_c)]), c_train, c_test)
         control_blocks[str(name)] = {
             "frechet_test": fd_c,
             "ratio": ratio_to_floor(fd_c, fd_floor),
@@ -162,6 +212,8 @@ def generation_quality(
             "segment_ratio": ratio_to_floor(sd_c, sd_floor),
             "note_frechet_test": nd_c,
             "note_ratio": ratio_to_floor(nd_c, nd_floor),
+            "copy_ratio": copy_c["ratio"],
+            "copy_z": copy_c["z"],
             "rms": _rms(clips),
             "n_clips": int(len(clips)),
         }
@@ -192,6 +244,14 @@ def generation_quality(
         "note_frechet_train_test": nd_floor,
         "note_ratio": ratio_to_floor(nd_gen, nd_floor),
         "note_frechet_generated_train": frechet_or_nan(n_gen, n_train),
+        "copy_feature": (
+            "each segment's segment and note features (standardised as above); Euclidean distance to the nearest "
+            "train segment, generated vs test segments (ratio of medians; Mann-Whitney z, negative = copying)"
+        ),
+        "copy_distance_generated_train": copy_gen["distance_generated_train"],
+        "copy_distance_test_train": copy_gen["distance_test_train"],
+        "copy_ratio": copy_gen["ratio"],
+        "copy_z": copy_gen["z"],
         "controls": control_blocks,
         "n_clips": {"generated": int(len(generated)), "train": int(len(train)), "test": int(len(test))},
         "n_frames": {"generated": int(len(f_gen)), "train": int(len(f_train)), "test": int(len(f_test))},

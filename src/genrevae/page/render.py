@@ -225,7 +225,9 @@ def _controls_html(quality: dict[str, Any]) -> str:
         + _table(header, rows)
         + '<p class="note">Each control is scored exactly like the generated clips (same test set and floors; '
         "lower is closer). A generator shows dynamics only where it is below the phase-randomised control "
-        "(stationary noise with the real long-term spectrum); the reconstructions are the ceiling for any prior.</p>"
+        "(stationary noise with the real long-term spectrum); the reconstructions are the ceiling for any prior. "
+        "copy_ratio and copy_z are not lower-is-better: near 1 and 0 is new music of the genre, far below is "
+        "replayed training clips.</p>"
     )
 
 
@@ -252,8 +254,14 @@ def _quality_html(quality: dict[str, Any]) -> str:
         ["note-level ratio generated / floor", "note_ratio"],
         ["note-level Frechet distance, generated vs train", "note_frechet_generated_train"],
     ]
+    copy_rows = [
+        ["copying: median distance of a generated segment to the nearest train segment", "copy_distance_generated_train"],
+        ["copying: the same for a real test segment (music the model never saw)", "copy_distance_test_train"],
+        ["copy ratio generated / test (1 = as novel as unseen music; well below 1 = replays train clips)", "copy_ratio"],
+        ["copy z (Mann-Whitney; below -3 = closer to the train clips than new music is)", "copy_z"],
+    ]
     # key in quality: generation_quality.json files written before a level existed still render
-    rows += [[label, quality.get(key)] for label, key in segment_rows + note_rows if key in quality]
+    rows += [[label, quality.get(key)] for label, key in segment_rows + note_rows + copy_rows if key in quality]
     rows += [
         ["clips generated / train / test", f"{n.get('generated', '?')} / {n.get('train', '?')} / {n.get('test', '?')}"],
         [
@@ -266,6 +274,8 @@ def _quality_html(quality: dict[str, Any]) -> str:
         features += f" Segment level: {_e(quality['segment_feature'])}."
     if quality.get("note_feature"):
         features += f" Note level: {_e(quality['note_feature'])}."
+    if quality.get("copy_feature"):
+        features += f" Copying: {_e(quality['copy_feature'])}."
     return _table(["measure", "value"], rows) + f'<p class="note">{features}</p>' + _controls_html(quality)
 
 
