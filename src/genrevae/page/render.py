@@ -396,6 +396,11 @@ def _temperatures(rows: pd.DataFrame) -> list[float]:
     return sorted({float(v) for v in values if math.isfinite(v)})
 
 
+def _seeded_players(label: str, rows: pd.DataFrame, genre: GenreResults, audio_link: AudioLink) -> str:
+    """One player per manifest row, labelled ``<label> <i>, seed <seed>``."""
+    players = "".join(_player(f"{label} {i}, seed {r['seed']}", audio_link(genre, r)) for i, (_, r) in enumerate(rows.iterrows()))
+    return f'<div class="players">{players}</div>'
+
 def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
     m = genre.manifest
     if m.empty:
@@ -415,20 +420,14 @@ def _audio_html(genre: GenreResults, audio_link: AudioLink) -> str:
             parts.append(
                 f'<h3>Generated clips</h3><p class="note">Decoded from z ~ N(0, I), {_e(rate)} Hz model output.</p>'
             )
-        players = "".join(
-            _player(f"sample {i}, seed {r['seed']}", audio_link(genre, r)) for i, (_, r) in enumerate(samples.iterrows())
-        )
-        parts.append(f'<div class="players">{players}</div>')
+        parts.append(_seeded_players("sample", samples, genre, audio_link))
     baseline = m[m["kind"] == "gaussian_sample"]
     if len(baseline):
         parts.append(
             "<h3>Baseline: the same seeds from N(0, I)</h3><p class=\"note\">Every latent frame drawn independently "
             "from the VAE's own prior z ~ N(0, I) and decoded: what the model made before it had a learned prior.</p>"
         )
-        players = "".join(
-            _player(f"N(0, I) {i}, seed {r['seed']}", audio_link(genre, r)) for i, (_, r) in enumerate(baseline.iterrows())
-        )
-        parts.append(f'<div class="players">{players}</div>')
+        parts.append(_seeded_players("N(0, I)", baseline, genre, audio_link))
     pairs = m[m["kind"].isin(["original", "reconstruction"])]
     if len(pairs):
         parts.append(
