@@ -57,6 +57,7 @@ One concern each, so that a reader (and the workflow's code inputs) can tell the
 * :mod:`genrevae.prior.fit` -- :func:`fit_prior`, its batches and the posterior draws.
 * :mod:`genrevae.prior.report` -- :func:`prior_report`, the three priors' held-out NLL.
 * :mod:`genrevae.prior.stage` -- the workflow stage on files: :func:`fit_prior_files`, :func:`load_prior`.
+* :mod:`genrevae.prior.flow` -- a flow-matching prior over windows of frames, a candidate measured by ``benchmarks/prior_compare.py`` (not imported here).
 
 Importing the package imports them all (the names below are its interface), so a stage
 that imports ``genrevae.prior`` depends on every one of them
