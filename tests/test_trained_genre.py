@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import REPO_ROOT
 from genrevae.artifacts import ArtifactError
 from genrevae.artifacts.trained_genre import (
     ADVERSARIAL_COLUMNS,
@@ -64,6 +66,13 @@ def test_the_workflow_patterns_keep_the_wildcard() -> None:
     genre = TrainedGenre("results/{genre}")
     assert str(genre.model_file) == "results/{genre}/model/model.keras"
     assert str(genre.path).format(genre="rock") == "results/rock"
+
+
+def test_no_rule_spells_a_genre_folder_file_itself() -> None:
+    """The rules take every model-half path from common.smk's ``GENRE``; only the data half is spelt out."""
+    for path in sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk")):
+        spelt = re.findall(r"results/\{+genre\}+/(?!data/)[\w./{}]+", path.read_text(encoding="utf-8"))
+        assert not spelt, f"{path.name}: {spelt}"
 
 
 def _history(adversarial: bool = False) -> pd.DataFrame:
