@@ -29,11 +29,15 @@ def test_model_jobs_take_the_learned_prior() -> None:
     args = parser.parse_args(["prior", *common, "--out-dir", "out"])
     assert args.func is cmd_prior and str(args.out_dir) == "out" and not hasattr(args, "prior")
     # the prior is required where generated clips are made from it, optional where N(0, I) still works
-    for command, extra in (("figures", ["--genre", "jazz", "--history", "h.csv", "--epoch-samples", "e.npy", "--out-dir", "o"]),
-                           ("quality", ["--genre", "jazz", "--out", "q.json"])):  # fmt: skip
+    for command, extra in (("quality", ["--genre", "jazz", "--out", "q.json"]),):
         assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"
         with pytest.raises(SystemExit):
             parser.parse_args([command, *common, *extra])
+    # the figures read the genre folder's model, prior, history and epoch samples and write into it
+    figures = ["figures", "--genre", "jazz", "--shard", "s.npy", "--split", "split.csv", "--settings", "{}"]
+    assert str(parser.parse_args([*figures, "--genre-dir", "results/jazz"]).genre_dir) == "results/jazz"
+    with pytest.raises(SystemExit):
+        parser.parse_args(figures)
     for command, extra in (("evaluate", ["--out", "m.json"]), ("export", ["--out-dir", "g"])):
         assert parser.parse_args([command, *common, *extra]).prior is None
         assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"

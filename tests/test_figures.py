@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.figures import (
     FIGURE_NAMES,
     evolution_frames,
@@ -226,19 +227,19 @@ def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None
     # the report preset's 2-D latent (the decoded-grid panel), with an untrained prior over it
     keras.utils.set_random_seed(3)
     model = build_model({"preset": "report", "latent_dim": 2}, n_samples=N_SAMPLES)
-    model.save(tmp_path / "model.keras")
-    LatentPrior(2, hidden=4, mixtures=2).save(tmp_path / "prior.keras")
+    genre = TrainedGenre(tmp_path / "jazz")
+    genre.model_dir.mkdir(parents=True)
+    model.save(genre.model_file)
+    genre.prior_dir.mkdir()
+    LatentPrior(2, hidden=4, mixtures=2).save(genre.prior_file)
     shard, split = write_genre_data(tmp_path, _tones(), ["train", "test"] * 2 + ["unused"])
-    _history(2).to_csv(tmp_path / "history.csv", index=False)
-    np.save(tmp_path / "epoch_samples.npy", _epoch_samples(epochs=2, points=256))
-    paths = make_figures(
-        tmp_path / "model.keras", tmp_path / "prior.keras", tmp_path / "history.csv", tmp_path / "epoch_samples.npy",
-        shard, split, tmp_path / "figures", "jazz", FIGURE_SETTINGS,
-    )  # fmt: skip
+    _history(2).to_csv(genre.history_file, index=False)
+    np.save(genre.epoch_samples_file, _epoch_samples(epochs=2, points=256))
+    paths = make_figures(genre, shard, split, "jazz", FIGURE_SETTINGS)
     assert set(paths) == set(FIGURE_NAMES) and len(FIGURE_NAMES) == 6
     assert {p.name for p in paths.values()} == set(FIGURE_NAMES.values())
-    assert paths["spectrograms"] == tmp_path / "figures" / "spectrograms.png"
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(FIGURE_NAMES.values())
+    assert paths["spectrograms"] == tmp_path / "jazz" / "figures" / "spectrograms.png"
+    assert sorted(p.name for p in genre.figures_dir.iterdir()) == sorted(FIGURE_NAMES.values())
     for path in paths.values():
         with Image.open(path) as image:
             assert image.size[0] > 100 and image.size[1] > 100
@@ -252,12 +253,12 @@ def test_make_figures_writes_all_six_from_a_genres_files(tmp_path: Path) -> None
 def test_make_figures_from_a_trained_genre_and_its_fitted_prior(tmp_path: Path) -> None:
     # the real files of the train and prior stages: history.csv by step, checkpoint samples
     shard, split = write_genre_data(tmp_path / "data", _tones(6), ["train", "test", "train", "test", "train", "unused"])
-    f = train_tiny_genre(shard, split, tmp_path / "model", seed=2)
+    genre = TrainedGenre(tmp_path / "jazz")
+    f = train_tiny_genre(shard, split, genre.model_dir, seed=2)
     steps = pd.read_csv(f["history"])["step"].tolist()
     assert steps == [2, 4] and np.load(f["epoch_samples"]).shape[0] == len(steps) + 1
-    paths = make_figures(
-        f["model"], f["prior"], f["history"], f["epoch_samples"], shard, split, tmp_path / "figures", "jazz", FIGURE_SETTINGS
-    )
+    f["prior"].parent.rename(genre.prior_dir)  # train_tiny_genre fits it into model/prior/
+    paths = make_figures(genre, shard, split, "jazz", FIGURE_SETTINGS)
     assert {p.name for p in paths.values()} == set(FIGURE_NAMES.values())
     for path in paths.values():
         with Image.open(path) as image:

@@ -39,6 +39,7 @@ import pandas as pd
 
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import Split, read_split
+from genrevae.artifacts.trained_genre import MANIFEST, MANIFEST_COLUMNS, write_manifest
 from genrevae.audio import common_gain, encode_wav, limit_gain, peak_safe, resample, to_pcm16
 from genrevae.config import section
 from genrevae.files import safe_name
@@ -51,29 +52,8 @@ __all__ = [
     "export_genre_files",
 ]
 
-#: Columns of ``manifest.csv``, in order.
-MANIFEST_COLUMNS = [
-    "file",  # path of the WAV at the model rate, relative to the folder
-    "playback_file",  # the same clip at playback_rate
-    "kind",  # sample (learned prior) | gaussian_sample (N(0, I)) | original | reconstruction | interpolation
-    "group",  # clips that belong together: sample_03, pair_jazz.00004, interp_00
-    "source_clips",  # shard row(s) the clip comes from, ';'-separated (empty for samples)
-    "source_tracks",  # their file names, ';'-separated
-    "seed",  # prior-draw seed (samples only)
-    "temperature",  # sampling temperature of the learned prior (its samples only)
-    "step",  # interpolation step (0 .. steps-1)
-    "t",  # interpolation position in [0, 1]
-    "latent_file",  # .npy holding z (decoded kinds only)
-    "z1",  # latent coordinates when the latent has exactly 2 dimensions
-    "z2",
-    "n_samples",
-    "duration_s",
-    "sample_rate",
-    "playback_rate",
-    "gain",  # factor applied after DC removal (<= 1)
-    "peak",  # peak |x| of the written signal, full scale = 1
-    "rms",  # RMS of the written signal
-]
+# The columns of manifest.csv (MANIFEST_COLUMNS) are defined with its reader and writer in
+# genrevae.artifacts.trained_genre.
 
 
 # ---------------------------------------------------------------------------
@@ -179,7 +159,7 @@ def _write_folder(clips: list[_Clip], folder: Path, sample_rate: int, playback_r
     table = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     for column in ("seed", "step"):
         table[column] = table[column].astype("Int64")
-    table.to_csv(folder / "manifest.csv", index=False, float_format="%.8g")
+    write_manifest(table, folder / MANIFEST)
     return table
 
 

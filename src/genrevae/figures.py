@@ -2,7 +2,8 @@
 
 Every ``*_figure`` function is pure: it takes arrays and returns a
 :class:`matplotlib.figure.Figure` (so tests can inspect its axes, titles and labels);
-:func:`make_figures` loads a genre's files and writes them all:
+:func:`make_figures` loads a genre's files (its
+:class:`~genrevae.artifacts.trained_genre.TrainedGenre` folder) and writes them all into its ``figures/``:
 
 ``samples_grid.png``
     The course report's picture: a 4 x 4 grid of ``librosa.display.waveshow`` plots of 16
@@ -41,6 +42,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from genrevae.artifacts.trained_genre import TrainedGenre  # noqa: E402
 from genrevae.figure_list import FIGURES  # noqa: E402
 from genrevae.sizes import N_EPOCH_SAMPLES  # noqa: E402
 from genrevae.spectrum import COLORMAP, DB_RANGE, log_mel, mel_db  # noqa: E402
@@ -447,23 +449,14 @@ def save_figure(fig: Figure, path: Path, dpi: float = 100) -> None:
         fig.savefig(tmp, format="png", dpi=dpi)
 
 
-def make_figures(
-    model_path: Path,
-    prior_path: Path,
-    history_path: Path,
-    epoch_samples_path: Path,
-    shard: Path,
-    split: Path,
-    out_dir: Path,
-    genre: str,
-    settings: dict,
-) -> dict[str, Path]:
-    """Load one genre's model, learned prior, history, checkpoint samples and clips and write the figures.
+def make_figures(trained: TrainedGenre, shard: Path, split: Path, genre: str, settings: dict) -> dict[str, Path]:
+    """Load one genre's model, learned prior, history and checkpoint samples (``trained``, its
+    folder) and its clips, and write the figures into the folder's ``figures/``.
 
     ``settings`` holds ``seed``, ``sample_rate``, ``figures`` (the config section) and ``prior``
-    (its ``temperature``).  Generated clips are the seeds ``seed, seed + 1, ...``
-    (:func:`genrevae.generation.generate_clips`), the same as the exported WAVs.  Returns the
-    written paths by key of :data:`FIGURE_NAMES`.
+    (its ``temperature``); ``genre`` is the name the titles show.  Generated clips are the seeds
+    ``seed, seed + 1, ...`` (:func:`genrevae.generation.generate_clips`), the same as the
+    exported WAVs.  Returns the written paths by key of :data:`FIGURE_NAMES`.
     """
     from genrevae.config import section
     from genrevae.artifacts.shard import read_shard
@@ -476,16 +469,15 @@ def make_figures(
     dpi, batch = float(s["dpi"]), int(s["batch_size"])
     sample_rate, seed = int(settings["sample_rate"]), int(settings["seed"])
     temperature = float(settings["prior"]["temperature"])
-    out_dir = Path(out_dir)
-    paths = {key: out_dir / name for key, name in FIGURE_NAMES.items()}
+    paths = {key: trained.figure_file(name) for key, name in FIGURE_NAMES.items()}
 
-    model = load_model(model_path)
-    prior = load_prior(prior_path)
+    model = load_model(trained.model_file)
+    prior = load_prior(trained.prior_file)
     clips = read_shard(shard)
     table = read_split(split, clips.shape[0])
     clip_seconds = clips.shape[1] / float(sample_rate)
-    epoch_samples = np.load(Path(epoch_samples_path))
-    history = pd.read_csv(history_path)
+    epoch_samples = trained.read_epoch_samples()
+    history = trained.read_history()
 
     learned = generate_clips(model, prior, N_EPOCH_SAMPLES, seed, "learned", temperature, batch_size=batch)
     gaussian = generate_clips(model, None, 2, seed, "gaussian", batch_size=batch)

@@ -41,9 +41,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_csv(table: pd.DataFrame, path: Path) -> None:
+def write_csv(table: pd.DataFrame, path: Path, float_format: str | None = None) -> None:
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False, float_format=float_format)
 
 
 def write_text(text: str, path: Path) -> None:

@@ -1,9 +1,11 @@
 """A trained genre model as a tool: generate any length, transfer audio into the genre, morph.
 
-A *genre folder* is what the workflow leaves in ``results/<genre>/``: ``model/model.keras``
-(the VAE) with ``model/config.json`` (its settings and sample rate) and, once fitted,
-``prior/prior.keras`` with ``prior/prior.json`` (the learned prior over latent sequences).
-:meth:`GenreModel.load` opens one with a clear error for every way it can be incomplete.
+A *genre folder* is what the workflow leaves in ``results/<genre>/``
+(:class:`~genrevae.artifacts.trained_genre.TrainedGenre` owns its layout and readers):
+``model/model.keras`` (the VAE) with ``model/config.json`` (its settings and sample rate) and,
+once fitted, ``prior/prior.keras`` with ``prior/prior.json`` (the learned prior over latent
+sequences).  :meth:`GenreModel.load` opens one with a clear error for every way it can be
+incomplete.
 
 * :meth:`GenreModel.generate` -- latent sequences of any length from the learned prior (or
   N(0, I)), one seed per clip, decoded in chunks.
@@ -32,6 +34,7 @@ import numpy as np
 
 from genrevae.artifacts import ArtifactError
 from genrevae.artifacts.reports import json_text, read_report
+from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.config import ConfigError, load_schema
 from genrevae.generation import CHUNK_FRAMES, PRIORS, decode_blocks, encode_blocks, generate_latents, slerp_frames
 from genrevae.messages import summarise
@@ -66,9 +69,10 @@ class ModelFolderError(ConfigError):
 
 
 def _no_prior(folder: Path) -> ModelFolderError:
+    prior_file = TrainedGenre(folder).prior_file
     return ModelFolderError(
-        f"{folder}: no learned prior (prior/prior.keras is missing); run snakemake --cores 4 "
-        f"{Path(folder) / 'prior' / 'prior.keras'}, or use --prior gaussian"
+        f"{folder}: no learned prior ({prior_file.relative_to(folder)} is missing); run snakemake --cores 4 "
+        f"{prior_file}, or use --prior gaussian"
     )
 
 
@@ -143,38 +147,46 @@ class GenreFolder:
     temperature: float | None  # the learned prior's sampling temperature; None when not fitted
 
     @property
+    def genre(self) -> TrainedGenre:
+        """The folder's files (their paths and readers)."""
+        return TrainedGenre(self.path)
+
+    @property
     def model_file(self) -> Path:
-        return self.path / "model" / "model.keras"
+        return self.genre.model_file
 
     @property
     def prior_file(self) -> Path:
-        return self.path / "prior" / "prior.keras"
+        return self.genre.prior_file
 
     @classmethod
     def open(cls, folder: Path, need_prior: bool = False) -> "GenreFolder":
         """Check ``results/<genre>``; :class:`ModelFolderError` names what is missing or broken and how to mend it."""
         folder = Path(folder)
-        if folder.name in ("model", "prior") and (folder.parent / "model").is_dir():
+        parent = TrainedGenre(folder.parent)
+        if folder in (parent.model_dir, parent.prior_dir) and parent.model_dir.is_dir():
             raise ModelFolderError(f"{folder}: give the genre folder {folder.parent}, not its {folder.name}/ subfolder")
         if not folder.is_dir():
             raise ModelFolderError(
                 f"{folder}: no such genre folder; train one first (snakemake --cores 4 results/<genre>/generated) "
                 "and give results/<genre>"
             )
-        model_file, config_file = folder / "model" / "model.keras", folder / "model" / "config.json"
+        genre = TrainedGenre(folder)
+        model_file, config_file = genre.model_file, genre.config_file
+        model_name = model_file.relative_to(folder)
         if not model_file.is_file():
-            checkpoints = sorted((folder / "model" / "checkpoints").glob("step-*"))
+            checkpoints = sorted(genre.checkpoints_dir.glob("step-*"))
             if checkpoints:
                 raise ModelFolderError(
-                    f"{folder}: training has not finished (last checkpoint {checkpoints[-1].name}, no model/model.keras); "
+                    f"{folder}: training has not finished (last checkpoint {checkpoints[-1].name}, no {model_name}); "
                     f"run snakemake --cores 4 {model_file} to resume and finish it"
                 )
             raise ModelFolderError(
-                f"{folder}: no trained model (model/model.keras is missing); "
-                f"run snakemake --cores 4 {folder}/generated first"
+                f"{folder}: no trained model ({model_name} is missing); "
+                f"run snakemake --cores 4 {genre.generated_dir} first"
             )
         try:
-            config = read_report(config_file)
+            config = genre.read_config()
             sample_rate = config["settings"]["sample_rate"]
             fingerprint = str(config.get("fingerprint", ""))
         except (ArtifactError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -189,10 +201,10 @@ class GenreFolder:
                 "the file is damaged: re-run training"
             )
         temperature = None
-        prior_file, report_file = folder / "prior" / "prior.keras", folder / "prior" / "prior.json"
+        prior_file, report_file = genre.prior_file, genre.prior_report_file
         if prior_file.is_file():
             try:
-                temperature = float(read_report(report_file)["settings"]["temperature"])
+                temperature = float(genre.read_prior_report()["settings"]["temperature"])
             except (ArtifactError, OSError, ValueError, KeyError, TypeError) as exc:
                 raise ModelFolderError(
                     f"{report_file}: missing or unreadable ({type(exc).__name__}: {exc}); it holds the prior's "

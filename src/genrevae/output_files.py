@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.config import ConfigError
 from genrevae.files import PLAIN_FILE_MODE
 
@@ -42,7 +43,8 @@ def genre_folder_around(path: Path) -> Path | None:
     """The trained genre folder (one holding ``model/model.keras`` or ``model/config.json``) that
     ``path`` is or lies in, if any."""
     for folder in [Path(path), *Path(path).parents]:
-        if (folder / "model" / "model.keras").is_file() or (folder / "model" / "config.json").is_file():
+        genre = TrainedGenre(folder)
+        if genre.model_file.is_file() or genre.config_file.is_file():
             return folder
     return None
 

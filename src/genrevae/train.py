@@ -97,11 +97,19 @@ import numpy as np
 import pandas as pd
 
 from genrevae import backend
-from genrevae.artifacts.reports import write_report
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
+from genrevae.artifacts.trained_genre import (
+    ADVERSARIAL_COLUMNS,
+    CHECKPOINTS_DIR,
+    HISTORY_COLUMNS,
+    MODEL_FILES,
+    write_config,
+    write_epoch_samples,
+    write_history,
+)
 from genrevae.config import sections
-from genrevae.files import atomic_path, write_csv, write_npy, write_text
+from genrevae.files import atomic_path, write_text
 from genrevae.sizes import N_EPOCH_SAMPLES, window_length
 
 __all__ = [
@@ -121,8 +129,9 @@ __all__ = [
     "OUTPUTS",
 ]
 
-#: The files train_genre writes into out_dir (model.keras last), besides checkpoints/ and tensorboard/.
-OUTPUTS = ("model.keras", "history.csv", "config.json", "epoch_samples.npy")
+#: The files train_genre writes into out_dir (model.keras last), besides checkpoints/ and tensorboard/;
+#: the names are the genre folder's (genrevae.artifacts.trained_genre.MODEL_FILES).
+OUTPUTS = tuple(MODEL_FILES[key] for key in ("model", "history", "config", "epoch_samples"))
 #: The reduced length of the prior draws decoded at every checkpoint (N_EPOCH_SAMPLES of them).
 ENVELOPE_POINTS = 4096
 #: Second word of the stateless seeds of the fixed prior draws and of the test ELBO noise.
@@ -130,9 +139,8 @@ _SAMPLES_STREAM = 0x5A3D
 _TEST_STREAM = 1
 #: Added to the seed before the discriminator's initial weights are drawn.
 _DISCRIMINATOR_STREAM = 0xD15C
-#: Columns of history.csv; the adversarial phase's rows add ADVERSARIAL_COLUMNS (empty in VAE rows).
-HISTORY_COLUMNS = ("step", "train_loss", "test_elbo", "test_recon", "test_kl", "kl_weight", "seconds", "phase")
-ADVERSARIAL_COLUMNS = ("disc_loss", "gen_spectral", "gen_adversarial", "gen_feature_matching", "adversarial_weight")
+# The columns of history.csv (HISTORY_COLUMNS, ADVERSARIAL_COLUMNS) are defined with its reader
+# and writer in genrevae.artifacts.trained_genre.
 
 #: The config sections training reads (genrevae.config.sections fills them from the schema), and
 #: all that config.json records: what the run used, nothing else.
@@ -536,7 +544,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     data_fp = data_fingerprint(shard, split)
     fingerprint = run_fingerprint(settings, n_samples, data_fp, threads)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir = out_dir / CHECKPOINTS_DIR
     for name in OUTPUTS:  # outputs of an earlier run are stale from here on
         if (out_dir / name).exists():
             log.info("removing the previous run's %s", out_dir / name)
@@ -654,7 +662,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
     if any(row.get("phase", "vae") == "adversarial" for row in history):
         columns += ADVERSARIAL_COLUMNS
     frame = pd.DataFrame([{"phase": "vae", **row} for row in history], columns=columns)
-    write_csv(frame, out_dir / "history.csv")
+    write_history(frame, out_dir / MODEL_FILES["history"])
     config = {
         "settings": settings,
         "n_samples": int(n_samples),
@@ -673,9 +681,8 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         "parameters": int(model.count_params()),
         "versions": backend.versions(),
     }
-    write_report(config, out_dir / "config.json")
-    stacked = np.stack(samples).astype(np.float32)
-    write_npy(stacked, out_dir / "epoch_samples.npy")
-    with atomic_path(out_dir / "model.keras") as tmp_model:
+    write_config(config, out_dir / MODEL_FILES["config"])
+    write_epoch_samples(np.stack(samples).astype(np.float32), out_dir / MODEL_FILES["epoch_samples"])
+    with atomic_path(out_dir / MODEL_FILES["model"]) as tmp_model:
         model.save(tmp_model)
-    log.info("wrote %s", out_dir / "model.keras")
+    log.info("wrote %s", out_dir / MODEL_FILES["model"])

@@ -7,6 +7,7 @@ SRC_DIR = Path(workflow.basedir) / "src"
 # The rules run the workflow's own copy of the package, whatever else is installed.
 sys.path.insert(0, str(SRC_DIR))
 
+from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.config import is_toy_data_dir, resolve_config
 from genrevae.transfer import transfer_files
 from genrevae.workflow_support import command_code as workflow_command_code
@@ -35,6 +36,9 @@ AVAILABLE_GENRES = discover_genres(
     DATA_DIR, config["toy"]["genres"] if USES_TOY_DATA else None
 )
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
+# The layout of a trained genre folder, as wildcard patterns: every rule takes the paths of a
+# genre's model, prior, reports, figures, clips and transfers from this one definition.
+GENRE = TrainedGenre("results/{genre}")
 prepare_job_environment(SRC_DIR)
 # Every job runs this workflow's own copy of the package, also in a conda env (see the function).
 shell.prefix(job_shell_prefix(SRC_DIR))
@@ -99,12 +103,12 @@ def transfer_source_arguments(wildcards, input):
 
 def transfer_targets():
     genres = [g for g in GENRES if transfer_sources(g)]
-    return expand("results/{genre}/transfer", genre=genres)
+    return expand(str(GENRE.transfer_dir), genre=genres)
 
 
 def all_targets():
     return (
-        expand("results/{genre}/generated", genre=GENRES)
+        expand(str(GENRE.generated_dir), genre=GENRES)
         + transfer_targets()
         + ["results/genre_fidelity.csv", "results/index.html"]
     )

@@ -7,10 +7,10 @@ rule train:
         split="results/{genre}/data/split.csv",
         code=command_code("train"),
     output:
-        model="results/{genre}/model/model.keras",
-        history="results/{genre}/model/history.csv",
-        config="results/{genre}/model/config.json",
-        epoch_samples="results/{genre}/model/epoch_samples.npy",
+        model=str(GENRE.model_file),
+        history=str(GENRE.history_file),
+        config=str(GENRE.config_file),
+        epoch_samples=str(GENRE.epoch_samples_file),
     log:
         "results/logs/train/{genre}.log",
     benchmark:
@@ -34,13 +34,13 @@ rule train:
 
 rule prior:
     input:
-        model="results/{genre}/model/model.keras",
+        model=str(GENRE.model_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         code=command_code("prior"),
     output:
-        prior="results/{genre}/prior/prior.keras",
-        report="results/{genre}/prior/prior.json",
+        prior=str(GENRE.prior_file),
+        report=str(GENRE.prior_report_file),
     log:
         "results/logs/prior/{genre}.log",
     benchmark:
@@ -64,13 +64,13 @@ rule prior:
 
 rule evaluate:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         code=command_code("evaluate"),
     output:
-        "results/{genre}/metrics.json",
+        str(GENRE.metrics_file),
     log:
         "results/logs/evaluate/{genre}.log",
     benchmark:

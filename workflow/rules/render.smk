@@ -7,10 +7,10 @@ from genrevae.figure_list import FIGURES
 
 rule figures:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
-        history="results/{genre}/model/history.csv",
-        epoch_samples="results/{genre}/model/epoch_samples.npy",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
+        history=str(GENRE.history_file),
+        epoch_samples=str(GENRE.epoch_samples_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         code=command_code("figures"),
@@ -18,7 +18,7 @@ rule figures:
         # one output per figure of genrevae.figure_list.FIGURES (key, file, report caption <stem>.rst)
         **{
             figure.key: report(
-                f"results/{{genre}}/figures/{figure.file}",
+                str(GENRE.figure_file(figure.file)),
                 caption=f"../report/{figure.report_caption}",
                 category="{genre}",
                 subcategory="Figures",
@@ -38,25 +38,25 @@ rule figures:
         mem_mb=figures_mem_mb,
         runtime=figures_runtime_min,
     params:
-        out_dir=lambda wildcards, output: Path(output.grid).parent,
+        # the stage reads the inputs above and writes the outputs through the genre folder
+        genre_dir=lambda wildcards: str(GENRE.path).format(genre=wildcards.genre),
         settings=model_settings("seed", "sample_rate", "figures", "prior"),
     shell:
-        "python -m genrevae figures --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
-        " --history {input.history:q} --epoch-samples {input.epoch_samples:q}"
+        "python -m genrevae figures --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
-        " --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule quality:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         code=command_code("quality"),
     output:
         report(
-            "results/{genre}/generation_quality.json",
+            str(GENRE.quality_file),
             caption="../report/generation_quality.rst",
             category="{genre}",
             subcategory="Generation quality",
@@ -86,14 +86,14 @@ rule quality:
 
 rule judge:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         code=command_code("judge"),
     output:
         report(
-            "results/{genre}/judge.json",
+            str(GENRE.judge_file),
             caption="../report/judge.rst",
             category="{genre}",
             subcategory="Generation quality",
@@ -120,21 +120,21 @@ rule judge:
 
 rule export:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
         shard="results/{genre}/data/clips.npy",
         split="results/{genre}/data/split.csv",
         # Not read: they make `snakemake results/<genre>/generated` build the genre's full set.
         # ancient(): re-drawing a figure or re-measuring must not re-export the WAVs. Every
         # module the export shares with them is also the prior's code, so an edit that changes
         # the export's code re-runs the prior and re-exports through prior.keras.
-        metrics=ancient("results/{genre}/metrics.json"),
-        quality=ancient("results/{genre}/generation_quality.json"),
-        judge=ancient("results/{genre}/judge.json"),
+        metrics=ancient(str(GENRE.metrics_file)),
+        quality=ancient(str(GENRE.quality_file)),
+        judge=ancient(str(GENRE.judge_file)),
         figures=[ancient(str(path)) for path in rules.figures.output],
         code=command_code("export"),
     output:
-        directory("results/{genre}/generated"),
+        directory(str(GENRE.generated_dir)),
     log:
         "results/logs/export/{genre}.log",
     benchmark:
@@ -156,8 +156,8 @@ rule export:
 
 rule fidelity:
     input:
-        models=expand("results/{genre}/model/model.keras", genre=GENRES),
-        priors=expand("results/{genre}/prior/prior.keras", genre=GENRES),
+        models=expand(str(GENRE.model_file), genre=GENRES),
+        priors=expand(str(GENRE.prior_file), genre=GENRES),
         shards=expand("results/{genre}/data/clips.npy", genre=GENRES),
         splits=expand("results/{genre}/data/split.csv", genre=GENRES),
         code=command_code("fidelity"),
@@ -190,15 +190,25 @@ rule fidelity:
 
 rule page:
     input:
-        generated=expand("results/{genre}/generated", genre=GENRES),
-        metrics=expand("results/{genre}/metrics.json", genre=GENRES),
-        quality=expand("results/{genre}/generation_quality.json", genre=GENRES),
-        judge=expand("results/{genre}/judge.json", genre=GENRES),
+        generated=expand(str(GENRE.generated_dir), genre=GENRES),
+        metrics=expand(str(GENRE.metrics_file), genre=GENRES),
+        quality=expand(str(GENRE.quality_file), genre=GENRES),
+        judge=expand(str(GENRE.judge_file), genre=GENRES),
+        # the learned-prior table
+        prior_reports=expand(str(GENRE.prior_report_file), genre=GENRES),
         figures=expand(rules.figures.output, genre=GENRES),
         fidelity="results/genre_fidelity.csv",
         transfers=transfer_targets(),
         transfer_sources=expand(
             "results/transfer/sources/{source}.json", source=transfer_sources()
+        ),
+        # the originals' thumbnails and players
+        transfer_source_clips=expand(
+            [
+                "results/transfer/sources/{source}.wav",
+                "results/transfer/sources/playback/{source}.wav",
+            ],
+            source=transfer_sources(),
         ),
         code=command_code("page"),
     output:

@@ -34,15 +34,18 @@ rule transfer_source:
 
 rule transfer:
     input:
-        model="results/{genre}/model/model.keras",
-        prior="results/{genre}/prior/prior.keras",
+        model=str(GENRE.model_file),
+        prior=str(GENRE.prior_file),
+        # read by the command before it loads the networks: the sample rate and the prior's temperature
+        config=str(GENRE.config_file),
+        prior_report=str(GENRE.prior_report_file),
         sources=lambda wildcards: expand(
             "results/transfer/sources/{source}.wav",
             source=transfer_sources(wildcards.genre),
         ),
         code=command_code("transfer"),
     output:
-        directory("results/{genre}/transfer"),
+        directory(str(GENRE.transfer_dir)),
     log:
         "results/logs/transfer/{genre}.log",
     benchmark:
@@ -55,7 +58,7 @@ rule transfer:
         mem_mb=transfer_mem_mb,
         runtime=transfer_runtime_min,
     params:
-        genre_dir=lambda wildcards: f"results/{wildcards.genre}",
+        genre_dir=lambda wildcards: str(GENRE.path).format(genre=wildcards.genre),
         strength=config["transfer"]["strength"],
         seed=config["seed"],
         playback_rate=config["audio"]["playback_rate"],

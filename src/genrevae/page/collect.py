@@ -1,5 +1,6 @@
-"""Reading one run's results for the listening page: what every genre and every transfer
-left on disk, by the file names the stages write; nothing here renders or writes.
+"""Reading one run's results for the listening page: what every genre
+(:class:`~genrevae.artifacts.trained_genre.TrainedGenre`, the one owner of a genre folder's
+layout and readers) and every transfer left on disk; nothing here renders or writes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from genrevae.artifacts.reports import read_report
+from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.figure_list import FIGURES
 
 
@@ -61,21 +63,22 @@ def _read_json(path: Path) -> dict[str, Any]:
 def collect_genre(results_dir: Path, genre: str) -> GenreResults:
     """Read one genre's ``metrics.json``, ``generation_quality.json``, ``judge.json``, ``prior/prior.json``,
     ``generated/manifest.csv`` and figure paths under ``results_dir/<genre>``; missing pieces
-    are left empty."""
-    base = Path(results_dir) / genre
-    generated = base / "generated"
-    manifest_path = generated / "manifest.csv"
-    manifest = pd.read_csv(manifest_path, keep_default_na=False) if manifest_path.is_file() else pd.DataFrame()
-    figures = {name: base / "figures" / name for name in (f.file for f in FIGURES) if (base / "figures" / name).is_file()}
+    are left empty (a piece that is there but malformed is an error naming it)."""
+    folder = TrainedGenre(Path(results_dir) / genre)
+
+    def present(path: Path, read, empty):
+        return read() if path.is_file() else empty
+
+    figures = {f.file: folder.figure_file(f.file) for f in FIGURES if folder.figure_file(f.file).is_file()}
     return GenreResults(
         name=genre,
-        metrics=_read_json(base / "metrics.json"),
-        quality=_read_json(base / "generation_quality.json"),
-        manifest=manifest,
-        generated_dir=generated,
+        metrics=present(folder.metrics_file, folder.read_metrics, {}),
+        quality=present(folder.quality_file, folder.read_quality, {}),
+        manifest=present(folder.manifest_file, folder.read_manifest, pd.DataFrame()),
+        generated_dir=folder.generated_dir,
         figures=figures,
-        prior=_read_json(base / "prior" / "prior.json"),
-        judge=_read_json(base / "judge.json"),
+        prior=present(folder.prior_report_file, folder.read_prior_report, {}),
+        judge=present(folder.judge_file, folder.read_judge, {}),
     )
 
 

@@ -42,9 +42,9 @@ def fit_prior_files(
     """
     from pathlib import Path
 
-    from genrevae.artifacts.reports import write_report
     from genrevae.artifacts.shard import read_shard
     from genrevae.artifacts.split import read_split
+    from genrevae.artifacts.trained_genre import PRIOR_FILES, write_prior_report
     from genrevae.files import atomic_path
     from genrevae.generation import posteriors
     from genrevae.model import load_model
@@ -88,8 +88,8 @@ def fit_prior_files(
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_report(result, out_dir / "prior.json")
-    with atomic_path(out_dir / "prior.keras") as tmp:
+    write_prior_report(result, out_dir / PRIOR_FILES["report"])
+    with atomic_path(out_dir / PRIOR_FILES["prior"]) as tmp:
         prior.save(tmp)
     return result
 
