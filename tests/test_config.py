@@ -378,7 +378,9 @@ def test_each_stage_depends_on_its_own_modules_only() -> None:
     assert not code("page") & {"model.py", "train.py", "export.py"}  # the page never loads a model
     prior_package = {p.relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in (REPO_ROOT / "src/genrevae/prior").rglob("*.py")}
     assert not code("train") & (prior_package | {"generation.py", "evaluate.py"})
-    # importing genrevae.prior runs every module of the package: each is code of whatever loads a prior
+    # importing genrevae.prior runs every module of the package: each is code of whatever loads a prior --
+    # except the flow-matching candidate, which only the benchmark imports, so editing it re-runs nothing
     for command in ("prior", "evaluate", "figures", "quality", "export", "fidelity", "transfer"):
-        assert code(command) >= prior_package, command
+        assert code(command) >= prior_package - {"prior/flow.py"}, command
+        assert "prior/flow.py" not in code(command), command
     assert code("toy") >= {p.relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in (REPO_ROOT / "src/genrevae/toy").rglob("*.py")}
