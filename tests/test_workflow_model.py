@@ -183,6 +183,9 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path, tmp_path_f
         assert _jobs_after_editing(tmp_path, snakefile, module) == expected, module
     retrain = _jobs_after_editing(tmp_path, snakefile, "train.py")
     assert retrain["train"] == {"jazz", "rock"} and "prepare" not in retrain
+    # the genre folder's one reader and writer is code of training and of every stage after it
+    layout = _jobs_after_editing(tmp_path, snakefile, "artifacts/trained_genre.py")
+    assert layout == retrain, layout
 
     # A stage's config section re-runs that stage and what reads its outputs; a training one
     # re-trains and so refits the prior; a prior one refits the prior and redoes what uses it.
