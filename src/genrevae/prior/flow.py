@@ -68,7 +68,7 @@ from keras import ops
 
 from genrevae import backend
 from genrevae.prior.fit import GRADIENT_CLIPNORM, LOG_EVERY, _check_posteriors, _training_batch, aggregate_posterior_moments
-from genrevae.prior.model import MIN_STD, Tensor
+from genrevae.prior.model import StandardisedLatents, Tensor
 from genrevae.prior.var import _seed_word
 
 #: The flow prior's hyper-parameters and their defaults (the only place they are defined).
@@ -167,7 +167,7 @@ class FlowBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="genrevae")
-class FlowPrior(keras.Model):
+class FlowPrior(StandardisedLatents, keras.Model):
     """Rectified-flow prior over windows of ``window`` latent frames given the ``context`` before them.
 
     Args:
@@ -232,14 +232,6 @@ class FlowPrior(keras.Model):
             "kernel_size": self.kernel_size,
             "ode_steps": self.ode_steps,
         }
-
-    def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Per-channel mean ``m`` and standard deviation ``s`` (floored at 1e-6) of ``u = (z - m) / s``."""
-        self.loc.assign(np.asarray(mean, dtype=np.float32).reshape(self.channels))
-        self.scale.assign(np.maximum(np.asarray(std, dtype=np.float32).reshape(self.channels), MIN_STD))
-
-    def standardize(self, z: Tensor) -> Tensor:
-        return (ops.convert_to_tensor(z, "float32") - self.loc) / self.scale
 
     # -- the velocity field ------------------------------------------------------------
 

@@ -36,8 +36,28 @@ Tensor = Any
 NETWORKS = ("gru", "transformer")
 
 
+class StandardisedLatents:
+    """What a prior over latents that models ``u = (z - m) / s`` shares: setting the per-channel
+    mean ``m`` and standard deviation ``s`` (non-trainable weights ``loc`` and ``scale`` that the
+    model creates, so they are saved with it) and the map ``z -> u``."""
+
+    channels: int
+    loc: Any
+    scale: Any
+
+    def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Set the per-channel mean ``m`` and standard deviation ``s`` (floored at ``MIN_STD``)
+        of the network's view ``u = (z - m) / s``."""
+        self.loc.assign(np.asarray(mean, dtype=np.float32).reshape(self.channels))
+        self.scale.assign(np.maximum(np.asarray(std, dtype=np.float32).reshape(self.channels), MIN_STD))
+
+    def standardize(self, z: Tensor) -> Tensor:
+        """``u = (z - m) / s``: the network's view of a frame."""
+        return (ops.convert_to_tensor(z, "float32") - self.loc) / self.scale
+
+
 @keras.saving.register_keras_serializable(package="genrevae")
-class LatentPrior(keras.Model):
+class LatentPrior(StandardisedLatents, keras.Model):
     """Autoregressive prior over latent sequences ``(T, C)``: a GRU (or a transformer) that corrects a linear VAR.
 
     A VAR(p) ``z_t = b + sum_i A_i z_{t-i} + L e_t`` (fitted in closed form by
@@ -168,14 +188,6 @@ class LatentPrior(keras.Model):
             "context_frames": self.context_frames,
         }
 
-    def set_standardization(self, mean: np.ndarray, std: np.ndarray) -> None:
-        """Set the per-channel mean ``m`` and standard deviation ``s`` (floored at 1e-6) of
-        the network's input ``s_t = (z_t - m) / sd``."""
-        mean = np.asarray(mean, dtype=np.float32).reshape(self.channels)
-        std = np.maximum(np.asarray(std, dtype=np.float32).reshape(self.channels), MIN_STD)
-        self.loc.assign(mean)
-        self.scale.assign(std)
-
     def set_linear(self, var: "VarModel") -> None:
         """Take the VAR's coefficients and innovation covariance (its order must equal ``order``)."""
         if var.order != self.order or var.channels != self.channels:
@@ -196,10 +208,6 @@ class LatentPrior(keras.Model):
         log_scales = ops.reshape(out[..., k + k * c :], (*lead, k, c))
         log_scales = ops.clip(log_scales, self.log_scale_min, self.log_scale_max)
         return logits, means, log_scales
-
-    def standardize(self, z: Tensor) -> Tensor:
-        """``s = (z - m) / sd``: the network's view of a frame."""
-        return (ops.convert_to_tensor(z, "float32") - self.loc) / self.scale
 
     def linear_prediction(self, z: Tensor) -> Tensor:
         """The VAR's prediction of every frame from the ``p`` before it (zeros before the start): ``(batch, T, C)``."""
