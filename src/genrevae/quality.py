@@ -201,10 +201,11 @@ def generation_quality(
     control_blocks = {}
     for name, clips in (controls or {}).items():
         f_c, g_c, n_c = frames_segments_notes(clips, sample_rate, s)
+        g_c, n_c = standard(g_c), note_standard(n_c)
         fd_c = frechet_or_nan(f_c, f_test)
-        sd_c = frechet_or_nan(standard(g_c), g_test)
-        nd_c = frechet_or_nan(note_standard(n_c), n_test)
-        copy_c = copying(np.hstack([standard(g_c), note_standard(n_c)]), c_train, c_test)
+        sd_c = frechet_or_nan(g_c, g_test)
+        nd_c = frechet_or_nan(n_c, n_test)
+        copy_c = copying(np.hstack([g_c, n_c]), c_train, c_test)
         control_blocks[str(name)] = {
             "frechet_test": fd_c,
             "ratio": ratio_to_floor(fd_c, fd_floor),
