@@ -17,21 +17,26 @@ from genrevae.config import ConfigError, check_genre_name
 log = logging.getLogger(__name__)
 
 
-def prepare_job_environment(src_dir: Path) -> None:
-    """Make jobs run `python -m genrevae` from this workflow's own src/ with the Python that runs
-    Snakemake (also when its venv is not activated); under --sdm conda the job's env comes first
-    on PATH and wins."""
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(src_dir), os.environ.get("PYTHONPATH")])
-    )
+def prefer_snakemakes_python() -> None:
+    """Put the directory of the Python that runs Snakemake first on the jobs' PATH, so their
+    ``python`` is the one with the workflow's dependencies also when its virtual environment is
+    not activated (``.venv/bin/snakemake ...``).  This chooses the interpreter only; where the
+    package comes from is :func:`job_shell_prefix`'s business.  Under ``--sdm conda`` Snakemake
+    activates the job's env after this, so the env's own Python comes first there."""
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
 def job_shell_prefix(src_dir: Path) -> str:
     """The prefix of every job's shell command (for ``shell.prefix``): Snakemake's default strict
-    mode, then PYTHONPATH with this workflow's ``src/`` first.  Snakemake removes PYTHONPATH from
-    the environment of jobs in conda envs (``--sdm conda``), so the job's own shell sets it.
-    Snakemake formats the prefix with each command, hence the doubled braces."""
+    mode, then PYTHONPATH with this workflow's ``src/`` first.
+
+    This is how every job finds the package, and the only way: locally, on SLURM (whose jobs
+    re-read the Snakefile and so get the same prefix) and in conda envs, whose jobs Snakemake
+    strips of an inherited PYTHONPATH.  A job therefore always runs the code of the checkout
+    whose files its rule declares as code inputs, never another checkout's installed or
+    editable copy (two clones, a test's temporary copy, a conda env shared via
+    ``--conda-prefix``).  Snakemake formats the prefix with each command, hence the doubled
+    braces."""
     return f"set -euo pipefail; export PYTHONPATH={shlex.quote(str(src_dir))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
 
 

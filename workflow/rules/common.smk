@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 SRC_DIR = Path(workflow.basedir) / "src"
-# The rules run the workflow's own copy of the package, whatever else is installed.
+# The package is always this workflow's own src/, whatever else is installed: here, for the
+# Snakefile's imports, and in every job through its shell (job_shell_prefix, below).
 sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.artifacts.trained_genre import TrainedGenre
@@ -16,7 +17,7 @@ from genrevae.workflow_support import (
     genre_audio_files,
     genre_other_entries,
     job_shell_prefix,
-    prepare_job_environment,
+    prefer_snakemakes_python,
     select_genres,
     split_arguments,
 )
@@ -39,8 +40,9 @@ GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
 # The layout of a trained genre folder, as wildcard patterns: every rule takes the paths of a
 # genre's model, prior, reports, figures, clips and transfers from this one definition.
 GENRE = TrainedGenre("results/{genre}")
-prepare_job_environment(SRC_DIR)
-# Every job runs this workflow's own copy of the package, also in a conda env (see the function).
+prefer_snakemakes_python()
+# The one way jobs find the package: their shell puts this workflow's src/ first on PYTHONPATH
+# (locally, on SLURM and in conda envs alike; see the function for why not an installed copy).
 shell.prefix(job_shell_prefix(SRC_DIR))
 
 
