@@ -561,7 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--fidelity", type=Path, help="genre_fidelity.csv")
     page.add_argument("--out", type=Path, required=True)
     page.add_argument("--out-report", type=Path, help="self-contained excerpt for snakemake --report")
-    page.add_argument("--transfer-source", nargs="*", help="the transfer sources to show (default: every one found)")
+    page.add_argument(
+        "--transfer-source", nargs="*",
+        help="the transfer sources to show, by name: the workflow passes the ones it built (default: every one found on disk)",
+    )  # fmt: skip
     page.add_argument("--thumbnails-dir", type=Path, help="folder for the players' spectrogram thumbnails (rewritten)")
     page.set_defaults(func=cmd_page)
 
