@@ -208,11 +208,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from genrevae.artifacts.trained_genre import TrainedGenre
     from genrevae.figures import make_figures
 
+    genre = _trained_genre(args.genre_dir, need_prior=True)
     _start_backend(args.threads)
-    paths = make_figures(TrainedGenre(args.genre_dir), args.shard, args.split, args.genre, args.settings)
+    paths = make_figures(genre, args.shard, args.split, args.genre, args.settings)
     log.info("genre %s: wrote %s", args.genre, ", ".join(str(p) for p in paths.values()))
 
 
@@ -466,14 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
         "figures", help="samples grid and GIF, reconstructions, loss curves, latent space (into <genre folder>/figures)"
     )
     figures.add_argument("--genre", required=True, help="the genre's name, as the titles show it")
-    figures.add_argument(
-        "--genre-dir", type=Path, required=True,
-        help="the trained genre folder (results/<genre>): model, prior, history and epoch samples in, figures/ out",
+    _add_model_job_arguments(
+        figures, "JSON: seed, sample_rate, figures, prior", "model, prior, history and epoch samples in, figures/ out"
     )  # fmt: skip
-    figures.add_argument("--shard", type=Path, required=True)
-    figures.add_argument("--split", type=Path, required=True)
-    figures.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, figures, prior")
-    figures.add_argument("--threads", type=_positive_int, default=1)
     figures.set_defaults(func=cmd_figures)
 
     quality = commands.add_parser("quality", help="Frechet distances (MFCC frames, 3 s segments, notes) of generated vs real clips, with controls")
