@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import REPO_ROOT
 
@@ -19,34 +20,67 @@ def test_start_up_clock_counts_from_the_process_start() -> None:
     assert 0.6 <= reported <= wall + 0.05, (reported, wall)
 
 
-def test_model_jobs_take_the_learned_prior() -> None:
+def test_model_jobs_take_the_genre_folder() -> None:
     import pytest
 
     from genrevae.cli import build_parser, cmd_prior
 
     parser = build_parser()
-    common = ["--model", "m.keras", "--shard", "s.npy", "--split", "split.csv", "--settings", "{}"]
+    common = ["--genre-dir", "results/jazz", "--shard", "s.npy", "--split", "split.csv", "--settings", "{}"]
     args = parser.parse_args(["prior", *common, "--out-dir", "out"])
-    assert args.func is cmd_prior and str(args.out_dir) == "out" and not hasattr(args, "prior")
-    # the prior is required where generated clips are made from it, optional where N(0, I) still works
-    for command, extra in (("quality", ["--genre", "jazz", "--out", "q.json"]),):
-        assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"
+    assert args.func is cmd_prior and str(args.genre_dir) == "results/jazz" and str(args.out_dir) == "out"
+    # without --out/--out-dir a stage writes its own file of the genre folder
+    assert parser.parse_args(["prior", *common]).out_dir is None
+    for command, extra in (
+        ("evaluate", []), ("quality", ["--genre", "jazz"]), ("judge", ["--genre", "jazz"]), ("export", []),
+        ("figures", ["--genre", "jazz"]),
+    ):  # fmt: skip
+        assert str(parser.parse_args([command, *common, *extra]).genre_dir) == "results/jazz"
+        # no loose model and prior files: the folder is the one way in
+        for loose in (["--model", "m.keras"], ["--prior", "p.keras"]):
+            with pytest.raises(SystemExit):
+                parser.parse_args([command, *common, *extra, *loose])
         with pytest.raises(SystemExit):
-            parser.parse_args([command, *common, *extra])
-    # the figures read the genre folder's model, prior, history and epoch samples and write into it
-    figures = ["figures", "--genre", "jazz", "--shard", "s.npy", "--split", "split.csv", "--settings", "{}"]
-    assert str(parser.parse_args([*figures, "--genre-dir", "results/jazz"]).genre_dir) == "results/jazz"
-    with pytest.raises(SystemExit):
-        parser.parse_args(figures)
-    for command, extra in (("evaluate", ["--out", "m.json"]), ("export", ["--out-dir", "g"])):
-        assert parser.parse_args([command, *common, *extra]).prior is None
-        assert str(parser.parse_args([command, *common, *extra, "--prior", "p.keras"]).prior) == "p.keras"
+            parser.parse_args([command, *common[2:], *extra])
 
 
-def test_fidelity_needs_one_prior_per_genre() -> None:
+def _genre_folder(root: Path, name: str, prior: bool) -> Path:
+    """A genre folder holding (empty) model and, with ``prior``, prior files: enough for the checks
+    the commands make before the backend starts."""
+    from genrevae.artifacts.trained_genre import TrainedGenre
+
+    genre = TrainedGenre(root / name)
+    genre.model_dir.mkdir(parents=True)
+    genre.model_file.write_bytes(b"")
+    if prior:
+        genre.prior_dir.mkdir()
+        genre.prior_file.write_bytes(b"")
+    return genre.path
+
+
+def test_model_jobs_check_the_genre_folder_before_any_work(tmp_path: Path, caplog) -> None:
     from genrevae.cli import main
 
-    # the lists are checked before TensorFlow starts: a ConfigError is exit status 1
-    argv = ["fidelity", "--genre", "jazz", "rock", "--model", "a", "b", "--prior", "pa", "--shard", "x", "y",
-            "--split", "s", "t", "--settings", "{}", "--out", "f.csv"]  # fmt: skip
-    assert main(argv) == 1
+    jazz = _genre_folder(tmp_path, "jazz", prior=False)
+    data = ["--shard", str(tmp_path / "s.npy"), "--split", str(tmp_path / "split.csv"), "--settings", "{}"]
+    for argv, says in (
+        (["evaluate", "--genre-dir", str(tmp_path / "blues")], "no trained model"),
+        (["evaluate", "--genre-dir", str(jazz / "model")], f"give the genre folder {jazz}, not its model/ subfolder"),
+        (["quality", "--genre", "jazz", "--genre-dir", str(jazz)], "no learned prior"),
+        (["export", "--genre-dir", str(tmp_path)], "no trained model"),
+    ):
+        caplog.clear()
+        assert main([*argv, *data]) == 1
+        assert says in caplog.text, (argv, caplog.text)
+
+
+def test_fidelity_needs_one_genre_folder_per_genre(tmp_path: Path, caplog) -> None:
+    from genrevae.cli import main
+
+    # the lists and the folders are checked before TensorFlow starts: a ConfigError is exit status 1
+    jazz, rock = _genre_folder(tmp_path, "jazz", prior=True), _genre_folder(tmp_path, "rock", prior=False)
+    lists = ["--shard", "x", "y", "--split", "s", "t", "--settings", "{}", "--out", str(tmp_path / "f.csv")]
+    assert main(["fidelity", "--genre", "jazz", "rock", "--genre-dir", str(jazz), *lists]) == 1
+    assert "one --genre-dir, --shard and --split per --genre" in caplog.text
+    assert main(["fidelity", "--genre", "jazz", "rock", "--genre-dir", str(jazz), str(rock), *lists]) == 1
+    assert f"{rock}: no learned prior" in caplog.text

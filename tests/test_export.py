@@ -251,7 +251,7 @@ def test_export_from_files_reads_split_with_unused_clips(genre_files, conv_model
     )
     assert direct["file"].tolist() == manifest["file"].tolist()
     assert _wav_files(tmp_path / "direct") == _wav_files(tmp_path / "out")
-    # no prior given (as `genrevae export` without --prior): N(0, I) samples only, no prior settings needed
+    # no prior given (as `genrevae export` on a genre folder with no fitted prior): N(0, I) samples only, no prior settings needed
     without = {k: settings[k] for k in ("seed", "sample_rate", "export")}
     plain = export_genre_files(f["model"], None, f["shard"], f["split"], tmp_path / "plain", without)
     assert set(plain["kind"]) == {"gaussian_sample", "original", "reconstruction", "interpolation"}

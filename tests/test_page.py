@@ -462,7 +462,7 @@ def _table_with_header(text: str, first: str) -> list[list[str]]:
     return next(t["rows"] for t in tables.tables if t["rows"] and t["rows"][0][0] == first)
 
 
-def test_transfers_table_has_a_row_per_source_and_a_column_per_genre(results: Path) -> None:
+def test_transfers_table_has_a_row_per_source_and_a_column_per_genre(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (results / "index.html").read_text()
     assert text.index('id="fidelity"') < text.index('<section id="transfers"><h2>Transfers</h2>') < text.index('id="genre-jazz"')
     assert '<a href="#transfers">Transfers</a>' in text
@@ -485,6 +485,13 @@ def test_transfers_table_has_a_row_per_source_and_a_column_per_genre(results: Pa
     assert [(t.source, t.genre, sorted(t.outputs)) for t in transfers] == [
         ("jazz.00001", "jazz", ["r&b"]), ("silence", None, ["jazz", "r&b"])]  # fmt: skip
     assert collect_transfers(results, ["blues"])[0].outputs == {}
+    # the sources named (as the workflow names the ones it built): read from the genre folders'
+    # transfer_dir, no folder listed; one that was not built has no row
+    import genrevae.page.collect as collect
+
+    monkeypatch.setattr(collect, "_clip_names", lambda folder: pytest.fail(f"listed {folder}"))
+    named = collect_transfers(results, GENRES, ["silence", "never_built"])
+    assert [(t.source, sorted(t.outputs)) for t in named] == [("silence", ["jazz", "r&b"])]
 
 
 def test_page_without_transfers_rewrites_its_thumbnails_afresh(results: Path, tmp_path: Path) -> None:

@@ -75,6 +75,23 @@ def test_no_rule_spells_a_genre_folder_file_itself() -> None:
         assert not spelt, f"{path.name}: {spelt}"
 
 
+def test_no_rule_passes_a_model_or_prior_file_to_a_command() -> None:
+    """The model stages are given the genre folder (--genre-dir) and open its model and prior
+    through TrainedGenre; their rules list those files as inputs but never pass them."""
+    for path in sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk")):
+        loose = re.findall(r"--(?:model|prior)s?\b(?!-)", path.read_text(encoding="utf-8"))
+        assert not loose, f"{path.name}: {loose}"
+
+
+def test_a_model_or_prior_subfolder_names_its_genre_folder(tmp_path: Path) -> None:
+    genre = TrainedGenre(tmp_path / "jazz")
+    assert TrainedGenre(genre.model_dir).enclosing_genre() is None  # nothing on disk yet
+    genre.model_dir.mkdir(parents=True)
+    assert TrainedGenre(genre.model_dir).enclosing_genre() == genre
+    assert TrainedGenre(genre.prior_dir).enclosing_genre() == genre
+    assert genre.enclosing_genre() is None and TrainedGenre(genre.figures_dir).enclosing_genre() is None
+
+
 def _history(adversarial: bool = False) -> pd.DataFrame:
     rows = [
         {"step": 2, "train_loss": 0.5, "test_elbo": -120.0, "test_recon": -100.0, "test_kl": 20.0, "kl_weight": 0.5,

@@ -15,12 +15,15 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from genrevae.artifacts import ArtifactError
 from genrevae.audio import AudioError
 from genrevae.config import ConfigError, section
 from genrevae.prepare import DataError
+
+if TYPE_CHECKING:
+    from genrevae.artifacts.trained_genre import TrainedGenre
 
 log = logging.getLogger("genrevae")
 _LOADED_AT = time.monotonic()
@@ -140,11 +143,46 @@ def cmd_train(args: argparse.Namespace) -> None:
     train_genre(args.shard, args.split, args.out_dir, args.settings, args.threads, log)
 
 
+def _trained_genre(folder: Path, need_prior: bool) -> TrainedGenre:
+    """The :class:`~genrevae.artifacts.trained_genre.TrainedGenre` a model job was given
+    (``--genre-dir``), checked before the backend starts: its model is there and, with
+    ``need_prior``, its learned prior.  A missing file is named with what writes it, and a
+    ``model/`` or ``prior/`` subfolder given for the genre folder says so."""
+    from genrevae.artifacts.trained_genre import TrainedGenre
+
+    genre = TrainedGenre(folder)
+    parent = genre.enclosing_genre()
+    if parent is not None:
+        raise ConfigError(f"{folder}: give the genre folder {parent.path}, not its {genre.name}/ subfolder")
+    if not genre.model_file.is_file():
+        raise ConfigError(
+            f"{folder}: no trained model ({genre.model_file} is missing); give a genre folder (results/<genre>) "
+            f"and train it first (snakemake --cores 4 {genre.model_file})"
+        )
+    if need_prior and not genre.prior_file.is_file():
+        raise ConfigError(
+            f"{folder}: no learned prior ({genre.prior_file} is missing); fit it first (snakemake --cores 4 {genre.prior_file})"
+        )
+    return genre
+
+
+def _fitted_prior(genre: TrainedGenre) -> Path | None:
+    """The genre's ``prior.keras`` if it has been fitted (evaluate and export then report on it
+    too), else None (N(0, I) only); logged either way, so a log says which was used."""
+    if genre.prior_file.is_file():
+        log.info("learned prior: %s", genre.prior_file)
+        return genre.prior_file
+    log.info("no learned prior (%s is missing): N(0, I) only", genre.prior_file)
+    return None
+
+
 def cmd_prior(args: argparse.Namespace) -> None:
     from genrevae.prior import fit_prior_files
 
+    genre = _trained_genre(args.genre_dir, need_prior=False)
+    out_dir = genre.prior_dir if args.out_dir is None else args.out_dir
     _start_backend(args.threads)
-    result = fit_prior_files(args.model, args.shard, args.split, args.out_dir, args.settings, log)
+    result = fit_prior_files(genre.model_file, args.shard, args.split, out_dir, args.settings, log)
     test = result["report"]["test"]
     log.info(
         "prior fitted in %.1f s; test NLL per latent frame: N(0, I) %.2f, VAR(%d) %.2f, learned %.2f nats",
@@ -157,9 +195,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genrevae.artifacts.reports import write_report
     from genrevae.evaluate import evaluate_genre
 
+    genre = _trained_genre(args.genre_dir, need_prior=False)
+    prior = _fitted_prior(genre)
     _start_backend(args.threads)
-    metrics = evaluate_genre(args.model, args.shard, args.split, args.settings, args.threads, args.prior)
-    write_report(metrics, args.out)
+    metrics = evaluate_genre(genre.model_file, args.shard, args.split, args.settings, args.threads, prior)
+    write_report(metrics, genre.metrics_file if args.out is None else args.out)
     test = metrics["test"]
     log.info(
         "test ELBO %.1f nats per clip (%.4f bits/sample), IWAE %.1f, SNR %.2f dB",
@@ -168,11 +208,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    from genrevae.artifacts.trained_genre import TrainedGenre
     from genrevae.figures import make_figures
 
+    genre = _trained_genre(args.genre_dir, need_prior=True)
     _start_backend(args.threads)
-    paths = make_figures(TrainedGenre(args.genre_dir), args.shard, args.split, args.genre, args.settings)
+    paths = make_figures(genre, args.shard, args.split, args.genre, args.settings)
     log.info("genre %s: wrote %s", args.genre, ", ".join(str(p) for p in paths.values()))
 
 
@@ -180,9 +220,11 @@ def cmd_quality(args: argparse.Namespace) -> None:
     from genrevae.artifacts.reports import write_report
     from genrevae.quality import quality_genre_files
 
+    genre = _trained_genre(args.genre_dir, need_prior=True)
     _start_backend(args.threads)
-    result = {"genre": args.genre, **quality_genre_files(args.model, args.prior, args.shard, args.split, args.settings)}
-    write_report(result, args.out)
+    measured = quality_genre_files(genre.model_file, genre.prior_file, args.shard, args.split, args.settings)
+    result = {"genre": args.genre, **measured}
+    write_report(result, genre.quality_file if args.out is None else args.out)
     log.info(
         "genre %s: Frechet MFCC distance generated-test %.4g, train-test (floor) %.4g, ratio %.3g",
         args.genre, result["frechet_generated_test"], result["frechet_train_test"], result["ratio"],
@@ -197,9 +239,10 @@ def cmd_judge(args: argparse.Namespace) -> None:
     judge = section("judge", args.settings.get("judge"))
     for model in {judge["embedding_model"], *judge["tag_models"]}:
         checkpoint_prefix(model)  # the weights are installed: one line naming the pip command, before any work
+    genre = _trained_genre(args.genre_dir, need_prior=True)
     _start_backend(args.threads)
-    result = judge_genre_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
-    write_report(result, args.out)
+    result = judge_genre_files(args.genre, genre.model_file, genre.prior_file, args.shard, args.split, args.settings)
+    write_report(result, genre.judge_file if args.out is None else args.out)
     embedding, verdict = result["embedding"], result["verdict"]
     log.info(
         "genre %s: musicnn embedding Frechet generated-test %.4g, train-test (floor) %.4g, ratio %.3g; "
@@ -212,12 +255,15 @@ def cmd_judge(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from genrevae.export import export_genre_files
 
+    genre = _trained_genre(args.genre_dir, need_prior=False)
+    prior = _fitted_prior(genre)
+    out_dir = genre.generated_dir if args.out_dir is None else args.out_dir
     _start_backend(args.threads)
-    manifest = export_genre_files(args.model, args.prior, args.shard, args.split, args.out_dir, args.settings)
+    manifest = export_genre_files(genre.model_file, prior, args.shard, args.split, out_dir, args.settings)
     counts = manifest["kind"].value_counts().to_dict()
     log.info(
         "wrote %d WAVs (%s) and their playback copies under %s",
-        len(manifest), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), args.out_dir,
+        len(manifest), ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), out_dir,
     )  # fmt: skip
 
 
@@ -225,10 +271,12 @@ def cmd_fidelity(args: argparse.Namespace) -> None:
     from genrevae.files import write_csv
     from genrevae.fidelity import genre_fidelity_files
 
-    if not len(args.genre) == len(args.model) == len(args.prior) == len(args.shard) == len(args.split):
-        raise ConfigError("fidelity: give one --model, --prior, --shard and --split per --genre, in the same order")
+    if not len(args.genre) == len(args.genre_dir) == len(args.shard) == len(args.split):
+        raise ConfigError("fidelity: give one --genre-dir, --shard and --split per --genre, in the same order")
+    genres = [_trained_genre(folder, need_prior=True) for folder in args.genre_dir]
     _start_backend(args.threads)
-    table = genre_fidelity_files(args.genre, args.model, args.prior, args.shard, args.split, args.settings)
+    models, priors = [g.model_file for g in genres], [g.prior_file for g in genres]
+    table = genre_fidelity_files(args.genre, models, priors, args.shard, args.split, args.settings)
     write_csv(table, args.out)
     for row in table.itertuples(index=False):
         log.info(
@@ -335,13 +383,14 @@ def _add_use_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--force", action="store_true", help="replace output files that exist (never an input, never a genre folder's file)")
 
 
-def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, prior: str = "none") -> None:
-    """The arguments of every job that loads one genre's trained model: the model, its learned
-    prior (``prior``: "required", "optional" or "none"), the genre's shard and split, the
+def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, reads: str) -> None:
+    """The arguments of every job that loads one genre's trained model: the genre folder (its
+    model and learned prior, ``reads`` says which, are opened through
+    :class:`~genrevae.artifacts.trained_genre.TrainedGenre`), the genre's shard and split, the
     settings (JSON) and the thread count."""
-    command.add_argument("--model", type=Path, required=True)
-    if prior != "none":
-        command.add_argument("--prior", type=Path, required=prior == "required", help="the genre's prior.keras")
+    command.add_argument(
+        "--genre-dir", type=Path, required=True, help=f"the trained genre folder (results/<genre>): {reads}"
+    )  # fmt: skip
     command.add_argument("--shard", type=Path, required=True)
     command.add_argument("--split", type=Path, required=True)
     command.add_argument("--settings", type=_json_arg, required=True, help=settings_help)
@@ -404,50 +453,46 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     prior = commands.add_parser("prior", help="fit the genre's learned prior over latent sequences")
-    _add_model_job_arguments(prior, "JSON: seed, prior")
-    prior.add_argument("--out-dir", type=Path, required=True)
+    _add_model_job_arguments(prior, "JSON: seed, prior", "its model/model.keras")
+    prior.add_argument("--out-dir", type=Path, help="where prior.keras and prior.json go (default: the genre folder's prior/)")
     prior.set_defaults(func=cmd_prior)
 
     evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics (under N(0, I) and the learned prior)")
-    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate", prior="optional")
-    evaluate.add_argument("--out", type=Path, required=True)
+    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate", "its model and, once fitted, its prior")
+    evaluate.add_argument("--out", type=Path, help="default: the genre folder's metrics.json")
     evaluate.set_defaults(func=cmd_evaluate)
 
     figures = commands.add_parser(
         "figures", help="samples grid and GIF, reconstructions, loss curves, latent space (into <genre folder>/figures)"
     )
     figures.add_argument("--genre", required=True, help="the genre's name, as the titles show it")
-    figures.add_argument(
-        "--genre-dir", type=Path, required=True,
-        help="the trained genre folder (results/<genre>): model, prior, history and epoch samples in, figures/ out",
+    _add_model_job_arguments(
+        figures, "JSON: seed, sample_rate, figures, prior", "model, prior, history and epoch samples in, figures/ out"
     )  # fmt: skip
-    figures.add_argument("--shard", type=Path, required=True)
-    figures.add_argument("--split", type=Path, required=True)
-    figures.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, figures, prior")
-    figures.add_argument("--threads", type=_positive_int, default=1)
     figures.set_defaults(func=cmd_figures)
 
     quality = commands.add_parser("quality", help="Frechet distances (MFCC frames, 3 s segments, notes) of generated vs real clips, with controls")
     quality.add_argument("--genre", required=True)
-    _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", prior="required")
-    quality.add_argument("--out", type=Path, required=True)
+    _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", "its model and prior")
+    quality.add_argument("--out", type=Path, help="default: the genre folder's generation_quality.json")
     quality.set_defaults(func=cmd_quality)
 
     judge = commands.add_parser("judge", help="musicnn's embedding distance and genre verdict, with real-clip controls")
     judge.add_argument("--genre", required=True)
-    _add_model_job_arguments(judge, "JSON: seed, sample_rate, quality, prior, judge", prior="required")
-    judge.add_argument("--out", type=Path, required=True)
+    _add_model_job_arguments(judge, "JSON: seed, sample_rate, quality, prior, judge", "its model and prior")
+    judge.add_argument("--out", type=Path, help="default: the genre folder's judge.json")
     judge.set_defaults(func=cmd_judge)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
-    _add_model_job_arguments(export, "JSON: seed, sample_rate, export, audio, prior", prior="optional")
-    export.add_argument("--out-dir", type=Path, required=True)
+    _add_model_job_arguments(export, "JSON: seed, sample_rate, export, audio, prior", "its model and, once fitted, its prior")
+    export.add_argument("--out-dir", type=Path, help="default: the genre folder's generated/ (replaced whole)")
     export.set_defaults(func=cmd_export)
 
     fidelity = commands.add_parser("fidelity", help="genre classifier on real clips applied to generated clips")
     fidelity.add_argument("--genre", nargs="+", required=True)
-    fidelity.add_argument("--model", type=Path, nargs="+", required=True, help="one per genre, same order")
-    fidelity.add_argument("--prior", type=Path, nargs="+", required=True, help="one prior.keras per genre, same order")
+    fidelity.add_argument(
+        "--genre-dir", type=Path, nargs="+", required=True, help="one trained genre folder (model and prior) per genre, same order"
+    )  # fmt: skip
     fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, features, fidelity, prior")
@@ -511,7 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--fidelity", type=Path, help="genre_fidelity.csv")
     page.add_argument("--out", type=Path, required=True)
     page.add_argument("--out-report", type=Path, help="self-contained excerpt for snakemake --report")
-    page.add_argument("--transfer-source", nargs="*", help="the transfer sources to show (default: every one found)")
+    page.add_argument(
+        "--transfer-source", nargs="*",
+        help="the transfer sources to show, by name: the workflow passes the ones it built (default: every one found on disk)",
+    )  # fmt: skip
     page.add_argument("--thumbnails-dir", type=Path, help="folder for the players' spectrogram thumbnails (rewritten)")
     page.set_defaults(func=cmd_page)
 

@@ -163,9 +163,9 @@ class GenreFolder:
     def open(cls, folder: Path, need_prior: bool = False) -> "GenreFolder":
         """Check ``results/<genre>``; :class:`ModelFolderError` names what is missing or broken and how to mend it."""
         folder = Path(folder)
-        parent = TrainedGenre(folder.parent)
-        if folder in (parent.model_dir, parent.prior_dir) and parent.model_dir.is_dir():
-            raise ModelFolderError(f"{folder}: give the genre folder {folder.parent}, not its {folder.name}/ subfolder")
+        parent = TrainedGenre(folder).enclosing_genre()
+        if parent is not None:
+            raise ModelFolderError(f"{folder}: give the genre folder {parent.path}, not its {folder.name}/ subfolder")
         if not folder.is_dir():
             raise ModelFolderError(
                 f"{folder}: no such genre folder; train one first (snakemake --cores 4 results/<genre>/generated) "

@@ -54,6 +54,13 @@ def command_code(command):
     return workflow_command_code(SRC_DIR, command)
 
 
+def genre_folder(wildcards):
+    """The job's genre folder, results/<genre>: the model commands take it (--genre-dir) and
+    open their genre's files through it; each rule still lists the files it reads as inputs.
+    """
+    return str(GENRE.path).format(genre=wildcards.genre)
+
+
 def audio_files(wildcards):
     return genre_audio_files(
         DATA_DIR,

@@ -54,10 +54,12 @@ rule prior:
         runtime=prior_runtime_min,
         gpu=config["resources"]["train_gpus"],
     params:
+        # the stage opens the model above through the genre folder
+        genre_dir=genre_folder,
         out_dir=lambda wildcards, output: Path(output.prior).parent,
         settings=model_settings("seed", "prior"),
     shell:
-        "python -m genrevae prior --model {input.model:q} --shard {input.shard:q}"
+        "python -m genrevae prior --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -84,8 +86,10 @@ rule evaluate:
         runtime=evaluate_runtime_min,
         gpu=config["resources"]["train_gpus"],
     params:
+        # the stage opens the model and prior above through the genre folder
+        genre_dir=genre_folder,
         settings=model_settings("seed", "evaluate"),
     shell:
-        "python -m genrevae evaluate --model {input.model:q} --prior {input.prior:q} --shard {input.shard:q}"
+        "python -m genrevae evaluate --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
         " --out {output:q} > {log:q} 2>&1"

@@ -39,7 +39,7 @@ rule figures:
         runtime=figures_runtime_min,
     params:
         # the stage reads the inputs above and writes the outputs through the genre folder
-        genre_dir=lambda wildcards: str(GENRE.path).format(genre=wildcards.genre),
+        genre_dir=genre_folder,
         settings=model_settings("seed", "sample_rate", "figures", "prior"),
     shell:
         "python -m genrevae figures --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
@@ -77,9 +77,11 @@ rule quality:
         mem_mb=quality_mem_mb,
         runtime=quality_runtime_min,
     params:
+        # the stage opens the model and prior above through the genre folder
+        genre_dir=genre_folder,
         settings=model_settings("seed", "sample_rate", "features", "quality", "prior"),
     shell:
-        "python -m genrevae quality --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
+        "python -m genrevae quality --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
         " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -111,9 +113,11 @@ rule judge:
         mem_mb=judge_mem_mb,
         runtime=judge_runtime_min,
     params:
+        # the stage opens the model and prior above through the genre folder
+        genre_dir=genre_folder,
         settings=model_settings("seed", "sample_rate", "quality", "prior", "judge"),
     shell:
-        "python -m genrevae judge --genre {wildcards.genre:q} --model {input.model:q} --prior {input.prior:q}"
+        "python -m genrevae judge --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
         " --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -147,9 +151,11 @@ rule export:
         mem_mb=export_mem_mb,
         runtime=export_runtime_min,
     params:
+        # the stage opens the model and prior above through the genre folder
+        genre_dir=genre_folder,
         settings=model_settings("seed", "sample_rate", "export", "audio", "prior"),
     shell:
-        "python -m genrevae export --model {input.model:q} --prior {input.prior:q} --shard {input.shard:q}"
+        "python -m genrevae export --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
         " --out-dir {output:q} > {log:q} 2>&1"
 
@@ -181,9 +187,11 @@ rule fidelity:
         runtime=fidelity_runtime_min,
     params:
         genres=GENRES,
+        # one folder per genre, in the order of --genre: the stage opens each one's model and prior above
+        genre_dirs=expand(str(GENRE.path), genre=GENRES),
         settings=model_settings("seed", "sample_rate", "features", "fidelity", "prior"),
     shell:
-        "python -m genrevae fidelity --genre {params.genres:q} --model {input.models:q} --prior {input.priors:q}"
+        "python -m genrevae fidelity --genre {params.genres:q} --genre-dir {params.genre_dirs:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
         " --threads {threads} --out {output:q} > {log:q} 2>&1"
 

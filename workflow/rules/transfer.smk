@@ -58,7 +58,7 @@ rule transfer:
         mem_mb=transfer_mem_mb,
         runtime=transfer_runtime_min,
     params:
-        genre_dir=lambda wildcards: str(GENRE.path).format(genre=wildcards.genre),
+        genre_dir=genre_folder,
         strength=config["transfer"]["strength"],
         seed=config["seed"],
         playback_rate=config["audio"]["playback_rate"],

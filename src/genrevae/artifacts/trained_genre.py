@@ -179,6 +179,14 @@ class TrainedGenre:
     def transfer_dir(self) -> Path:
         return self.path / TRANSFER_DIR
 
+    def enclosing_genre(self) -> "TrainedGenre | None":
+        """The genre folder whose ``model/`` or ``prior/`` subfolder this path is (the usual slip
+        when a command is given a genre folder), or None: the commands then name the right one."""
+        parent = TrainedGenre(self.path.parent)
+        if self.path in (parent.model_dir, parent.prior_dir) and parent.model_dir.is_dir():
+            return parent
+        return None
+
     # -- the readers -------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any]:
         return read_config(self.config_file)

@@ -16,6 +16,10 @@ from genrevae.artifacts.trained_genre import TrainedGenre
 from genrevae.figure_list import FIGURES
 
 
+#: Where the workflow's transfer_source rule writes the originals, under the results folder.
+TRANSFER_SOURCES_DIR = Path("transfer") / "sources"
+
+
 @dataclass
 class GenreResults:
     """What the page shows of one genre (paths are as found on disk)."""
@@ -97,17 +101,22 @@ def _clip_names(folder: Path) -> set[str]:
 
 
 def collect_transfers(results_dir: Path, genres: Sequence[str], sources: Sequence[str] | None = None) -> list[TransferRow]:
-    """The transfers under ``results_dir``, one row per source (sorted by name): the sources in
-    ``transfer/sources/`` and any source a genre's ``<genre>/transfer/`` folder has, or only
-    ``sources`` when given (the workflow names the configured ones, so sources left from an
-    earlier configuration do not show); every file is optional (no transfer folder at all: no
-    rows).  A source's ``description`` and ``genre`` come from its ``transfer/sources/<source>.json``."""
+    """The transfers of ``genres``, one row per source (sorted by name): the original in
+    ``results_dir/transfer/sources/`` and its re-synthesis in each genre folder's
+    :attr:`~genrevae.artifacts.trained_genre.TrainedGenre.transfer_dir`.
+
+    ``sources`` are the source names to show -- the workflow's page rule passes the ones it
+    built, so nothing is found by listing folders and sources left from an earlier
+    configuration do not show.  Without it (the page made by hand) every source either folder
+    kind holds is shown.  Every file is optional: a source with no clip at all has no row.  A
+    source's ``description`` and ``genre`` come from its ``transfer/sources/<source>.json``."""
     results_dir = Path(results_dir)
-    sources_dir = results_dir / "transfer" / "sources"
-    folders = {g: results_dir / g / "transfer" for g in genres}
-    names = _clip_names(sources_dir).union(*(_clip_names(f) for f in folders.values()))
-    if sources is not None:
-        names &= set(sources)
+    sources_dir = results_dir / TRANSFER_SOURCES_DIR
+    folders = {g: TrainedGenre(results_dir / g).transfer_dir for g in genres}
+    if sources is None:
+        names = _clip_names(sources_dir).union(*(_clip_names(f) for f in folders.values()))
+    else:
+        names = set(sources)
     rows = []
     for name in sorted(names):
         info = _read_json(sources_dir / f"{name}.json")

@@ -48,8 +48,9 @@ def write_listening_page(
 
     With ``thumbnails_dir`` (``results/thumbnails``), every player of the page gets a
     spectrogram thumbnail there, the folder written afresh; the report variant embeds the
-    thumbnails of its clips either way.  ``transfer_sources`` limits the transfers section to
-    those sources (default: every source found)."""
+    thumbnails of its clips either way.  ``transfer_sources`` are the transfer sources to show
+    (the workflow passes the ones it built; default: every source found on disk), see
+    :func:`~genrevae.page.collect.collect_transfers`."""
     from genrevae.files import write_text
 
     results_dir, out_html = Path(results_dir), Path(out_html)
