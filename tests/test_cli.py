@@ -84,3 +84,27 @@ def test_fidelity_needs_one_genre_folder_per_genre(tmp_path: Path, caplog) -> No
     assert "one --genre-dir, --shard and --split per --genre" in caplog.text
     assert main(["fidelity", "--genre", "jazz", "rock", "--genre-dir", str(jazz), str(rock), *lists]) == 1
     assert f"{rock}: no learned prior" in caplog.text
+
+
+def test_stage_settings_are_resolved_once_and_only_the_stages_own(tmp_path: Path, caplog) -> None:
+    """`--settings` is resolved in one place (the schema's defaults under what was given) and
+    holds exactly the stage's sections: a section the stage does not read is refused by name."""
+    import re
+
+    from genrevae.cli import main
+    from genrevae.config import STAGE_SECTIONS, section, stage_sections
+
+    resolved = stage_sections("evaluate", {"evaluate": {"iw_samples": 3}})
+    assert list(resolved) == ["seed", "evaluate"]
+    assert resolved["evaluate"] == section("evaluate", {"iw_samples": 3}) and resolved["seed"] == section("seed")
+    jazz = _genre_folder(tmp_path, "jazz", prior=True)
+    data = ["--genre-dir", str(jazz), "--shard", "s.npy", "--split", "split.csv"]
+    assert main(["evaluate", *data, "--settings", '{"seed": 1, "train": {"steps": 5}}']) == 1
+    assert "train is not read by this stage (it reads seed, evaluate)" in caplog.text
+    caplog.clear()
+    assert main(["quality", "--genre", "jazz", *data, "--settings", '{"quality": {"n_generated": 0}}']) == 1
+    assert "quality.n_generated" in caplog.text  # the schema's check, before any work
+    # the workflow sends each rule's stage exactly these sections, through one function
+    rules = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "workflow" / "rules").glob("*.smk"))
+    assert sorted(re.findall(r'settings=stage_settings\("(\w+)"\)', rules)) == sorted(STAGE_SECTIONS)
+    assert "model_settings(" not in rules

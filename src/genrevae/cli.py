@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from genrevae.artifacts import ArtifactError
 from genrevae.audio import AudioError
-from genrevae.config import ConfigError, section
+from genrevae.config import STAGE_SECTIONS, ConfigError, section, stage_sections
 from genrevae.prepare import DataError
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ def cmd_judge(args: argparse.Namespace) -> None:
     from genrevae.judge.genre_report import judge_genre_files
     from genrevae.judge.weights import checkpoint_prefix
 
-    judge = section("judge", args.settings.get("judge"))
+    judge = args.settings["judge"]
     for model in {judge["embedding_model"], *judge["tag_models"]}:
         checkpoint_prefix(model)  # the weights are installed: one line naming the pip command, before any work
     genre = _trained_genre(args.genre_dir, need_prior=True)
@@ -383,7 +383,11 @@ def _add_use_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--force", action="store_true", help="replace output files that exist (never an input, never a genre folder's file)")
 
 
-def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: str, reads: str) -> None:
+def _settings_help(stage: str) -> str:
+    return f"JSON with the config sections {', '.join(STAGE_SECTIONS[stage])} (missing ones: the schema's defaults)"
+
+
+def _add_model_job_arguments(command: argparse.ArgumentParser, reads: str) -> None:
     """The arguments of every job that loads one genre's trained model: the genre folder (its
     model and learned prior, ``reads`` says which, are opened through
     :class:`~genrevae.artifacts.trained_genre.TrainedGenre`), the genre's shard and split, the
@@ -393,7 +397,7 @@ def _add_model_job_arguments(command: argparse.ArgumentParser, settings_help: st
     )  # fmt: skip
     command.add_argument("--shard", type=Path, required=True)
     command.add_argument("--split", type=Path, required=True)
-    command.add_argument("--settings", type=_json_arg, required=True, help=settings_help)
+    command.add_argument("--settings", type=_json_arg, required=True, help=_settings_help(command.prog.split()[-1]))
     command.add_argument("--threads", type=_positive_int, default=1)
 
 
@@ -448,17 +452,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--shard", type=Path, required=True)
     train.add_argument("--split", type=Path, required=True)
     train.add_argument("--out-dir", type=Path, required=True)
-    train.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, model, train")
+    train.add_argument("--settings", type=_json_arg, required=True, help=_settings_help("train"))
     train.add_argument("--threads", type=_positive_int, default=1)
     train.set_defaults(func=cmd_train)
 
     prior = commands.add_parser("prior", help="fit the genre's learned prior over latent sequences")
-    _add_model_job_arguments(prior, "JSON: seed, prior", "its model/model.keras")
+    _add_model_job_arguments(prior, "its model/model.keras")
     prior.add_argument("--out-dir", type=Path, help="where prior.keras and prior.json go (default: the genre folder's prior/)")
     prior.set_defaults(func=cmd_prior)
 
     evaluate = commands.add_parser("evaluate", help="ELBO, IWAE, KL and reconstruction metrics (under N(0, I) and the learned prior)")
-    _add_model_job_arguments(evaluate, "JSON: seed, sample_rate, evaluate", "its model and, once fitted, its prior")
+    _add_model_job_arguments(evaluate, "its model and, once fitted, its prior")
     evaluate.add_argument("--out", type=Path, help="default: the genre folder's metrics.json")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -467,24 +471,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     figures.add_argument("--genre", required=True, help="the genre's name, as the titles show it")
     _add_model_job_arguments(
-        figures, "JSON: seed, sample_rate, figures, prior", "model, prior, history and epoch samples in, figures/ out"
+        figures, "model, prior, history and epoch samples in, figures/ out"
     )  # fmt: skip
     figures.set_defaults(func=cmd_figures)
 
     quality = commands.add_parser("quality", help="Frechet distances (MFCC frames, 3 s segments, notes) of generated vs real clips, with controls")
     quality.add_argument("--genre", required=True)
-    _add_model_job_arguments(quality, "JSON: seed, sample_rate, features, quality, prior", "its model and prior")
+    _add_model_job_arguments(quality, "its model and prior")
     quality.add_argument("--out", type=Path, help="default: the genre folder's generation_quality.json")
     quality.set_defaults(func=cmd_quality)
 
     judge = commands.add_parser("judge", help="musicnn's embedding distance and genre verdict, with real-clip controls")
     judge.add_argument("--genre", required=True)
-    _add_model_job_arguments(judge, "JSON: seed, sample_rate, quality, prior, judge", "its model and prior")
+    _add_model_job_arguments(judge, "its model and prior")
     judge.add_argument("--out", type=Path, help="default: the genre folder's judge.json")
     judge.set_defaults(func=cmd_judge)
 
     export = commands.add_parser("export", help="generated, reconstructed and interpolated WAVs + manifest")
-    _add_model_job_arguments(export, "JSON: seed, sample_rate, export, audio, prior", "its model and, once fitted, its prior")
+    _add_model_job_arguments(export, "its model and, once fitted, its prior")
     export.add_argument("--out-dir", type=Path, help="default: the genre folder's generated/ (replaced whole)")
     export.set_defaults(func=cmd_export)
 
@@ -495,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     fidelity.add_argument("--shard", type=Path, nargs="+", required=True, help="one per genre, same order")
     fidelity.add_argument("--split", type=Path, nargs="+", required=True, help="one per genre, same order")
-    fidelity.add_argument("--settings", type=_json_arg, required=True, help="JSON: seed, sample_rate, features, fidelity, prior")
+    fidelity.add_argument("--settings", type=_json_arg, required=True, help=_settings_help("fidelity"))
     fidelity.add_argument("--threads", type=_positive_int, default=1)
     fidelity.add_argument("--out", type=Path, required=True)
     fidelity.set_defaults(func=cmd_fidelity)
@@ -577,6 +581,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     func: Callable[[argparse.Namespace], None] = args.func
+    if args.command in STAGE_SECTIONS:
+        try:  # resolved here, once: the stage functions receive exactly their sections, defaults filled
+            args.settings = stage_sections(args.command, args.settings)
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return 1
     # SIGTERM (a scheduler's cancel, `kill`) unwinds like Ctrl-C, so that every command's
     # clean-up runs: temporary files and spools go, as on any other failure.
     previous = signal.signal(signal.SIGTERM, _terminate)

@@ -206,6 +206,38 @@ def _lay_over(base: Any, given: Any) -> Any:
     return copy.deepcopy(given)
 
 
+#: The config sections each model stage reads, by command name: the one list that the rule's
+#: ``--settings`` (workflow/rules/common.smk, ``stage_settings``), the command's help and its
+#: check (:func:`stage_sections`) and the record train writes (model/config.json) all read.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "train": ("seed", "sample_rate", "model", "train"),
+    "prior": ("seed", "prior"),
+    "evaluate": ("seed", "evaluate"),
+    "figures": ("seed", "sample_rate", "figures", "prior"),
+    "quality": ("seed", "sample_rate", "features", "quality", "prior"),
+    "judge": ("seed", "sample_rate", "quality", "prior", "judge"),
+    "export": ("seed", "sample_rate", "export", "audio", "prior"),
+    "fidelity": ("seed", "sample_rate", "features", "fidelity", "prior"),
+}
+
+
+def stage_sections(stage: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings of model stage ``stage`` (a key of :data:`STAGE_SECTIONS`), resolved once:
+    exactly its sections, each with the schema's defaults under what ``given`` holds.  A section
+    the stage does not read is refused by name, so no stage is sent (and no record keeps)
+    settings that were never used."""
+    names = STAGE_SECTIONS[stage]
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"genrevae {stage} --settings: expected a JSON object with {', '.join(names)}")
+    unused = sorted(set(given) - set(names))
+    if unused:
+        raise ConfigError(
+            f"genrevae {stage} --settings: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not read by this "
+            f"stage (it reads {', '.join(names)}); remove {'it' if len(unused) == 1 else 'them'}"
+        )
+    return {name: section(name, given.get(name)) for name in names}
+
+
 def section(name: str, given: Any = None) -> Any:
     """The config section `name` (a top-level key of the schema) with its schema defaults filled in.
 

@@ -63,12 +63,12 @@ from scipy.special import logsumexp
 from genrevae import backend
 from genrevae.artifacts.shard import read_shard
 from genrevae.artifacts.split import read_split
-from genrevae.config import sections
+from genrevae.config import STAGE_SECTIONS, sections
 
 __all__ = ["evaluate_genre", "evaluate_clips", "ACTIVE_UNIT_THRESHOLD", "SECTIONS"]
 
 #: The config sections evaluation reads (the model comes from its file, not from settings).
-SECTIONS = ("seed", "evaluate")
+SECTIONS = STAGE_SECTIONS["evaluate"]
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 #: First word of the stateless seeds used for the importance samples of each subset.

@@ -108,7 +108,7 @@ from genrevae.artifacts.trained_genre import (
     write_epoch_samples,
     write_history,
 )
-from genrevae.config import sections
+from genrevae.config import STAGE_SECTIONS, sections
 from genrevae.files import atomic_path, write_text
 from genrevae.sizes import N_EPOCH_SAMPLES, window_length
 
@@ -142,9 +142,9 @@ _DISCRIMINATOR_STREAM = 0xD15C
 # The columns of history.csv (HISTORY_COLUMNS, ADVERSARIAL_COLUMNS) are defined with its reader
 # and writer in genrevae.artifacts.trained_genre.
 
-#: The config sections training reads (genrevae.config.sections fills them from the schema), and
-#: all that config.json records: what the run used, nothing else.
-SECTIONS = ("seed", "sample_rate", "model", "train")
+#: The config sections training reads (the stage table, genrevae.config.STAGE_SECTIONS), and all
+#: that config.json records: what the run used, nothing else.
+SECTIONS = STAGE_SECTIONS["train"]
 
 
 # ---------------------------------------------------------------------------

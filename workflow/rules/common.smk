@@ -9,7 +9,7 @@ SRC_DIR = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.artifacts.trained_genre import TrainedGenre
-from genrevae.config import is_toy_data_dir, resolve_config
+from genrevae.config import STAGE_SECTIONS, is_toy_data_dir, resolve_config
 from genrevae.transfer import transfer_files
 from genrevae.workflow_support import command_code as workflow_command_code
 from genrevae.workflow_support import (
@@ -75,9 +75,13 @@ def other_entries(wildcards):
     return genre_other_entries(DATA_DIR, wildcards.genre)
 
 
-def model_settings(*keys):
-    """Config sections a model job needs, as one JSON string: a param, so changes re-run it."""
-    return json.dumps({key: config[key] for key in keys}, sort_keys=True)
+def stage_settings(stage):
+    """The config sections `genrevae <stage>` reads (genrevae.config.STAGE_SECTIONS), as one JSON
+    string: a param, so a change to one of them re-runs the stage and nothing else does.
+    """
+    return json.dumps(
+        {key: config[key] for key in STAGE_SECTIONS[stage]}, sort_keys=True
+    )
 
 
 # --- Transfer sources: every file of transfer.dir, or else one test clip per genre ------------

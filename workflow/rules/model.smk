@@ -25,7 +25,7 @@ rule train:
         gpu=config["resources"]["train_gpus"],
     params:
         out_dir=lambda wildcards, output: Path(output.model).parent,
-        settings=model_settings("seed", "sample_rate", "model", "train"),
+        settings=stage_settings("train"),
     shell:
         "python -m genrevae train --shard {input.shard:q} --split {input.split:q}"
         " --out-dir {params.out_dir:q} --settings {params.settings:q} --threads {threads}"
@@ -57,7 +57,7 @@ rule prior:
         # the stage opens the model above through the genre folder
         genre_dir=genre_folder,
         out_dir=lambda wildcards, output: Path(output.prior).parent,
-        settings=model_settings("seed", "prior"),
+        settings=stage_settings("prior"),
     shell:
         "python -m genrevae prior --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
@@ -88,7 +88,7 @@ rule evaluate:
     params:
         # the stage opens the model and prior above through the genre folder
         genre_dir=genre_folder,
-        settings=model_settings("seed", "evaluate"),
+        settings=stage_settings("evaluate"),
     shell:
         "python -m genrevae evaluate --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"

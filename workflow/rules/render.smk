@@ -40,7 +40,7 @@ rule figures:
     params:
         # the stage reads the inputs above and writes the outputs through the genre folder
         genre_dir=genre_folder,
-        settings=model_settings("seed", "sample_rate", "figures", "prior"),
+        settings=stage_settings("figures"),
     shell:
         "python -m genrevae figures --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
@@ -79,7 +79,7 @@ rule quality:
     params:
         # the stage opens the model and prior above through the genre folder
         genre_dir=genre_folder,
-        settings=model_settings("seed", "sample_rate", "features", "quality", "prior"),
+        settings=stage_settings("quality"),
     shell:
         "python -m genrevae quality --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
@@ -115,7 +115,7 @@ rule judge:
     params:
         # the stage opens the model and prior above through the genre folder
         genre_dir=genre_folder,
-        settings=model_settings("seed", "sample_rate", "quality", "prior", "judge"),
+        settings=stage_settings("judge"),
     shell:
         "python -m genrevae judge --genre {wildcards.genre:q} --genre-dir {params.genre_dir:q}"
         " --shard {input.shard:q} --split {input.split:q} --settings {params.settings:q}"
@@ -153,7 +153,7 @@ rule export:
     params:
         # the stage opens the model and prior above through the genre folder
         genre_dir=genre_folder,
-        settings=model_settings("seed", "sample_rate", "export", "audio", "prior"),
+        settings=stage_settings("export"),
     shell:
         "python -m genrevae export --genre-dir {params.genre_dir:q} --shard {input.shard:q}"
         " --split {input.split:q} --settings {params.settings:q} --threads {threads}"
@@ -189,7 +189,7 @@ rule fidelity:
         genres=GENRES,
         # one folder per genre, in the order of --genre: the stage opens each one's model and prior above
         genre_dirs=expand(str(GENRE.path), genre=GENRES),
-        settings=model_settings("seed", "sample_rate", "features", "fidelity", "prior"),
+        settings=stage_settings("fidelity"),
     shell:
         "python -m genrevae fidelity --genre {params.genres:q} --genre-dir {params.genre_dirs:q}"
         " --shard {input.shards:q} --split {input.splits:q} --settings {params.settings:q}"
