@@ -95,3 +95,17 @@ def test_the_judges_weights_are_installed_the_same_way_everywhere() -> None:
     assert INSTALL_COMMAND.replace("pip install", "pip install --quiet") in (REPO_ROOT / ".ci" / "run").read_text()
     post_deploy = REPO_ROOT / "envs" / "tensorflow.post-deploy.sh"
     assert os.access(post_deploy, os.X_OK) and "python -m " + INSTALL_COMMAND in post_deploy.read_text()
+
+
+def test_snakemake_itself_only_picks_the_interpreter(monkeypatch) -> None:
+    """The one way jobs find the package is their shell's PYTHONPATH (above); what the
+    Snakefile does to Snakemake's own environment is choose the jobs' Python, nothing else."""
+    from genrevae.workflow_support import prefer_snakemakes_python
+
+    monkeypatch.setenv("PATH", "/usr/bin")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    prefer_snakemakes_python()
+    assert os.environ["PATH"] == os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin"])
+    assert "PYTHONPATH" not in os.environ
+    common = (REPO_ROOT / "workflow" / "rules" / "common.smk").read_text()
+    assert "os.environ" not in common and common.count("sys.path") == 1
