@@ -21,7 +21,7 @@ reports, the pair named in the table)::
     ``judge.json``                   ``judge_file``         genrevae.artifacts.reports
     ``figures/<figure>``             ``figure_file(name)``  genrevae.figures (PNG, GIF)
     ``generated/manifest.csv``       ``manifest_file``      :func:`read_manifest` / :func:`write_manifest`
-    ``transfer/``                    ``transfer_dir``       genrevae.genre_model.TransferJob
+    ``transfer/``                    ``transfer_dir``       genrevae.clip_jobs.TransferJob
     ===============================  =====================  ===================================
 
 The train and prior stages write into a sub-folder they are given (``--out-dir``, the rule's
