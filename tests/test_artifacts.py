@@ -109,7 +109,8 @@ def test_only_the_artifact_modules_read_and_write_the_shared_files() -> None:
     """A bare np.load / pd.read_csv / json.dumps outside genrevae.artifacts would be a second
     reader or writer of a shared file. The exceptions are files one module owns alone."""
     own = {
-        "train.py": {"np.load", "np.save", "json.dumps", "json.loads"},  # its checkpoints (and their fingerprint)
+        "train.py": {"json.dumps"},  # the fingerprints of its runs
+        "checkpoints.py": {"np.load", "np.save", "json.dumps", "json.loads"},  # training's checkpoints, its own
         "write.py": {"pd.read_csv"},  # page/write.py: genre_fidelity.csv
         "files.py": {"np.save"},  # the atomic writer itself
         "cli.py": {"json.loads"},  # the --settings argument

@@ -210,7 +210,8 @@ def test_generated_clip_decodes_the_learned_prior_draw_of_its_seed(genre_dir: Pa
 
 def test_long_generation_in_chunks_has_no_seams(genre_dir: Path, tmp_path: Path) -> None:
     """Generating far more than one chunk (tiny chunks here) equals decoding in one piece."""
-    from genrevae.genre_model import GenreModel, Rendering, write_generated
+    from genrevae.clip_jobs import write_generated
+    from genrevae.genre_model import GenreModel, Rendering
 
     genre = GenreModel.load(genre_dir)
     write_generated(genre, tmp_path / "chunked", 1, 20.0, 5, rendering=Rendering.from_settings(chunk_frames=16))
@@ -368,7 +369,8 @@ def test_bad_arguments(genre_dir: Path, tmp_path: Path, caplog) -> None:
 def test_long_file_is_transferred_in_bounded_pieces(genre_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """A file longer than one read block and one chunk gives the same audio as in one piece."""
     import genrevae.audio as audio
-    from genrevae.genre_model import GenreModel, Rendering, write_transfer
+    from genrevae.clip_jobs import write_transfer
+    from genrevae.genre_model import GenreModel, Rendering
 
     song = write_tone(tmp_path / "long.wav", 40.0, sample_rate=8000, freq=250.0)
     genre = GenreModel.load(genre_dir)

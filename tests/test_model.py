@@ -17,7 +17,8 @@ from keras import ops
 from conftest import backend_threads
 from genrevae import backend, losses
 from genrevae.config import section
-from genrevae.model import HEADS, ConvVAE, ResidualUnit, Resnet1DBlock, ReportVAE, build_model
+from genrevae.blocks import ResidualUnit, Resnet1DBlock
+from genrevae.model import HEADS, ConvVAE, ReportVAE, build_model
 
 TINY_CONV = {"bands": 4, "width": 4, "max_width": 8, "strides": [2, 4], "kernel_size": 5, "dilations": [1, 3], "latent_channels": 3}
 N = 2001  # not a multiple of the hop, bands * prod(strides) = 32
@@ -375,7 +376,7 @@ def test_compiled_decode_and_encode_give_the_eager_numbers_bit_for_bit(preset, l
 def test_upsampling_conv_is_the_stock_transposed_convolution(kernel_size, strides, frames):
     """The decoder's sub-pixel upsampling equals keras' Conv1DTranspose(padding="same") with the
     same weights, odd kernels and kernels that are no multiple of the stride included."""
-    from genrevae.model import UpsamplingConv1D
+    from genrevae.blocks import UpsamplingConv1D
 
     keras.utils.set_random_seed(0)
     stock = keras.layers.Conv1DTranspose(3, kernel_size, strides=strides, padding="same")

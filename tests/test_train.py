@@ -289,6 +289,7 @@ def test_loss_is_per_sample_so_the_spectral_term_counts():
     """The objective is the negative ELBO per sample plus the STFT distance: doubling the window
     leaves it about the same (it would double if summed over samples)."""
     from genrevae.model import build_model
+    from genrevae.objectives import training_loss
 
     keras.utils.set_random_seed(0)
     model = build_model(TINY["model"], 4096)
@@ -299,11 +300,11 @@ def test_loss_is_per_sample_so_the_spectral_term_counts():
     def value(loss) -> float:
         return float(backend.to_numpy(loss))
 
-    short, _ = training.training_loss(model, x[:, :2048], seed, 1.0, 0.0, [64])
-    long, terms = training.training_loss(model, x, seed, 1.0, 0.0, [64])
+    short, _ = training_loss(model, x[:, :2048], seed, 1.0, 0.0, [64])
+    long, terms = training_loss(model, x, seed, 1.0, 0.0, [64])
     assert value(long) == pytest.approx(value(short), rel=0.2)  # summed over samples it would be 2x
     assert value(long) == pytest.approx(float(np.mean(-backend.to_numpy(terms["elbo"]))) / 4096, rel=1e-5)
-    with_stft, _ = training.training_loss(model, x, seed, 1.0, 1.0, [64, 128])
+    with_stft, _ = training_loss(model, x, seed, 1.0, 1.0, [64, 128])
     assert value(with_stft) - value(long) > 0.1  # the spectral term is of order 1, not 1e-5
 
 

@@ -296,7 +296,8 @@ def cmd_page(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenerateJob, GenreFolder, GenreModel
+    from genrevae.clip_jobs import GenerateJob
+    from genrevae.genre_model import GenreFolder, GenreModel
 
     folder = GenreFolder.open(args.model_dir, need_prior=args.prior == "learned")
     job = GenerateJob.check(
@@ -310,7 +311,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenreFolder, GenreModel, TransferJob
+    from genrevae.clip_jobs import TransferJob
+    from genrevae.genre_model import GenreFolder, GenreModel
     from genrevae.transfer import source_names
 
     if (args.out is None) == (args.out_dir is None):
@@ -339,7 +341,8 @@ def cmd_transfer(args: argparse.Namespace) -> None:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    from genrevae.genre_model import GenreFolder, GenreModel, InterpolateJob
+    from genrevae.clip_jobs import InterpolateJob
+    from genrevae.genre_model import GenreFolder, GenreModel
 
     folder = GenreFolder.open(args.model_dir)
     job = InterpolateJob.check(folder, args.a, args.b, args.out, args.playback_out, args.seconds, _rendering(args), args.force)

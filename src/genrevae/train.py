@@ -87,7 +87,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import sys
 import time
@@ -108,6 +107,7 @@ from genrevae.artifacts.trained_genre import (
     write_epoch_samples,
     write_history,
 )
+from genrevae.checkpoints import checkpoint_dirs, save_checkpoint, try_resume
 from genrevae.config import STAGE_SECTIONS, sections
 from genrevae.files import atomic_path, write_text
 from genrevae.sizes import N_EPOCH_SAMPLES, window_length
@@ -120,8 +120,6 @@ __all__ = [
     "envelope",
     "kl_weight_for_step",
     "adversarial_weight_for_step",
-    "generator_loss",
-    "discriminator_loss",
     "window_batch",
     "train_genre",
     "N_EPOCH_SAMPLES",
@@ -251,121 +249,8 @@ def read_windows(clips: np.ndarray, rows: np.ndarray, offsets: np.ndarray, windo
 
 
 # ---------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------
-def _checkpoint_dirs(ckpt_dir: Path) -> list[Path]:
-    if not ckpt_dir.is_dir():
-        return []
-    found = [p for p in ckpt_dir.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / "state.json").is_file()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
-
-
-def _save_checkpoint(
-    ckpt_dir: Path, step: int, model, optimizer, history: list[dict], samples: list[np.ndarray], fingerprint: str, adversarial=None
-) -> Path:
-    """Write ``step-NNNNNNN`` atomically (temp dir + rename), then delete older checkpoints.
-
-    ``adversarial``: ``(fingerprint, {file stem: variables})`` in the adversarial phase (the
-    discriminator and the phase's two optimizers), written beside the VAE's own."""
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    final = ckpt_dir / f"step-{step:07d}"
-    tmp = ckpt_dir / f".tmp-step-{step:07d}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    np.savez(tmp / "weights.npz", *[backend.to_numpy(v.value) for v in model.weights])
-    np.savez(tmp / "optimizer.npz", *[backend.to_numpy(v.value) for v in optimizer.variables])
-    np.save(tmp / "epoch_samples.npy", np.stack(samples).astype(np.float32))
-    state = {"step": step, "fingerprint": fingerprint, "history": history}
-    if adversarial is not None:
-        state["adversarial_fingerprint"] = adversarial[0]
-        for stem, variables in adversarial[1].items():
-            np.savez(tmp / f"{stem}.npz", *[backend.to_numpy(v.value) for v in variables])
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in _checkpoint_dirs(ckpt_dir):
-        if old != final:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _assign_all(variables, path: Path) -> None:
-    with np.load(path) as data:
-        arrays = [data[f"arr_{i}"] for i in range(len(data.files))]
-    if len(arrays) != len(variables):
-        raise ValueError(f"{path}: {len(arrays)} arrays for {len(variables)} variables")
-    for var, arr in zip(variables, arrays):
-        if tuple(var.shape) != tuple(arr.shape):
-            raise ValueError(f"{path}: shape {arr.shape} does not fit variable {var.path} {tuple(var.shape)}")
-        var.assign(arr)
-
-
-def _try_resume(ckpt_dir: Path, fingerprint: str, steps: int, model, optimizer, log: logging.Logger, adversarial=None):
-    """Restore the newest matching checkpoint; returns ``(step, history, samples)`` or ``None``.
-
-    ``steps`` is the total (VAE and adversarial).  A checkpoint of the adversarial phase must
-    also match ``adversarial`` (``(fingerprint, {file stem: variables})``, None when the phase is
-    off), whose variables it restores."""
-    for tmp in ckpt_dir.glob(".tmp-*") if ckpt_dir.is_dir() else []:
-        shutil.rmtree(tmp, ignore_errors=True)  # half-written by a killed run
-    found = _checkpoint_dirs(ckpt_dir)
-    if not found:
-        if ckpt_dir.is_dir():
-            shutil.rmtree(ckpt_dir, ignore_errors=True)  # e.g. checkpoints of an older format
-        return None
-    latest = found[-1]
-    try:
-        state = json.loads((latest / "state.json").read_text())
-    except (OSError, ValueError) as err:
-        log.warning("ignoring unreadable checkpoint %s (%s); starting fresh", latest, err)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        return None
-    if state.get("fingerprint") != fingerprint:
-        log.info("checkpoint %s has a different settings/data/threads fingerprint; starting fresh", latest)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        return None
-    if int(state["step"]) > steps:
-        log.info("checkpoint %s is past the requested %d steps; starting fresh", latest, steps)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        return None
-    if "adversarial_fingerprint" in state and (adversarial is None or state["adversarial_fingerprint"] != adversarial[0]):
-        log.info("checkpoint %s is of an adversarial phase with other settings (or train.steps); starting fresh", latest)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        return None
-    _assign_all(model.weights, latest / "weights.npz")
-    _assign_all(optimizer.variables, latest / "optimizer.npz")
-    if "adversarial_fingerprint" in state:
-        for stem, variables in adversarial[1].items():
-            _assign_all(variables, latest / f"{stem}.npz")
-    samples = list(np.load(latest / "epoch_samples.npy"))
-    log.info("resuming from checkpoint %s (step %d of %d, fingerprint %s)", latest, state["step"], steps, fingerprint[:12])
-    return int(state["step"]), list(state["history"]), samples
-
-
-# ---------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------
-def training_loss(model, x, seed, kl_weight, stft_weight: float, stft_sizes) -> tuple:
-    r"""The objective of the module docstring for one batch: ``(loss, terms)``.
-
-    ``loss = mean_batch[(-recon + kl_weight * kl) / n] + stft_weight * mean_batch[MR-STFT]``
-    with ``n`` the window length; ``terms`` is :func:`genrevae.losses.elbo_terms`' dict.
-    """
-    from keras import ops
-
-    from genrevae import losses
-
-    t = losses.elbo_terms(model, x, seed, training=True)
-    n = ops.cast(ops.shape(x)[1], "float32")
-    loss = ops.mean(-(t["recon"] - kl_weight * t["kl"]) / n)
-    if stft_weight > 0:
-        spectral = losses.multi_resolution_stft_distance(x, model.waveform(t["output"]), tuple(int(v) for v in stft_sizes))
-        loss = loss + stft_weight * ops.mean(spectral)
-    return loss, t
-
-
 def _make_steps(model, optimizer, train_settings: dict):
     """``(train_step, eval_step)``, each compiled once for this backend (see :mod:`genrevae.backend`).
 
@@ -373,6 +258,7 @@ def _make_steps(model, optimizer, train_settings: dict):
     (elbo, recon, kl)`` per clip.  Arguments are tensors, so one trace serves every step.
     """
     from genrevae import losses
+    from genrevae.objectives import training_loss
 
     stft_weight, stft_sizes = float(train_settings["stft_weight"]), list(train_settings["stft_sizes"])
 
@@ -388,42 +274,6 @@ def _make_steps(model, optimizer, train_settings: dict):
     return train_step, eval_step
 
 
-def generator_loss(model, disc, x, seed, weight, adversarial: dict, stft_weight: float, stft_sizes) -> tuple:
-    r"""The decoder's loss in the adversarial phase for one batch: ``(loss, (y, parts))``.
-
-    ``z`` comes from the frozen encoder (a posterior draw with ``seed``, or its mean), ``y`` is
-    the decoded waveform and ``loss = stft_weight * MR-STFT(x, y) + weight * (adversarial_weight *
-    L_adv + feature_matching_weight * L_FM)`` (:mod:`genrevae.discriminator`), ``weight`` the
-    warm-up ramp.  ``parts`` stacks the three unweighted terms.
-    """
-    from keras import ops
-
-    from genrevae import discriminator as d
-    from genrevae import losses
-
-    mean, logvar = model.encode(x, training=False)
-    mean, logvar = ops.stop_gradient(mean), ops.stop_gradient(logvar)
-    z = model.reparameterize(mean, logvar, seed) if adversarial["sample_latent"] else mean
-    y = model.waveform(model.decode(z, training=True, length=ops.shape(x)[1]))
-    scales = int(adversarial["scales"])
-    real, fake = d.scale_outputs(disc(x), scales), d.scale_outputs(disc(y), scales)
-    spectral = ops.mean(losses.multi_resolution_stft_distance(x, y, tuple(int(v) for v in stft_sizes)))
-    adv, fm = d.generator_hinge_loss(fake), d.feature_matching_loss(real, fake)
-    loss = stft_weight * spectral + weight * (float(adversarial["adversarial_weight"]) * adv + float(adversarial["feature_matching_weight"]) * fm)
-    return loss, (y, ops.stack([spectral, adv, fm]))
-
-
-def discriminator_loss(disc, x, y, scales: int):
-    """The discriminator's hinge loss on real windows ``x`` and decoded ``y`` (no gradient to the decoder)."""
-    from keras import ops
-
-    from genrevae import discriminator as d
-
-    real = d.scale_outputs(disc(x), scales)
-    fake = d.scale_outputs(disc(ops.stop_gradient(y)), scales)
-    return d.discriminator_hinge_loss(real, fake)
-
-
 class _AdversarialPhase:
     """The discriminator, the phase's two Adam optimizers (decoder, discriminator) and their
     compiled steps.  Built only when ``train.adversarial.steps > 0``; the discriminator's initial
@@ -433,6 +283,7 @@ class _AdversarialPhase:
         import keras
 
         from genrevae.discriminator import build_discriminator
+        from genrevae.objectives import discriminator_loss, generator_loss
 
         a = train_settings["adversarial"]
         self.settings = a
@@ -579,7 +430,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
             adv_steps, int(tr["adversarial"]["scales"]), phase2.disc.count_params(),
         )  # fmt: skip
 
-    resumed = _try_resume(ckpt_dir, fingerprint, total, model, optimizer, log, adv_checkpoint)
+    resumed = try_resume(ckpt_dir, fingerprint, total, model, optimizer, log, adv_checkpoint)
     if resumed is None:
         shutil.rmtree(out_dir / "tensorboard", ignore_errors=True)  # a fresh run gets fresh curves
         step, history = 0, []
@@ -587,7 +438,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
         last_ckpt = None
     else:
         step, history, samples = resumed
-        last_ckpt = _checkpoint_dirs(ckpt_dir)[-1]
+        last_ckpt = checkpoint_dirs(ckpt_dir)[-1]
     writer = backend.summary_writer(out_dir / "tensorboard")
     if writer is None:
         log.info("TensorFlow is not installed: no TensorBoard log (history.csv has the same scalars)")
@@ -642,7 +493,7 @@ def train_genre(shard: Path, split: Path, out_dir: Path, settings: dict, threads
                        adversarial_weight=adversarial_weight_for_step(stop - 1, tr))  # fmt: skip
         history.append(row)
         step = stop
-        last_ckpt = _save_checkpoint(ckpt_dir, step, model, optimizer, history, samples, fingerprint, adv_checkpoint if adversarial else None)
+        last_ckpt = save_checkpoint(ckpt_dir, step, model, optimizer, history, samples, fingerprint, adv_checkpoint if adversarial else None)
         _tensorboard_write(writer, model, row, clips, test_idx, sample_seed, int(tr["tensorboard_audio"]), int(settings["sample_rate"]))
         log.info(
             "step %d/%d (%s): train loss %.4g per sample, test ELBO %.6g (recon %.6g, KL %.4g) nats/clip = %.4f bits/sample, "

@@ -1,7 +1,7 @@
 """The clips the workflow transfers into every genre, prepared once for the model and the page.
 
 The ``transfer`` stage re-synthesises source clips through each genre's VAE
-(``genrevae transfer``, :func:`genrevae.genre_model.write_transfer`).  Its sources come from
+(``genrevae transfer``, :func:`genrevae.clip_jobs.write_transfer`).  Its sources come from
 the config: every audio file in ``transfer.dir``, or -- when that is empty, as by default --
 the first test clip of each configured genre, which is then transferred into every *other*
 genre.  :func:`write_transfer_source` turns one source into what the model hears and a

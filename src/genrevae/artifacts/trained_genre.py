@@ -13,7 +13,7 @@ reports, the pair named in the table)::
     ``model/config.json``            ``config_file``        :func:`read_config` / :func:`write_config`
     ``model/history.csv``            ``history_file``       :func:`read_history` / :func:`write_history`
     ``model/epoch_samples.npy``      ``epoch_samples_file`` :func:`read_epoch_samples` / :func:`write_epoch_samples`
-    ``model/checkpoints/``           ``checkpoints_dir``    train's own (resume state)
+    ``model/checkpoints/``           ``checkpoints_dir``    genrevae.checkpoints (train's resume state)
     ``prior/prior.keras``            ``prior_file``         genrevae.prior.load_prior / fit_prior_files
     ``prior/prior.json``             ``prior_report_file``  :func:`read_prior_report` / :func:`write_prior_report`
     ``metrics.json``                 ``metrics_file``       genrevae.artifacts.reports
@@ -21,7 +21,7 @@ reports, the pair named in the table)::
     ``judge.json``                   ``judge_file``         genrevae.artifacts.reports
     ``figures/<figure>``             ``figure_file(name)``  genrevae.figures (PNG, GIF)
     ``generated/manifest.csv``       ``manifest_file``      :func:`read_manifest` / :func:`write_manifest`
-    ``transfer/``                    ``transfer_dir``       genrevae.genre_model.TransferJob
+    ``transfer/``                    ``transfer_dir``       genrevae.clip_jobs.TransferJob
     ===============================  =====================  ===================================
 
 The train and prior stages write into a sub-folder they are given (``--out-dir``, the rule's
