@@ -73,6 +73,7 @@ REBUILDS = {
         "page": {""},
     },  # fmt: skip
     "transfer.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}},
+    "clip_files.py": {"transfer_source": {""}, "transfer": {"jazz", "rock"}, "page": {""}},
     "genre_model.py": {"transfer": {"jazz", "rock"}, "page": {""}},
     "clip_jobs.py": {"transfer": {"jazz", "rock"}, "page": {""}},
     # shared by the prior and everything after it: the export re-runs through prior.keras

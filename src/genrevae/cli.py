@@ -311,6 +311,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_transfer(args: argparse.Namespace) -> None:
+    from genrevae.clip_files import clip_files
     from genrevae.clip_jobs import TransferJob
     from genrevae.genre_model import GenreFolder, GenreModel
     from genrevae.transfer import source_names
@@ -327,7 +328,7 @@ def cmd_transfer(args: argparse.Namespace) -> None:
         if args.out_dir.exists() and not args.out_dir.is_dir():
             raise ConfigError(f"{args.out_dir}: --out-dir exists and is not a folder; give a folder")
         named = source_names(args.inputs, "transfer --out-dir")
-        jobs = [(p, args.out_dir / f"{n}.wav", args.out_dir / "playback" / f"{n}.wav") for n, p in named.items()]
+        jobs = [(p, clip_files(args.out_dir, n).wav, clip_files(args.out_dir, n).playback) for n, p in named.items()]
     learned = args.strength > 0 and args.prior == "learned"
     folder = GenreFolder.open(args.model_dir, need_prior=learned)
     job = TransferJob.check(

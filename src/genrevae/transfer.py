@@ -71,9 +71,10 @@ def write_transfer_source(
     (its ``shard`` and ``split``); returns the JSON record written beside the WAVs."""
     from genrevae.audio import inspect_audio, read_blocks, write_waveform
     from genrevae.artifacts.reports import write_report
+    from genrevae.clip_files import clip_files
 
-    out_dir = Path(out_dir)
-    wav, playback = out_dir / f"{name}.wav", out_dir / "playback" / f"{name}.wav"
+    files = clip_files(out_dir, name)
+    wav, playback = files.wav, files.playback
     if file is not None:
         info = inspect_audio(file)
         written = write_waveform(wav, read_blocks(file, sample_rate), sample_rate, peak_dbfs, playback, playback_rate)
@@ -99,10 +100,10 @@ def write_transfer_source(
         "source": name,
         **record,
         "file": wav.name,
-        "playback_file": f"playback/{wav.name}",
+        "playback_file": files.playback_name,
         "sample_rate": int(sample_rate),
         "seconds": round(written.seconds, 6),
         "gain": written.gain,
     }
-    write_report(record, out_dir / f"{name}.json")
+    write_report(record, files.sidecar)
     return record

@@ -13,6 +13,7 @@ import pandas as pd
 
 from genrevae.artifacts.reports import read_report
 from genrevae.artifacts.trained_genre import TrainedGenre
+from genrevae.clip_files import clip_files
 from genrevae.figure_list import FIGURES
 
 
@@ -89,7 +90,8 @@ def collect_genre(results_dir: Path, genre: str) -> GenreResults:
 def _transfer_clip(folder: Path, name: str) -> TransferClip | None:
     """The clip ``name`` of a transfer folder (``<name>.wav``, ``playback/<name>.wav``,
     ``<name>.json``), or None when it has no audio at all."""
-    clip = TransferClip(folder / f"{name}.wav", folder / "playback" / f"{name}.wav", _read_json(folder / f"{name}.json"))
+    files = clip_files(folder, name)
+    clip = TransferClip(files.wav, files.playback, _read_json(files.sidecar))
     return clip if clip.wav.is_file() or clip.playback.is_file() else None
 
 
@@ -119,7 +121,7 @@ def collect_transfers(results_dir: Path, genres: Sequence[str], sources: Sequenc
         names = set(sources)
     rows = []
     for name in sorted(names):
-        info = _read_json(sources_dir / f"{name}.json")
+        info = _read_json(clip_files(sources_dir, name).sidecar)
         genre = info.get("genre")
         rows.append(
             TransferRow(
