@@ -328,7 +328,8 @@ def cmd_transfer(args: argparse.Namespace) -> None:
         if args.out_dir.exists() and not args.out_dir.is_dir():
             raise ConfigError(f"{args.out_dir}: --out-dir exists and is not a folder; give a folder")
         named = source_names(args.inputs, "transfer --out-dir")
-        jobs = [(p, clip_files(args.out_dir, n).wav, clip_files(args.out_dir, n).playback) for n, p in named.items()]
+        files = {n: clip_files(args.out_dir, n) for n in named}
+        jobs = [(p, files[n].wav, files[n].playback) for n, p in named.items()]
     learned = args.strength > 0 and args.prior == "learned"
     folder = GenreFolder.open(args.model_dir, need_prior=learned)
     job = TransferJob.check(

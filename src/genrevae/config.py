@@ -235,7 +235,7 @@ def stage_sections(stage: str, given: Mapping[str, Any] | None) -> dict[str, Any
             f"genrevae {stage} --settings: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not read by this "
             f"stage (it reads {', '.join(names)}); remove {'it' if len(unused) == 1 else 'them'}"
         )
-    return {name: section(name, given.get(name)) for name in names}
+    return sections(given, names)  # nothing else is left in `given` to carry over
 
 
 def section(name: str, given: Any = None) -> Any:
