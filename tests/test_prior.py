@@ -61,6 +61,7 @@ def small_settings(**overrides) -> dict:
         heads=2,
         context_frames=8,
         validation_clips=0,
+        dropout=0.0,
     )
     settings.update(overrides)
     return settings
@@ -541,6 +542,33 @@ def test_transformer_save_load_round_trip(fitted_transformer, ar_data, tmp_path:
     np.testing.assert_array_equal(loaded.sample(3, 30, seed=21, temperature=0.8), prior.sample(3, 30, seed=21, temperature=0.8))
 
 
+def test_dropout_acts_only_while_fitting_and_the_fit_stays_reproducible(ar_data, fitted, tmp_path: Path) -> None:
+    """prior.dropout regularises the fit: it changes the weights, a second fit with the same
+    seed gives the same ones, and the fitted prior scores and samples without dropping
+    (the same numbers every call, and after a save and load)."""
+    train, test = ar_data
+    settings = small_settings(steps=100, dropout=0.3)
+    prior, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
+    again, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
+    for a, b in zip(prior.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    plain, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100), seed=3)
+    assert plain.input_dropout is None and fitted[0].get_config()["dropout"] == 0.0
+    assert len(plain.get_weights()) == len(prior.get_weights())  # the dropout layers own no saved weights
+    assert not np.array_equal(plain.get_weights()[-2], prior.get_weights()[-2])  # the head learnt otherwise
+    scored = backend.to_numpy(prior.log_prob(test))
+    np.testing.assert_array_equal(scored, backend.to_numpy(prior.log_prob(test)))
+    np.testing.assert_allclose(backend.to_numpy(ops.sum(prior(test, training=False), axis=1)), scored, rtol=1e-5)
+    assert not np.allclose(backend.to_numpy(ops.sum(prior(test, training=True), axis=1)), scored, rtol=1e-5)
+    held_out = prior_report(prior, fit_var(list(train), order=2), train, test)["test"]
+    assert held_out["learned"]["nll_per_frame"] < held_out["standard_normal"]["nll_per_frame"] - 2.0, held_out
+    prior.save(tmp_path / "prior.keras")
+    loaded = keras.models.load_model(tmp_path / "prior.keras", compile=False)
+    assert loaded.get_config() == prior.get_config() and loaded.dropout == 0.3
+    np.testing.assert_array_equal(backend.to_numpy(loaded.log_prob(test)), scored)
+    np.testing.assert_array_equal(loaded.sample(2, 9, seed=1), prior.sample(2, 9, seed=1))
+
+
 def test_a_saved_prior_without_the_network_setting_loads_as_the_same_gru(tmp_path: Path) -> None:
     """prior.keras files saved before prior.network existed have no network, heads or
     context_frames in their config: they load as the GRU they were, scoring bit-identically."""
@@ -557,7 +585,7 @@ def test_a_saved_prior_without_the_network_setting_loads_as_the_same_gru(tmp_pat
             data = src.read(item.filename)
             if item.filename == "config.json":
                 config = json.loads(data)
-                for key in ("network", "heads", "context_frames"):
+                for key in ("network", "heads", "context_frames", "dropout"):
                     del config["config"][key]
                 data = json.dumps(config).encode()
             dst.writestr(item, data)
@@ -641,6 +669,8 @@ def test_var_sampling_is_seeded_and_tempered(ar_data) -> None:
         ("network", "lstm"),
         ("heads", 0),
         ("context_frames", 0),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
     ],
 )
 def test_bad_settings_raise_naming_the_key(key: str, value) -> None:
@@ -653,8 +683,8 @@ def test_missing_settings_take_the_schema_default_and_unknown_are_named(ar_data)
     settings = small_settings()
     del settings["mixtures"]
     assert section("prior", settings)["mixtures"] == section("prior")["mixtures"]
-    with pytest.raises(ValueError, match=r"prior\.dropout"):
-        fit_prior(train, posterior_logvar(train), small_settings(dropout=0.1), seed=0)
+    with pytest.raises(ValueError, match=r"prior\.weight_decay"):
+        fit_prior(train, posterior_logvar(train), small_settings(weight_decay=0.1), seed=0)
     good = section("prior", small_settings(max_seconds=60, var_order=0))
     assert set(good) == set(small_settings()) and good["max_seconds"] == 60.0
 

@@ -43,7 +43,7 @@ VALIDATION_STREAM = 0x7A1
 def _typed(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``prior`` section (resolved by :func:`genrevae.config.section`) with Python numbers:
     the rates and the budget as floats, every count as an int (``network`` stays a string)."""
-    floats = ("learning_rate", "temperature", "max_seconds")
+    floats = ("learning_rate", "temperature", "max_seconds", "dropout")
     return {k: v if v is None or isinstance(v, str) else float(v) if k in floats else int(v) for k, v in settings.items()}
 
 
@@ -148,7 +148,7 @@ def fit_prior(
         var_model = fit_var(posterior_draws(mean, logvar, seed), min(s["var_order"], mean.shape[1] - 1))
     prior = LatentPrior(
         channels, hidden=s["hidden"], layers=s["layers"], mixtures=s["mixtures"], order=var_model.order,
-        network=s["network"], heads=s["heads"], context_frames=s["context_frames"],
+        network=s["network"], heads=s["heads"], context_frames=s["context_frames"], dropout=s["dropout"],
     )  # fmt: skip
     prior.set_standardization(*aggregate_posterior_moments(mean, logvar))
     prior.set_linear(var_model)

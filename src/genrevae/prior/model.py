@@ -95,6 +95,8 @@ class LatentPrior(StandardisedLatents, keras.Model):
         network: ``"gru"`` (what a saved prior without this setting is) or ``"transformer"``.
         heads: attention heads of the transformer (``hidden`` must be a multiple).
         context_frames: the transformer's attention window in frames.
+        dropout: rate of the dropout on the network's input ``x_t`` and output ``h_t`` while
+            fitting (0: none, and no dropout layers); scoring and sampling never drop.
 
     Call :meth:`set_linear` and :meth:`set_standardization` before training
     (:func:`fit_prior` does).
@@ -112,6 +114,7 @@ class LatentPrior(StandardisedLatents, keras.Model):
         network: str = "gru",
         heads: int = 4,
         context_frames: int = 64,
+        dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -126,12 +129,15 @@ class LatentPrior(StandardisedLatents, keras.Model):
         self.network = str(network)
         self.heads = int(heads)
         self.context_frames = int(context_frames)
+        self.dropout = float(dropout)
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
         if min(self.channels, self.hidden, self.num_layers, self.mixtures) < 1 or self.order < 0:
             raise ValueError("channels, hidden, layers and mixtures must all be >= 1 and order >= 0")
         if not self.log_scale_min < self.log_scale_max:
             raise ValueError("log_scale_min must be < log_scale_max")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
 
         c, k = self.channels, self.mixtures
         self.loc = self.add_weight(shape=(c,), initializer="zeros", trainable=False, name="loc")
@@ -155,6 +161,10 @@ class LatentPrior(StandardisedLatents, keras.Model):
             ]
             self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.head = keras.layers.Dense(k * (1 + 2 * c), kernel_initializer="zeros", name="head")
+        # A prior without dropout has no dropout layer: no seed state among its weights, so it
+        # saves exactly the weights of the priors saved before the setting.
+        self.input_dropout = keras.layers.Dropout(self.dropout, name="input_dropout") if self.dropout else None
+        self.output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout") if self.dropout else None
         # Build every weight now, so a freshly constructed (or deserialised) model owns
         # all its variables before the first call and load_model can fill them.
         self.input_projection.build((None, None, 2 * c))
@@ -186,6 +196,7 @@ class LatentPrior(StandardisedLatents, keras.Model):
             "network": self.network,
             "heads": self.heads,
             "context_frames": self.context_frames,
+            "dropout": self.dropout,
         }
 
     def set_linear(self, var: "VarModel") -> None:
@@ -243,6 +254,8 @@ class LatentPrior(StandardisedLatents, keras.Model):
             [ops.pad(self.innovations(z)[:, :-1], shift), ops.pad(self.standardize(z)[:, :-1], shift)], axis=-1
         )
         h = self.input_projection(prev)
+        if self.input_dropout is not None:
+            h = self.input_dropout(h, training=training)
         if self.network == "gru":
             for gru in self.grus:
                 h, _ = gru(h, training=training)
@@ -250,6 +263,8 @@ class LatentPrior(StandardisedLatents, keras.Model):
             for block in self.blocks:
                 h = block(h)
             h = self.final_norm(h)
+        if self.output_dropout is not None:
+            h = self.output_dropout(h, training=training)
         return self._split_head(self.head(ops.concatenate([h, prev], axis=-1)))
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:
