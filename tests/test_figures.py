@@ -129,6 +129,19 @@ def test_loss_curves_have_four_labelled_panels() -> None:
     assert len(loss_curves_figure(_history(warmup=False), "jazz").axes) == 4
 
 
+def test_loss_curves_shade_the_adversarial_phase_only_where_it_ran() -> None:
+    history = _history(checkpoints=5, warmup=False)
+    history["phase"] = ["vae"] * 3 + ["adversarial"] * 2  # steps 250-750 VAE, 1000-1250 adversarial
+    fig = loss_curves_figure(history, "jazz")
+    for ax in fig.axes[:4]:
+        (span,) = [p for p in ax.patches if p.get_label() == "adversarial phase"]
+        x0, x1 = span.get_x(), span.get_x() + span.get_width()
+        assert (x0, x1) == pytest.approx((750, 1250))
+    assert "adversarial phase" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    history["phase"] = "vae"
+    assert not any(ax.patches for ax in loss_curves_figure(history, "jazz").axes[:4])
+
+
 def test_reconstructions_show_waveforms_and_log_mel_side_by_side() -> None:
     t = np.arange(N_SAMPLES) / RATE
     originals = np.stack([0.5 * np.sin(2 * np.pi * f * t) for f in (200, 400)]).astype(np.float32)

@@ -310,7 +310,9 @@ def loss_curves_figure(history: pd.DataFrame, genre: str) -> Figure:
     ``history`` has the columns of ``history.csv`` (``step, train_loss, test_elbo,
     test_recon, test_kl, kl_weight, ...``): the training loss per sample (the objective
     of :mod:`genrevae.train`), the test numbers in nats per clip.  When the KL weight
-    changes it is drawn on a second axis of the first panel.
+    changes it is drawn on a second axis of the first panel.  Rows whose ``phase`` is
+    ``adversarial`` (``train.adversarial.steps > 0``) are shaded in every panel: there the
+    training loss is the decoder's adversarial objective, not the VAE's, and the encoder is frozen.
     """
     fig = Figure(figsize=(12, 8), layout="constrained")
     axes = np.asarray(fig.subplots(2, 2, squeeze=False))
@@ -331,6 +333,14 @@ def loss_curves_figure(history: pd.DataFrame, genre: str) -> Figure:
         ax.set_xlabel("training step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
+    if "phase" in history and (history["phase"] == "adversarial").any():
+        adversarial = epochs[(history["phase"] == "adversarial").to_numpy()]
+        vae = epochs[(history["phase"] != "adversarial").to_numpy()]
+        # The phase starts right after the last VAE row's step; its first row is a checkpoint later.
+        start = vae.max() if len(vae) else 0
+        for ax in axes.flat:
+            ax.axvspan(start, adversarial.max(), color="tab:orange", alpha=0.12, lw=0, label="adversarial phase")
+        axes[0, 0].legend(loc="upper right", fontsize="small")
     if "kl_weight" in history and history["kl_weight"].nunique() > 1:
         twin = axes[0, 0].twinx()
         twin.plot(epochs, history["kl_weight"].to_numpy(dtype=float), ls="--", color="gray", label="KL weight")
