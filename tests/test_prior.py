@@ -62,6 +62,7 @@ def small_settings(**overrides) -> dict:
         context_frames=8,
         validation_clips=0,
         dropout=0.0,
+        scheduled_sampling=0.0,
     )
     settings.update(overrides)
     return settings
@@ -569,6 +570,52 @@ def test_dropout_acts_only_while_fitting_and_the_fit_stays_reproducible(ar_data,
     np.testing.assert_array_equal(loaded.sample(2, 9, seed=1), prior.sample(2, 9, seed=1))
 
 
+def test_one_step_draws_are_the_samplers_draws_given_the_true_past() -> None:
+    """Scheduled sampling's history: frame t drawn from p(. | z_<t) with the given uniforms and
+    normals, as the one-frame step and the sampler's Gumbel-max draw make it."""
+    keras.utils.set_random_seed(1)
+    prior = LatentPrior(CHANNELS, hidden=8, mixtures=3, order=2)
+    prior.set_linear(_random_var(order=2, seed=5))
+    _randomise_head(prior, 6)
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(2, 9, CHANNELS)).astype(np.float32)
+    uniform = rng.random((2, 9, 3)).astype(np.float32)
+    noise = rng.standard_normal((2, 9, CHANNELS)).astype(np.float32)
+    drawn = backend.to_numpy(prior.one_step_draws(z, uniform, noise))
+    u = backend.to_numpy(prior.innovations(z))
+    s = backend.to_numpy(prior.standardize(z))
+    pred = backend.to_numpy(prior.linear_prediction(z))
+    unwhiten = backend.to_numpy(prior.unwhiten)
+    states = prior.initial_state(2)
+    prev = np.zeros((2, 2 * CHANNELS), np.float32)
+    for t in range(9):
+        logits, means, log_scales, states = (backend.to_numpy(x) if i < 3 else x for i, x in enumerate(prior.step(prev, states)))
+        k = np.argmax(logits - np.log(-np.log(uniform[:, t])), axis=-1)
+        expected = pred[:, t] + (means[np.arange(2), k] + np.exp(log_scales[np.arange(2), k]) * noise[:, t]) @ unwhiten.T
+        np.testing.assert_allclose(drawn[:, t], expected, rtol=1e-4, atol=1e-4)
+        prev = np.concatenate([u[:, t], s[:, t]], axis=1).astype(np.float32)
+    # Scored after its own past the density is the model's; after another past it is not.
+    same = backend.to_numpy(prior._frame_log_probs(z, history=z))
+    np.testing.assert_array_equal(same, backend.to_numpy(prior._frame_log_probs(z)))
+    other = backend.to_numpy(prior._frame_log_probs(z, history=drawn))
+    assert np.allclose(other[:, 0], same[:, 0]) and not np.allclose(other[:, 2:], same[:, 2:])
+    with pytest.raises(ValueError, match="only scored in training"):
+        prior.log_prob(z, history=drawn)
+
+
+def test_scheduled_sampling_fits_reproducibly_and_still_learns(ar_data) -> None:
+    train, test = ar_data
+    settings = small_settings(steps=100, scheduled_sampling=0.5)
+    prior, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
+    again, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
+    for a, b in zip(prior.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    forced, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100), seed=3)
+    assert not np.array_equal(forced.get_weights()[-2], prior.get_weights()[-2])
+    held_out = prior_report(prior, fit_var(list(train), order=2), train, test)["test"]
+    assert held_out["learned"]["nll_per_frame"] < held_out["standard_normal"]["nll_per_frame"] - 2.0, held_out
+
+
 def test_a_saved_prior_without_the_network_setting_loads_as_the_same_gru(tmp_path: Path) -> None:
     """prior.keras files saved before prior.network existed have no network, heads or
     context_frames in their config: they load as the GRU they were, scoring bit-identically."""
@@ -671,6 +718,8 @@ def test_var_sampling_is_seeded_and_tempered(ar_data) -> None:
         ("context_frames", 0),
         ("dropout", 1.0),
         ("dropout", -0.1),
+        ("scheduled_sampling", 1.0),
+        ("scheduled_sampling", -0.5),
     ],
 )
 def test_bad_settings_raise_naming_the_key(key: str, value) -> None:

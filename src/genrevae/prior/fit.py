@@ -39,11 +39,14 @@ VAR_FIT_DRAWS = 4
 #: Random stream (with the seed) that picks the train clips held out of the fit.
 VALIDATION_STREAM = 0x7A1
 
+#: Random stream (with the seed and step) of scheduled sampling's masks and draws.
+SCHEDULED_SAMPLING_STREAM = 0x55
+
 
 def _typed(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``prior`` section (resolved by :func:`genrevae.config.section`) with Python numbers:
     the rates and the budget as floats, every count as an int (``network`` stays a string)."""
-    floats = ("learning_rate", "temperature", "max_seconds", "dropout")
+    floats = ("learning_rate", "temperature", "max_seconds", "dropout", "scheduled_sampling")
     return {k: v if v is None or isinstance(v, str) else float(v) if k in floats else int(v) for k, v in settings.items()}
 
 
@@ -88,6 +91,21 @@ def _training_batch(
     lv = logvar[clips[:, None], index]
     eps = rng.standard_normal(mu.shape, dtype=np.float32)
     return (mu + np.exp(0.5 * lv) * eps).astype(np.float32)
+
+
+def scheduled_sampling_draws(
+    shape: tuple[int, int, int], mixtures: int, rate: float, seed: int, step: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random numbers of one scheduled-sampling step, a pure function of ``(seed, step)``
+    from a stream of their own (the batches are those of a fit without it): which frames of
+    the history are the model's own draws (``mask (batch, T)``, each with probability
+    ``rate``), and the uniforms ``(batch, T, K)`` and normals ``(batch, T, C)`` of those draws."""
+    batch, frames, channels = shape
+    rng = np.random.default_rng([seed, step, SCHEDULED_SAMPLING_STREAM])
+    mask = (rng.random((batch, frames)) < rate).astype(np.float32)
+    uniform = rng.random((batch, frames, mixtures), dtype=np.float32)
+    noise = rng.standard_normal((batch, frames, channels), dtype=np.float32)
+    return mask, uniform, noise
 
 
 def posterior_draws(mean: np.ndarray, logvar: np.ndarray, seed: int, draws: int = VAR_FIT_DRAWS) -> list[np.ndarray]:
@@ -155,11 +173,22 @@ def fit_prior(
     optimizer = keras.optimizers.Adam(learning_rate=s["learning_rate"], global_clipnorm=GRADIENT_CLIPNORM)
     optimizer.build(prior.trainable_variables)  # the slots exist before the step is compiled
 
-    def loss_fn(z: Tensor) -> Tensor:
+    def loss_fn(z: Tensor, *scheduled: Tensor) -> Tensor:
         """Mean NLL per frame of the batch; the VAR, whitening and standardisation weights are
-        non-trainable and reach the compiled step through the seam, like the network's."""
+        non-trainable and reach the compiled step through the seam, like the network's.
+
+        With scheduled sampling (``scheduled`` = mask, uniforms, normals) each frame is scored
+        after a past in which the masked frames are the model's own one-step draws (parallel
+        scheduled sampling, Duckworth et al. 2019): sampling feeds the network its own output,
+        and a network trained only on true pasts drifts off them.  No gradient flows through
+        the draws."""
         frames = ops.cast(ops.shape(z)[1], "float32")
-        return -ops.mean(prior.log_prob(z, training=True)) / frames
+        history = None
+        if scheduled:
+            mask, uniform, noise = scheduled
+            drawn = ops.stop_gradient(prior.one_step_draws(z, uniform, noise, training=True))
+            history = ops.where(mask[..., None] > 0, drawn, z)
+        return -ops.mean(prior.log_prob(z, training=True, history=history)) / frames
 
     # On TensorFlow a plain graph: with XLA the GRU's step measured ~1.5x slower on CPU (hidden
     # 128, 16 x 128 frames) after a longer compile.  JAX always compiles with XLA.
@@ -178,7 +207,10 @@ def fit_prior(
     total, count = 0.0, 0
     for step in range(1, s["steps"] + 1):
         z = _training_batch(mean, logvar, s["batch_size"], segment, seed, step)
-        loss = float(backend.to_numpy(train_step(ops.convert_to_tensor(z, "float32"))))
+        args = [z]
+        if s["scheduled_sampling"] > 0:
+            args.extend(scheduled_sampling_draws(z.shape, s["mixtures"], s["scheduled_sampling"], seed, step))
+        loss = float(backend.to_numpy(train_step(*(ops.convert_to_tensor(a, "float32") for a in args))))
         if not math.isfinite(loss):
             raise FloatingPointError(f"prior: non-finite loss {loss} at step {step}")
         total, count = total + loss, count + 1

@@ -282,17 +282,37 @@ class LatentPrior(StandardisedLatents, keras.Model):
         component = -0.5 * ops.sum(diff * diff + LOG_2PI + 2.0 * log_scales, axis=-1)
         return ops.logsumexp(ops.log_softmax(logits, axis=-1) + component, axis=-1)
 
-    def _frame_log_probs(self, z: Tensor, training: bool = False) -> Tensor:
-        """``log p(z_t | z_<t)`` in original units, ``(batch, T)``."""
+    def _frame_log_probs(self, z: Tensor, training: bool = False, history: Tensor | None = None) -> Tensor:
+        """``log p(z_t | h_<t)`` in original units, ``(batch, T)``, where the past ``h`` is
+        ``history`` (same shape as ``z``; default ``z`` itself, the model's log-density)."""
+        z = ops.convert_to_tensor(z, "float32")
+        h = z if history is None else ops.convert_to_tensor(history, "float32")
+        logits, means, log_scales = self.conditionals(h, training=training)
+        u = ops.matmul(z - self.linear_prediction(h), ops.transpose(self.whiten))
+        return self.mixture_log_prob(u, logits, means, log_scales) + self._log_det_whiten()
+
+    def one_step_draws(self, z: Tensor, uniform: Tensor, noise: Tensor, training: bool = False) -> Tensor:
+        """A draw of every frame from its conditional given the true past, ``z~_t ~ p(. | z_<t)``,
+        all frames at once (teacher forced): ``(batch, T, C)`` in original units.
+
+        ``uniform`` ``(batch, T, K)`` in ``[0, 1)`` picks each frame's component by Gumbel-max
+        and ``noise`` ``(batch, T, C)`` ~ N(0, I) draws it, as :meth:`_sample_step` does frame
+        by frame (temperature 1).  What parallel scheduled sampling feeds back as history.
+        """
         z = ops.convert_to_tensor(z, "float32")
         logits, means, log_scales = self.conditionals(z, training=training)
-        return self.mixture_log_prob(self.innovations(z), logits, means, log_scales) + self._log_det_whiten()
+        gumbel = -ops.log(-ops.log(ops.maximum(ops.convert_to_tensor(uniform, "float32"), _TINY)))
+        index = ops.expand_dims(ops.expand_dims(ops.argmax(logits + gumbel, axis=-1), -1), -1)  # (batch, T, 1, 1)
+        mu = ops.take_along_axis(means, index, axis=2)[:, :, 0]
+        log_sigma = ops.take_along_axis(log_scales, index, axis=2)[:, :, 0]
+        u = mu + ops.exp(log_sigma) * ops.convert_to_tensor(noise, "float32")
+        return self.linear_prediction(z) + ops.matmul(u, ops.transpose(self.unwhiten))
 
     def _sequence_log_prob(self, z: Tensor) -> Tensor:
         """``sum_t log p(z_t | z_<t)``, ``(batch,)``: what :meth:`log_prob` compiles."""
         return ops.sum(self._frame_log_probs(z), axis=1)
 
-    def log_prob(self, z: Tensor | np.ndarray, training: bool = False) -> Tensor:
+    def log_prob(self, z: Tensor | np.ndarray, training: bool = False, history: Tensor | None = None) -> Tensor:
         """Exact log-density (nats) of whole sequences ``z (batch, T, C)``; returns ``(batch,)``.
 
         ``sum_t log p(z_t | z_<t)`` including the whitening Jacobian ``T log|det L^{-1}|``,
@@ -302,9 +322,14 @@ class LatentPrior(StandardisedLatents, keras.Model):
         the learned-prior ELBO of every importance sample needs.  In training it runs the ops
         directly, inside the compiled train step, so gradients flow through them.  Called inside
         another compiled function it nests (JAX then passes the enclosing values of the weights).
+
+        ``history`` (training only): score ``z_t`` after a different past ``h_<t`` -- the mixed
+        history of scheduled sampling (:func:`genrevae.prior.fit.fit_prior`).
         """
         if training:
-            return ops.sum(self._frame_log_probs(z, training=True), axis=1)
+            return ops.sum(self._frame_log_probs(z, training=True, history=history), axis=1)
+        if history is not None:
+            raise ValueError("log_prob: a history other than z itself is only scored in training")
         if self._log_prob_fn is None:
             self._log_prob_fn = self._compile_log_prob()
         return self._log_prob_fn(ops.convert_to_tensor(z, "float32"))
