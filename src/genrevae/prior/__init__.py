@@ -34,7 +34,9 @@ so :meth:`LatentPrior.log_prob` is a density of the ORIGINAL ``z`` and comparabl
 Training (:func:`fit_prior`) maximises the likelihood of random ``segment_frames``-long
 segments of ``z ~ q(z|x)`` drawn afresh every step from the posteriors of the training
 clips.  Sampling (:meth:`LatentPrior.sample`) is ancestral, frame by frame, for any
-number of frames.
+number of frames.  Two options regularise the fit: ``prior.dropout`` (on the network's input
+and output frames) and ``prior.scheduled_sampling`` (a fraction of the past frames the network
+reads are its own one-step draws, :meth:`LatentPrior.one_step_draws`, as when sampling).
 
 Baselines
 ---------
