@@ -543,20 +543,27 @@ def test_transformer_save_load_round_trip(fitted_transformer, ar_data, tmp_path:
     np.testing.assert_array_equal(loaded.sample(3, 30, seed=21, temperature=0.8), prior.sample(3, 30, seed=21, temperature=0.8))
 
 
+def _fit_with_and_without(train: np.ndarray, **option) -> tuple[LatentPrior, LatentPrior]:
+    """Fit 100 steps with a fit ``option`` twice (the same weights bit for bit: the option keeps
+    the fit reproducible) and once without it (the head learns other weights); returns the
+    fit with the option and the one without."""
+    prior, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100, **option), seed=3)
+    again, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100, **option), seed=3)
+    for a, b in zip(prior.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    plain, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100), seed=3)
+    assert not np.array_equal(plain.get_weights()[-2], prior.get_weights()[-2])
+    return prior, plain
+
+
 def test_dropout_acts_only_while_fitting_and_the_fit_stays_reproducible(ar_data, fitted, tmp_path: Path) -> None:
     """prior.dropout regularises the fit: it changes the weights, a second fit with the same
     seed gives the same ones, and the fitted prior scores and samples without dropping
     (the same numbers every call, and after a save and load)."""
     train, test = ar_data
-    settings = small_settings(steps=100, dropout=0.3)
-    prior, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
-    again, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
-    for a, b in zip(prior.get_weights(), again.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    plain, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100), seed=3)
+    prior, plain = _fit_with_and_without(train, dropout=0.3)
     assert plain.input_dropout is None and fitted[0].get_config()["dropout"] == 0.0
     assert len(plain.get_weights()) == len(prior.get_weights())  # the dropout layers own no saved weights
-    assert not np.array_equal(plain.get_weights()[-2], prior.get_weights()[-2])  # the head learnt otherwise
     scored = backend.to_numpy(prior.log_prob(test))
     np.testing.assert_array_equal(scored, backend.to_numpy(prior.log_prob(test)))
     np.testing.assert_allclose(backend.to_numpy(ops.sum(prior(test, training=False), axis=1)), scored, rtol=1e-5)
@@ -605,13 +612,7 @@ def test_one_step_draws_are_the_samplers_draws_given_the_true_past() -> None:
 
 def test_scheduled_sampling_fits_reproducibly_and_still_learns(ar_data) -> None:
     train, test = ar_data
-    settings = small_settings(steps=100, scheduled_sampling=0.5)
-    prior, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
-    again, _ = fit_prior(train, posterior_logvar(train), settings, seed=3)
-    for a, b in zip(prior.get_weights(), again.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    forced, _ = fit_prior(train, posterior_logvar(train), small_settings(steps=100), seed=3)
-    assert not np.array_equal(forced.get_weights()[-2], prior.get_weights()[-2])
+    prior, _ = _fit_with_and_without(train, scheduled_sampling=0.5)
     held_out = prior_report(prior, fit_var(list(train), order=2), train, test)["test"]
     assert held_out["learned"]["nll_per_frame"] < held_out["standard_normal"]["nll_per_frame"] - 2.0, held_out
 
