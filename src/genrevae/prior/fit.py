@@ -152,7 +152,8 @@ def fit_prior(
 
     Returns the model and a history: one dict per ``LOG_EVERY`` steps and one for the
     last step, ``{"step", "nll_per_frame" (mean over the steps since the previous
-    record, nats, original units), "seconds" (since the start)}``, with
+    record, nats, original units; with scheduled sampling scored after the mixed pasts, so not the
+    model's likelihood), "seconds" (since the start)}``, with
     ``"validation_nll_per_frame"`` where ``validation_mean`` is given.
     """
     s = _typed(section("prior", settings))
