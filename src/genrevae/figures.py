@@ -333,9 +333,9 @@ def loss_curves_figure(history: pd.DataFrame, genre: str) -> Figure:
         ax.set_xlabel("training step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-    if "phase" in history and (history["phase"] == "adversarial").any():
-        adversarial = epochs[(history["phase"] == "adversarial").to_numpy()]
-        vae = epochs[(history["phase"] != "adversarial").to_numpy()]
+    in_adversarial = (history["phase"] == "adversarial").to_numpy() if "phase" in history else np.zeros(len(history), bool)
+    if in_adversarial.any():
+        adversarial, vae = epochs[in_adversarial], epochs[~in_adversarial]
         # The phase starts right after the last VAE row's step; its first row is a checkpoint later.
         start = vae.max() if len(vae) else 0
         for ax in axes.flat:

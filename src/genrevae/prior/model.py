@@ -301,12 +301,25 @@ class LatentPrior(StandardisedLatents, keras.Model):
         """
         z = ops.convert_to_tensor(z, "float32")
         logits, means, log_scales = self.conditionals(z, training=training)
-        gumbel = -ops.log(-ops.log(ops.maximum(ops.convert_to_tensor(uniform, "float32"), _TINY)))
-        index = ops.expand_dims(ops.expand_dims(ops.argmax(logits + gumbel, axis=-1), -1), -1)  # (batch, T, 1, 1)
-        mu = ops.take_along_axis(means, index, axis=2)[:, :, 0]
-        log_sigma = ops.take_along_axis(log_scales, index, axis=2)[:, :, 0]
-        u = mu + ops.exp(log_sigma) * ops.convert_to_tensor(noise, "float32")
+        u = self.draw_innovation(
+            logits, means, log_scales, ops.convert_to_tensor(uniform, "float32"), ops.convert_to_tensor(noise, "float32")
+        )
         return self.linear_prediction(z) + ops.matmul(u, ops.transpose(self.unwhiten))
+
+    @staticmethod
+    def draw_innovation(
+        logits: Tensor, means: Tensor, log_scales: Tensor, uniform: Tensor, noise: Tensor, temperature: Any = 1.0
+    ) -> Tensor:
+        """One draw of the whitened innovation from each mixture, ``(..., C)``: the component
+        ``k = argmax_k (logits_k / tau + g_k)`` with ``g = -log(-log U)`` (Gumbel-max, a draw of
+        ``softmax(logits / tau)``), then ``mu_k + tau sigma_k noise``.  ``logits``, ``uniform``:
+        ``(..., K)``; ``means``, ``log_scales``: ``(..., K, C)``; ``noise``: ``(..., C)``."""
+        gumbel = -ops.log(-ops.log(ops.maximum(uniform, _TINY)))
+        k = ops.argmax(logits / temperature + gumbel, axis=-1)
+        index = ops.expand_dims(ops.expand_dims(k, -1), -1)  # (..., 1, 1), broadcast over channels
+        mu = ops.squeeze(ops.take_along_axis(means, index, axis=-2), axis=-2)
+        log_sigma = ops.squeeze(ops.take_along_axis(log_scales, index, axis=-2), axis=-2)
+        return mu + temperature * ops.exp(log_sigma) * noise
 
     def _sequence_log_prob(self, z: Tensor) -> Tensor:
         """``sum_t log p(z_t | z_<t)``, ``(batch,)``: what :meth:`log_prob` compiles."""
@@ -405,13 +418,8 @@ class LatentPrior(StandardisedLatents, keras.Model):
         word, t = seed[0], seed[1]
         logits, means, log_scales, states = self.step(prev, states)
         uniform = backend.uniform(ops.shape(logits), ops.stack([word, 2 * t]))
-        gumbel = -ops.log(-ops.log(ops.maximum(uniform, _TINY)))
-        k = ops.argmax(logits / temperature + gumbel, axis=-1)
-        index = ops.expand_dims(ops.expand_dims(k, -1), -1)  # (n, 1, 1), broadcast over channels
-        mu = ops.take_along_axis(means, index, axis=1)[:, 0]
-        log_sigma = ops.take_along_axis(log_scales, index, axis=1)[:, 0]
-        eps = backend.normal(ops.shape(mu), ops.stack([word, 2 * t + 1]))
-        u = mu + temperature * ops.exp(log_sigma) * eps
+        eps = backend.normal(ops.shape(means[:, 0]), ops.stack([word, 2 * t + 1]))
+        u = self.draw_innovation(logits, means, log_scales, uniform, eps, temperature)
         c, p = self.channels, self.order
         pred = ops.zeros_like(u) + self.var_weights[0]
         for i in range(1, p + 1):
