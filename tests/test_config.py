@@ -16,6 +16,7 @@ from genrevae.cli import build_parser
 from genrevae.config import (
     SCHEMA_PATH,
     ConfigError,
+    genre_config,
     load_config_file,
     load_schema,
     resolve_config,
@@ -25,6 +26,7 @@ from genrevae.config import (
 )
 from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
+    check_genre_settings,
     command_code,
     discover_genres,
     genre_audio_files,
@@ -384,3 +386,40 @@ def test_each_stage_depends_on_its_own_modules_only() -> None:
         assert code(command) >= prior_package - {"prior/flow.py"}, command
         assert "prior/flow.py" not in code(command), command
     assert code("toy") >= {p.relative_to(REPO_ROOT / "src" / "genrevae").as_posix() for p in (REPO_ROOT / "src/genrevae/toy").rglob("*.py")}
+
+
+def test_genre_settings_lay_one_genres_sections_over_the_shared_ones() -> None:
+    config = resolve_config({"prior": {"steps": 300}, "genre_settings": {"rock": {"prior": {"scheduled_sampling": 0.5}}}})
+    rock, jazz = genre_config(config, "rock"), genre_config(config, "jazz")
+    assert rock["prior"]["scheduled_sampling"] == 0.5 and rock["prior"]["steps"] == 300  # the shared value kept
+    assert jazz == config and jazz["prior"]["scheduled_sampling"] == 0.0
+    assert config["prior"]["scheduled_sampling"] == 0.0  # the shared section is not changed
+    assert rock["train"] == config["train"] and rock["export"] == config["export"]
+
+
+@pytest.mark.parametrize(
+    ("genre_settings", "message"),
+    [
+        ({"rock": {"prior": {"steps": 0}}}, r"'genre_settings.rock': config key 'prior.steps': 0 is less than the minimum of 1"),
+        ({"rock": {"prior": {"stepz": 3}}}, r"'genre_settings.rock': unknown config key 'prior.stepz'"),
+        ({"rock": {"export": {"n_generated": 3}}}, r"unknown config key 'genre_settings.rock.export'; allowed keys here: model, prior, train"),
+        ({"rock": {"prior": {"temperature": 0.7}}}, r"'genre_settings.rock.prior.temperature': prior.temperature is shared by every genre"),
+        ({"hip hop": {}}, r"config key 'genre_settings': 'hip hop': a genre name may hold only"),
+        ({"rock": {"model": {"conv": {"bands": "x"}}}}, r"'genre_settings.rock': config key 'model.conv.bands': 'x' is not of type 'integer'"),
+    ],
+)
+def test_genre_settings_are_checked_as_the_genre_uses_them(genre_settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_config({"genre_settings": genre_settings})
+
+
+def test_genre_settings_from_the_command_line_are_typed() -> None:
+    command_line = {"genre_settings": {"rock": {"prior": {"steps": "300", "dropout": "0.1"}, "train": {"kl_beta": "1e-1"}}}}
+    config = resolve_config({}, command_line=command_line)
+    assert config["genre_settings"] == {"rock": {"prior": {"steps": 300, "dropout": 0.1}, "train": {"kl_beta": 0.1}}}
+
+
+def test_genre_settings_of_a_genre_that_does_not_exist_are_refused(tmp_path: Path) -> None:
+    check_genre_settings({"rock": {}}, ["jazz", "rock"], tmp_path)
+    with pytest.raises(ConfigError, match=r"config key 'genre_settings.rokc': genre 'rokc' does not exist .*genres that do: jazz, rock"):
+        check_genre_settings({"rokc": {}}, ["jazz", "rock"], tmp_path)

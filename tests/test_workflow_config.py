@@ -42,3 +42,32 @@ def test_a_bad_nested_command_line_value_says_to_use_a_configfile(tmp_path: Path
     assert result.returncode != 0, output
     assert "config key 'train.kl_beta': 'abc' is not of type 'number' (given with --config" in output, output
     assert "they can also be set in a file given with --configfile" in output, output
+
+
+def _stage_settings(output: str, stage: str) -> dict[str, dict]:
+    """Each genre's --settings JSON of `stage`'s jobs in a `--dry-run --printshellcmds` output."""
+    found = {}
+    for match in re.finditer(rf"genrevae {stage} --genre-dir results/(\w+) .*?--settings '([^']*)'", output):
+        found[match.group(1)] = json.loads(match.group(2))
+    return found
+
+
+def test_genre_settings_reach_that_genres_jobs_only(tmp_path: Path) -> None:
+    write_config(tmp_path, toy={"genres": ["jazz", "rock"]}, prior={"steps": 7}, genre_settings={"rock": {"prior": {"scheduled_sampling": 0.5}}})
+    result = snakemake(
+        tmp_path, "--dry-run", "--printshellcmds",
+        "--config", "genre_settings={rock: {prior: {scheduled_sampling: 0.5}}, jazz: {prior: {hidden: '64'}}}",
+        "--", "results/jazz/prior/prior.keras", "results/rock/prior/prior.keras",
+    )  # fmt: skip
+    prior = _stage_settings(result.stdout + result.stderr, "prior")
+    assert prior["rock"]["prior"]["scheduled_sampling"] == 0.5 and prior["rock"]["prior"]["hidden"] == 128
+    assert prior["jazz"]["prior"]["scheduled_sampling"] == 0.0 and prior["jazz"]["prior"]["hidden"] == 64
+    assert prior["jazz"]["prior"]["steps"] == prior["rock"]["prior"]["steps"] == 7  # the shared section under both
+
+
+def test_genre_settings_of_a_missing_genre_stop_the_workflow(tmp_path: Path) -> None:
+    write_config(tmp_path, toy={"genres": ["jazz", "rock"]}, genre_settings={"rokc": {"prior": {"scheduled_sampling": 0.5}}})
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "config key 'genre_settings.rokc': genre 'rokc' does not exist" in output, output

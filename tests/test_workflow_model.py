@@ -202,6 +202,15 @@ def test_main_command_then_everything_then_the_report(tmp_path: Path, tmp_path_f
     assert "train" not in jobs and jobs["prior"] == {"jazz", "rock"}
     assert {rule: jobs.get(rule) for rule in AFTER_PRIOR} == dict.fromkeys(AFTER_PRIOR, {"jazz", "rock"})
     assert jobs["fidelity"] == {""} and jobs["page"] == {""}
+    # One genre's own settings (genre_settings) re-run that genre's stages and the cross-genre ones.
+    write_config(tmp_path, **{**TINY, "genre_settings": {"rock": {"prior": {"steps": 30}}}})
+    jobs = planned()
+    assert "train" not in jobs and jobs["prior"] == {"rock"}
+    assert {rule: jobs.get(rule) for rule in AFTER_PRIOR} == dict.fromkeys(AFTER_PRIOR, {"rock"})
+    assert jobs["fidelity"] == {""} and jobs["page"] == {""}
+    write_config(tmp_path, **{**TINY, "genre_settings": {"jazz": {"train": {"steps": 6}}}})
+    jobs = planned()
+    assert jobs["train"] == {"jazz"} and jobs["prior"] == {"jazz"} and "prepare" not in jobs
 
     # The report builds from the finished run.
     write_config(tmp_path, **TINY)

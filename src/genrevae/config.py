@@ -221,6 +221,55 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The sections one genre may set for itself (config `genre_settings`): what its model is and how it
+#: and its prior are fitted. The sections that measure and render stay shared, so that every
+#: genre's clips are generated, measured and compared alike.
+GENRE_SECTIONS: tuple[str, ...] = ("model", "train", "prior")
+#: Keys of those sections that stay shared all the same, and why.
+SHARED_KEYS: dict[tuple[str, str], str] = {
+    ("prior", "temperature"): "the fidelity stage generates every genre's clips at one temperature",
+}
+
+
+def _check_genre_settings(config: Mapping[str, Any], schema: Mapping[str, Any], command_line: Mapping[str, Any] | None) -> dict[str, Any]:
+    """config `genre_settings` with each genre's sections checked as that genre will use them.
+
+    The schema has checked the shape (genre -> model/train/prior mappings); here each genre's
+    name is checked, its values typed as --config's are (:func:`typed_command_line`), and each
+    section laid over the shared one and validated by the section's own schema, so that a wrong
+    value is named under the genre at DAG build, not when its job starts.
+    """
+    checked: dict[str, Any] = {}
+    for genre, own in config["genre_settings"].items():
+        check_genre_name(genre, f"config key 'genre_settings': {genre!r}")
+        own = dict(own)
+        for name in list(own):
+            if command_line and name in command_line.get("genre_settings", {}).get(genre, {}):
+                own[name] = typed_command_line(own[name], schema["properties"][name])
+            for section_name, key in SHARED_KEYS:
+                if section_name == name and isinstance(own[name], Mapping) and key in own[name]:
+                    raise ConfigError(
+                        f"config key 'genre_settings.{genre}.{name}.{key}': {name}.{key} is shared by every genre "
+                        f"({SHARED_KEYS[section_name, key]}); set it at the top level, not per genre"
+                    )
+            try:
+                section(name, _lay_over(copy.deepcopy(config[name]), own[name]))
+            except ConfigError as error:
+                raise ConfigError(f"config key 'genre_settings.{genre}': {error}") from None
+        checked[genre] = own
+    return checked
+
+
+def genre_config(config: Mapping[str, Any], genre: str) -> dict[str, Any]:
+    """The resolved `config` as genre `genre` uses it: its `genre_settings` entry (if any) laid
+    over the shared model, train and prior sections. A genre without one gets `config` itself
+    (a shallow copy), so that its stages' settings, and their params, stay what they were."""
+    out = dict(config)
+    for name, own in config.get("genre_settings", {}).get(genre, {}).items():
+        out[name] = _lay_over(copy.deepcopy(config[name]), own)
+    return out
+
+
 def stage_sections(stage: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
     """The settings of model stage ``stage`` (a key of :data:`STAGE_SECTIONS`), resolved once:
     exactly its sections, each with the schema's defaults under what ``given`` holds.  A section
@@ -350,6 +399,7 @@ def resolve_config(
                 "\"train={kl_beta: 0.1}\"; they can also be set in a file given with --configfile)"
             ) from None
         raise
+    config["genre_settings"] = _check_genre_settings(config, schema, command_line)
     if config["n_samples"] is None:
         # The report's 90,001 = 3000 * 30 + 1: librosa's rounding for a clip of exactly 30 s.
         config["n_samples"] = int(round(config["sample_rate"] * config["clip_seconds"])) + 1

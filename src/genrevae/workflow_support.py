@@ -10,7 +10,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from genrevae.config import ConfigError, check_genre_name
 
@@ -89,6 +89,14 @@ def unknown_genre_error(genre: str, available: Sequence[str], data_dir: Path) ->
         f"genre '{genre}' does not exist (or has no files) under data_dir '{data_dir}'; "
         f"genres that do: {', '.join(available)}"
     )
+
+
+def check_genre_settings(genre_settings: Mapping[str, Any], available: Sequence[str], data_dir: Path) -> None:
+    """Refuse config `genre_settings` for a genre that does not exist: a misspelt genre's settings
+    would otherwise be silently ignored and the genre trained with the shared ones."""
+    for genre in genre_settings:
+        if genre not in available:
+            raise ConfigError(f"config key 'genre_settings.{genre}': {unknown_genre_error(genre, available, data_dir)}")
 
 
 def select_genres(requested: Sequence[str], available: Sequence[str], data_dir: Path) -> list[str]:

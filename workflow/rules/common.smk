@@ -9,7 +9,7 @@ SRC_DIR = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.artifacts.trained_genre import TrainedGenre
-from genrevae.config import STAGE_SECTIONS, is_toy_data_dir, resolve_config
+from genrevae.config import STAGE_SECTIONS, genre_config, is_toy_data_dir, resolve_config
 from genrevae.transfer import transfer_files
 from genrevae.workflow_support import command_code as workflow_command_code
 from genrevae.workflow_support import (
@@ -20,6 +20,7 @@ from genrevae.workflow_support import (
     prefer_snakemakes_python,
     select_genres,
     split_arguments,
+    check_genre_settings,
 )
 
 config.update(
@@ -37,6 +38,7 @@ AVAILABLE_GENRES = discover_genres(
     DATA_DIR, config["toy"]["genres"] if USES_TOY_DATA else None
 )
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
+check_genre_settings(config["genre_settings"], AVAILABLE_GENRES, DATA_DIR)
 # The layout of a trained genre folder, as wildcard patterns: every rule takes the paths of a
 # genre's model, prior, reports, figures, clips and transfers from this one definition.
 GENRE = TrainedGenre("results/{genre}")
@@ -75,13 +77,24 @@ def other_entries(wildcards):
     return genre_other_entries(DATA_DIR, wildcards.genre)
 
 
+@functools.lru_cache(maxsize=None)
+def config_of(genre):
+    """The config as `genre` uses it: its genre_settings laid over the shared sections."""
+    return genre_config(config, genre)
+
+
 def stage_settings(stage):
-    """The config sections `genrevae <stage>` reads (genrevae.config.STAGE_SECTIONS), as one JSON
-    string: a param, so a change to one of them re-runs the stage and nothing else does.
+    """The config sections `genrevae <stage>` reads (genrevae.config.STAGE_SECTIONS) as the job's
+    genre uses them, as one JSON string: a param, so a change to one of them re-runs the stage
+    of that genre and nothing else. A job without a genre (fidelity) gets the shared sections.
     """
-    return json.dumps(
-        {key: config[key] for key in STAGE_SECTIONS[stage]}, sort_keys=True
-    )
+
+    def settings(wildcards):
+        genre = getattr(wildcards, "genre", None)
+        used = config_of(genre) if genre else config
+        return json.dumps({key: used[key] for key in STAGE_SECTIONS[stage]}, sort_keys=True)
+
+    return settings
 
 
 # --- Transfer sources: every file of transfer.dir, or else one test clip per genre ------------
@@ -167,7 +180,7 @@ def page_runtime_min(wildcards, attempt):
 def _per_genre(model):
     """A model of (config, clips of the genre, attempt) as a Snakemake resource callable."""
     return lambda wildcards, attempt: model(
-        config, _genre_clips(wildcards.genre), attempt
+        config_of(wildcards.genre), _genre_clips(wildcards.genre), attempt
     )
 
 
@@ -186,27 +199,33 @@ judge_runtime_min = _per_genre(resources.judge_runtime_min)
 
 
 def prior_runtime_min(wildcards, attempt):
-    return resources.prior_runtime_min(config, attempt)
+    return resources.prior_runtime_min(config_of(wildcards.genre), attempt)
 
 
 def export_runtime_min(wildcards, attempt):
-    return resources.export_runtime_min(config, attempt)
+    return resources.export_runtime_min(config_of(wildcards.genre), attempt)
 
 
 def transfer_mem_mb(wildcards, attempt):
-    return resources.transfer_mem_mb(config, attempt)
+    return resources.transfer_mem_mb(config_of(wildcards.genre), attempt)
 
 
 def transfer_runtime_min(wildcards, attempt):
     n_sources = len(transfer_sources(wildcards.genre))
     return resources.transfer_runtime_min(
-        config, n_sources, bool(TRANSFER_FILES), attempt
+        config_of(wildcards.genre), n_sources, bool(TRANSFER_FILES), attempt
     )
 
 
+# The fidelity job runs every genre's model: it is sized by the largest.
 def fidelity_mem_mb(wildcards, attempt):
-    return resources.fidelity_mem_mb(config, _all_clips(), attempt)
+    return max(
+        resources.fidelity_mem_mb(config_of(g), _all_clips(), attempt) for g in GENRES
+    )
 
 
 def fidelity_runtime_min(wildcards, attempt):
-    return resources.fidelity_runtime_min(config, _all_clips(), attempt)
+    return max(
+        resources.fidelity_runtime_min(config_of(g), _all_clips(), attempt)
+        for g in GENRES
+    )
