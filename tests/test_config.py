@@ -26,12 +26,12 @@ from genrevae.config import (
 )
 from genrevae.toy import DEFAULT_TOY_GENRES, synthesize_clip, write_toy_genre
 from genrevae.workflow_support import (
-    check_genre_settings,
     command_code,
     discover_genres,
     genre_audio_files,
     select_genres,
     split_arguments,
+    unused_genre_settings,
 )
 
 
@@ -419,7 +419,9 @@ def test_genre_settings_from_the_command_line_are_typed() -> None:
     assert config["genre_settings"] == {"rock": {"prior": {"steps": 300, "dropout": 0.1}, "train": {"kl_beta": 0.1}}}
 
 
-def test_genre_settings_of_a_genre_that_does_not_exist_are_refused(tmp_path: Path) -> None:
-    check_genre_settings({"rock": {}}, ["jazz", "rock"], tmp_path)
-    with pytest.raises(ConfigError, match=r"config key 'genre_settings.rokc': genre 'rokc' does not exist .*genres that do: jazz, rock"):
-        check_genre_settings({"rokc": {}}, ["jazz", "rock"], tmp_path)
+def test_genre_settings_of_a_genre_that_does_not_exist_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert unused_genre_settings({"rock": {}}, ["jazz", "rock"], tmp_path) == []
+    assert not caplog.records
+    assert unused_genre_settings({"rokc": {}, "jazz": {}}, ["jazz", "rock"], tmp_path) == ["rokc"]
+    assert "config key 'genre_settings.rokc' is not used: genre 'rokc' does not exist" in caplog.text
+    assert "genres that do: jazz, rock" in caplog.text

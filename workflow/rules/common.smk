@@ -20,7 +20,7 @@ from genrevae.workflow_support import (
     prefer_snakemakes_python,
     select_genres,
     split_arguments,
-    check_genre_settings,
+    unused_genre_settings,
 )
 
 config.update(
@@ -38,7 +38,7 @@ AVAILABLE_GENRES = discover_genres(
     DATA_DIR, config["toy"]["genres"] if USES_TOY_DATA else None
 )
 GENRES = select_genres(config["genres"], AVAILABLE_GENRES, DATA_DIR)
-check_genre_settings(config["genre_settings"], AVAILABLE_GENRES, DATA_DIR)
+unused_genre_settings(config["genre_settings"], AVAILABLE_GENRES, DATA_DIR)
 # The layout of a trained genre folder, as wildcard patterns: every rule takes the paths of a
 # genre's model, prior, reports, figures, clips and transfers from this one definition.
 GENRE = TrainedGenre("results/{genre}")
