@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -106,6 +106,37 @@ def scheduled_sampling_draws(
     uniform = rng.random((batch, frames, mixtures), dtype=np.float32)
     noise = rng.standard_normal((batch, frames, channels), dtype=np.float32)
     return mask, uniform, noise
+
+
+def fit_steps(
+    train_step: Callable[..., Any],
+    batch_at: Callable[[int], Sequence[np.ndarray]],
+    steps: int,
+    max_seconds: float | None,
+    on_record: Callable[[int, float, float], None],
+    name: str = "prior",
+) -> int:
+    """The training loop every prior shares: ``train_step(*batch_at(step))`` for step 1..``steps``
+    (each batch a pure function of its step, so a fit is reproducible), stopping after the first
+    step at or past ``max_seconds`` of wall clock.  Every ``LOG_EVERY`` steps, at the last step
+    and when time runs out it calls ``on_record(step, mean loss since the previous record,
+    seconds since the start)``.  A non-finite loss raises FloatingPointError naming ``name`` and
+    the step.  Returns the number of steps taken."""
+    start = time.perf_counter()
+    total, count, step = 0.0, 0, 0
+    for step in range(1, steps + 1):
+        loss = float(backend.to_numpy(train_step(*(ops.convert_to_tensor(a, "float32") for a in batch_at(step)))))
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{name}: non-finite loss {loss} at step {step}")
+        total, count = total + loss, count + 1
+        elapsed = time.perf_counter() - start
+        out_of_time = max_seconds is not None and elapsed >= max_seconds
+        if step % LOG_EVERY == 0 or step == steps or out_of_time:
+            on_record(step, total / count, elapsed)
+            total, count = 0.0, 0
+        if out_of_time:
+            break
+    return step
 
 
 def posterior_draws(mean: np.ndarray, logvar: np.ndarray, seed: int, draws: int = VAR_FIT_DRAWS) -> list[np.ndarray]:
@@ -204,35 +235,29 @@ def fit_prior(
         )  # fmt: skip
     history: list[dict[str, float]] = []
     best: tuple[float, list[np.ndarray]] | None = None  # (validation NLL per frame, weights)
-    start = time.perf_counter()
-    total, count = 0.0, 0
-    for step in range(1, s["steps"] + 1):
+
+    def batch_at(step: int) -> list[np.ndarray]:
         z = _training_batch(mean, logvar, s["batch_size"], segment, seed, step)
-        args = [z]
         if s["scheduled_sampling"] > 0:
-            args.extend(scheduled_sampling_draws(z.shape, s["mixtures"], s["scheduled_sampling"], seed, step))
-        loss = float(backend.to_numpy(train_step(*(ops.convert_to_tensor(a, "float32") for a in args))))
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"prior: non-finite loss {loss} at step {step}")
-        total, count = total + loss, count + 1
-        elapsed = time.perf_counter() - start
-        out_of_time = s["max_seconds"] is not None and elapsed >= s["max_seconds"]
-        if step % LOG_EVERY == 0 or step == s["steps"] or out_of_time:
-            record = {"step": step, "nll_per_frame": total / count, "seconds": elapsed}
-            if validation_mean is not None:
-                record["validation_nll_per_frame"] = validation_nll = _nll_per_frame(prior, validation_mean)
-                if best is None or validation_nll < best[0]:
-                    best = (validation_nll, [backend.to_numpy(w).copy() for w in prior.weights])
-            history.append(record)
-            total, count = 0.0, 0
-            if log is not None:
-                held_out = record.get("validation_nll_per_frame")
-                log.info("prior step %d: nll/frame %.4f%s (%.1f s)", step, record["nll_per_frame"],
-                         "" if held_out is None else f", held-out clips {held_out:.4f}", elapsed)  # fmt: skip
-        if out_of_time:
-            if log is not None:
-                log.info("prior: max_seconds=%s reached after %d steps", s["max_seconds"], step)
-            break
+            return [z, *scheduled_sampling_draws(z.shape, s["mixtures"], s["scheduled_sampling"], seed, step)]
+        return [z]
+
+    def on_record(step: int, loss: float, elapsed: float) -> None:
+        nonlocal best
+        record = {"step": step, "nll_per_frame": loss, "seconds": elapsed}
+        if validation_mean is not None:
+            record["validation_nll_per_frame"] = validation_nll = _nll_per_frame(prior, validation_mean)
+            if best is None or validation_nll < best[0]:
+                best = (validation_nll, [backend.to_numpy(w).copy() for w in prior.weights])
+        history.append(record)
+        if log is not None:
+            held_out = record.get("validation_nll_per_frame")
+            log.info("prior step %d: nll/frame %.4f%s (%.1f s)", step, loss,
+                     "" if held_out is None else f", held-out clips {held_out:.4f}", elapsed)  # fmt: skip
+
+    taken = fit_steps(train_step, batch_at, s["steps"], s["max_seconds"], on_record)
+    if log is not None and taken < s["steps"]:
+        log.info("prior: max_seconds=%s reached after %d steps", s["max_seconds"], taken)
     if best is not None:  # early stopping: the weights the held-out clips liked best
         prior.set_weights(best[1])
     return prior, history

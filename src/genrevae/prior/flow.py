@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +66,7 @@ import numpy as np
 from keras import ops
 
 from genrevae import backend
-from genrevae.prior.fit import GRADIENT_CLIPNORM, LOG_EVERY, _check_posteriors, _training_batch, aggregate_posterior_moments
+from genrevae.prior.fit import GRADIENT_CLIPNORM, _check_posteriors, _training_batch, aggregate_posterior_moments, fit_steps
 from genrevae.prior.model import StandardisedLatents, Tensor
 from genrevae.prior.var import _seed_word
 
@@ -379,21 +378,11 @@ def fit_flow_prior(
                  mean.shape[0], mean.shape[1], mean.shape[2], s["blocks"], s["hidden"], prior.count_params(),
                  s["steps"], s["batch_size"], s["context"], s["window"])  # fmt: skip
     history: list[dict[str, float]] = []
-    start = time.perf_counter()
-    total, count = 0.0, 0
-    for step in range(1, s["steps"] + 1):
-        batch = [ops.convert_to_tensor(a, "float32") for a in flow_batch(mean, logvar, s, seed, step)]
-        loss = float(backend.to_numpy(train_step(*batch)))
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"flow prior: non-finite loss {loss} at step {step}")
-        total, count = total + loss, count + 1
-        elapsed = time.perf_counter() - start
-        out_of_time = s["max_seconds"] is not None and elapsed >= s["max_seconds"]
-        if step % LOG_EVERY == 0 or step == s["steps"] or out_of_time:
-            history.append({"step": step, "loss": total / count, "seconds": elapsed})
-            total, count = 0.0, 0
-            if log is not None:
-                log.info("flow prior step %d: loss %.4f (%.1f s)", step, history[-1]["loss"], elapsed)
-        if out_of_time:
-            break
+
+    def on_record(step: int, loss: float, elapsed: float) -> None:
+        history.append({"step": step, "loss": loss, "seconds": elapsed})
+        if log is not None:
+            log.info("flow prior step %d: loss %.4f (%.1f s)", step, loss, elapsed)
+
+    fit_steps(train_step, lambda step: flow_batch(mean, logvar, s, seed, step), s["steps"], s["max_seconds"], on_record, "flow prior")
     return prior, history
