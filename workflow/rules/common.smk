@@ -9,7 +9,12 @@ SRC_DIR = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC_DIR))
 
 from genrevae.artifacts.trained_genre import TrainedGenre
-from genrevae.config import STAGE_SECTIONS, genre_config, is_toy_data_dir, resolve_config
+from genrevae.config import (
+    STAGE_SECTIONS,
+    genre_config,
+    is_toy_data_dir,
+    resolve_config,
+)
 from genrevae.transfer import transfer_files
 from genrevae.workflow_support import command_code as workflow_command_code
 from genrevae.workflow_support import (
@@ -92,7 +97,9 @@ def stage_settings(stage):
     def settings(wildcards):
         genre = getattr(wildcards, "genre", None)
         used = config_of(genre) if genre else config
-        return json.dumps({key: used[key] for key in STAGE_SECTIONS[stage]}, sort_keys=True)
+        return json.dumps(
+            {key: used[key] for key in STAGE_SECTIONS[stage]}, sort_keys=True
+        )
 
     return settings
 
