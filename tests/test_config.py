@@ -413,6 +413,12 @@ def test_genre_settings_are_checked_as_the_genre_uses_them(genre_settings: dict,
         resolve_config({"genre_settings": genre_settings})
 
 
+def test_null_genre_settings_are_none() -> None:
+    assert resolve_config({"genre_settings": None})["genre_settings"] == {}
+    config = resolve_config({"genre_settings": {"rock": {"prior": {"steps": 5}}}}, command_line={"genre_settings": "null"})
+    assert config["genre_settings"] == {} and genre_config(config, "rock") == config
+
+
 def test_genre_settings_from_the_command_line_are_typed() -> None:
     command_line = {"genre_settings": {"rock": {"prior": {"steps": "300", "dropout": "0.1"}, "train": {"kl_beta": "1e-1"}}}}
     config = resolve_config({}, command_line=command_line)

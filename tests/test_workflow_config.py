@@ -71,3 +71,11 @@ def test_genre_settings_of_a_missing_genre_are_named_not_used(tmp_path: Path) ->
     output = result.stdout + result.stderr
     assert "config key 'genre_settings.rokc' is not used: genre 'rokc' does not exist" in output, output
     assert _stage_settings(output, "prior")["rock"]["prior"]["scheduled_sampling"] == 0.0
+
+
+def test_null_genre_settings_drop_the_config_files(tmp_path: Path) -> None:
+    write_config(tmp_path, toy={"genres": ["jazz", "rock"]}, genre_settings={"rock": {"prior": {"scheduled_sampling": 0.5}}})
+    result = snakemake(
+        tmp_path, "--dry-run", "--printshellcmds", "--config", "genre_settings=null", "--", "results/rock/prior/prior.keras"
+    )
+    assert _stage_settings(result.stdout + result.stderr, "prior")["rock"]["prior"]["scheduled_sampling"] == 0.0

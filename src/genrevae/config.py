@@ -240,7 +240,7 @@ def _check_genre_settings(config: Mapping[str, Any], schema: Mapping[str, Any], 
     value is named under the genre at DAG build, not when its job starts.
     """
     checked: dict[str, Any] = {}
-    for genre, own in config["genre_settings"].items():
+    for genre, own in (config["genre_settings"] or {}).items():
         check_genre_name(genre, f"config key 'genre_settings': {genre!r}")
         own = dict(own)
         for name in list(own):
@@ -265,7 +265,7 @@ def genre_config(config: Mapping[str, Any], genre: str) -> dict[str, Any]:
     over the shared model, train and prior sections. A genre without one gets `config` itself
     (a shallow copy), so that its stages' settings, and their params, stay what they were."""
     out = dict(config)
-    for name, own in config.get("genre_settings", {}).get(genre, {}).items():
+    for name, own in (config.get("genre_settings") or {}).get(genre, {}).items():
         out[name] = _lay_over(copy.deepcopy(config[name]), own)
     return out
 
