@@ -221,11 +221,8 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: The sections one genre may set for itself (config `genre_settings`): what its model is and how it
-#: and its prior are fitted. The sections that measure and render stay shared, so that every
-#: genre's clips are generated, measured and compared alike.
-GENRE_SECTIONS: tuple[str, ...] = ("model", "train", "prior")
-#: Keys of those sections that stay shared all the same, and why.
+#: Keys of the sections a genre may set for itself (config `genre_settings`: model, train and
+#: prior, the schema says which) that stay shared all the same, and why.
 SHARED_KEYS: dict[tuple[str, str], str] = {
     ("prior", "temperature"): "the fidelity stage generates every genre's clips at one temperature",
 }

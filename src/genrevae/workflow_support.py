@@ -93,8 +93,8 @@ def unknown_genre_error(genre: str, available: Sequence[str], data_dir: Path) ->
 
 def unused_genre_settings(genre_settings: Mapping[str, Any], available: Sequence[str], data_dir: Path) -> list[str]:
     """Warn about config `genre_settings` of a genre that `data_dir` does not have, and return
-    those genres' names. A warning, not an error: one config (the shipped config.yaml sets toy
-    rock's and classical's priors) must also run on a folder without those genres; but a
+    those genres' names. A warning, not an error: one config (the shipped config.yaml sets each toy
+    genre's prior) must also run on a folder without those genres; but a
     misspelt genre's settings must not be ignored silently."""
     unused = [genre for genre in genre_settings if genre not in available]
     for genre in unused:
