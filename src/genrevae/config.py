@@ -243,11 +243,11 @@ def _check_genre_settings(config: Mapping[str, Any], schema: Mapping[str, Any], 
         for name in list(own):
             if command_line and name in command_line.get("genre_settings", {}).get(genre, {}):
                 own[name] = typed_command_line(own[name], schema["properties"][name])
-            for section_name, key in SHARED_KEYS:
+            for (section_name, key), why in SHARED_KEYS.items():
                 if section_name == name and isinstance(own[name], Mapping) and key in own[name]:
                     raise ConfigError(
                         f"config key 'genre_settings.{genre}.{name}.{key}': {name}.{key} is shared by every genre "
-                        f"({SHARED_KEYS[section_name, key]}); set it at the top level, not per genre"
+                        f"({why}); set it at the top level, not per genre"
                     )
             try:
                 section(name, _lay_over(copy.deepcopy(config[name]), own[name]))
