@@ -336,12 +336,14 @@ class ConvVAE(WaveVAE):
         latent_channels: int = 16,
         head: str = "istft",
         istft_hop: int | None = None,
+        istft_n_fft: int | None = None,
         **kwargs,
     ):
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.head = head
         self.istft_hop = self.resolve_istft_hop(bands, list(strides), istft_hop)
+        self.istft_n_fft = self.resolve_istft_n_fft(self.istft_hop, istft_n_fft)
         self.bands = int(bands)
         self.width = int(width)
         self.max_width = int(max_width)
@@ -371,6 +373,19 @@ class ConvVAE(WaveVAE):
         if int(istft_hop) not in steps:
             raise ValueError(f"istft_hop: {istft_hop} is not a decoder step of these bands and strides; choose one of {steps} samples")
         return int(istft_hop)
+
+    @staticmethod
+    def resolve_istft_n_fft(istft_hop: int, istft_n_fft: int | None) -> int:
+        """``istft_n_fft``, checked against the hop; None: ``4 istft_hop`` (Vocos' overlap)."""
+        if istft_n_fft is None:
+            return FFT_PER_HOP * int(istft_hop)
+        n_fft = int(istft_n_fft)
+        if n_fft < 2 * istft_hop or (n_fft - istft_hop) % 2:
+            raise ValueError(
+                f"istft_n_fft: {n_fft} does not fit istft_hop {istft_hop}: it must be at least 2 x {istft_hop} "
+                f"= {2 * istft_hop} and differ from it by an even number, e.g. {4 * istft_hop} or {8 * istft_hop}"
+            )
+        return n_fft
 
     def decoder_steps(self) -> list[int]:
         return self.steps_per_stage(self.bands, self.strides)
@@ -416,7 +431,7 @@ class ConvVAE(WaveVAE):
         if self.head == "amplitude":
             samples += half * step + order  # band heads, PQMF synthesis
         else:
-            samples += half * step + FFT_PER_HOP * step  # spectrum head, one iSTFT frame
+            samples += half * step + self.istft_n_fft  # spectrum head, one iSTFT frame
         return -(-samples // self.hop) + 1
 
     def stage_channels(self) -> list[int]:
@@ -464,8 +479,8 @@ class ConvVAE(WaveVAE):
         return keras.Model(inputs, out, name="decoder")
 
     def _spectrum_head(self, h):
-        """Log-magnitudes and phases of ``2 istft_hop + 1`` bins per step, then the inverse STFT."""
-        istft = InverseSTFT(self.istft_hop, name="istft")
+        """Log-magnitudes and phases of ``istft_n_fft / 2 + 1`` bins per step, then the inverse STFT."""
+        istft = InverseSTFT(self.istft_hop, self.istft_n_fft, name="istft")
         # Log-magnitudes start near 0 (|X| ~ 1 per bin): an untrained decoder then plays at RMS
         # ~0.02 at istft_hop 32, the level of quiet music, like the amplitude head's start.
         log_magnitude = layers.Conv1D(istft.bins, self.kernel_size, padding="same", name="log_magnitude")(h)
@@ -506,6 +521,7 @@ class ConvVAE(WaveVAE):
             latent_channels=self.latent_channels,
             head=self.head,
             istft_hop=self.istft_hop,
+            istft_n_fft=self.istft_n_fft,
         )
         return config
 
@@ -523,7 +539,8 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
     c = s["conv"]
     if c["head"] == "istft":
         try:
-            ConvVAE.resolve_istft_hop(int(c["bands"]), [int(v) for v in c["strides"]], c["istft_hop"])
+            hop = ConvVAE.resolve_istft_hop(int(c["bands"]), [int(v) for v in c["strides"]], c["istft_hop"])
+            ConvVAE.resolve_istft_n_fft(hop, c["istft_n_fft"])
         except ValueError as exc:
             raise ConfigError(f"model.conv.{exc}") from exc
     return ConvVAE(
@@ -538,6 +555,7 @@ def build_model(model_settings: dict, n_samples: int) -> WaveVAE:
         latent_channels=int(c["latent_channels"]),
         head=c["head"],
         istft_hop=None if c["istft_hop"] is None else int(c["istft_hop"]),
+        istft_n_fft=None if c["istft_n_fft"] is None else int(c["istft_n_fft"]),
     )
 
 
