@@ -26,15 +26,17 @@ RATE = 3000
 
 
 # ---------------------------------------------------------------- chunked encoder and decoder
-@pytest.fixture(scope="module", params=["amplitude", "istft"])
+@pytest.fixture(scope="module", params=[("amplitude", None), ("istft", None), ("istft", 1024)])
 def conv_model(request):
-    """Both decoder heads: each has its own receptive field, so each needs its context_frames()."""
+    """Both decoder heads, and an iSTFT 32 hops long: each has its own receptive field, so each
+    needs its context_frames()."""
     import keras
 
     from genrevae.model import build_model
 
     keras.utils.set_random_seed(0)
-    conv = {"width": 8, "max_width": 16, "latent_channels": 4, "head": request.param}
+    head, n_fft = request.param
+    conv = {"width": 8, "max_width": 16, "latent_channels": 4, "head": head, "istft_n_fft": n_fft}
     return build_model({"preset": "conv", "conv": conv}, 3001)
 
 

@@ -128,6 +128,23 @@ def test_istft_head_replaces_the_last_upsampling_stages():
     np.testing.assert_array_equal(model(x), clone(x))
 
 
+def test_istft_n_fft_sets_the_bins_apart_from_the_hop():
+    """istft_n_fft: finer bins at the same hop (a note's pitch in the magnitudes, not the phase);
+    null is 4 hops, and it saves and loads with the model (a config saved before it existed
+    loads with 4 hops, the size it had)."""
+    default = build_model({"conv": {**TINY_CONV, "head": "istft"}}, N)
+    wide = build_model({"conv": {**TINY_CONV, "head": "istft", "istft_n_fft": 128}}, N)
+    assert default.istft_n_fft == 4 * default.istft_hop and wide.istft_hop == default.istft_hop
+    head = {m: next(layer for layer in m.decoder.layers if layer.name == "istft") for m in (default, wide)}
+    assert head[default].n_fft == default.istft_n_fft and head[wide].n_fft == 128 and head[wide].bins == 65
+    assert wide.context_frames() > default.context_frames()
+    assert wide.decode(wide.encode(_clips(1000, batch=1))[0], length=1000).shape == (1, 1000)
+    serialized = keras.saving.serialize_keras_object(wide)
+    assert keras.saving.deserialize_keras_object(serialized).istft_n_fft == 128
+    old = {**serialized, "config": {k: v for k, v in serialized["config"].items() if k != "istft_n_fft"}}
+    assert keras.saving.deserialize_keras_object(old).istft_n_fft == 4 * wide.istft_hop
+
+
 def test_a_saved_config_without_head_loads_the_amplitude_head():
     """Models saved before ``head`` existed had the amplitude head and no ``head`` in their config:
     they load as amplitude models, while the constructor's default is the schema's, and a config
@@ -338,6 +355,9 @@ def test_invalid_settings():
         build_model({"conv": {"head": "vocoder"}}, 100)
     with pytest.raises(ValueError, match=r"model.conv.istft_hop: 64 .* one of \[128, 32, 16, 8\]"):
         build_model({"conv": {"head": "istft", "istft_hop": 64}}, 100)
+    for n_fft in (48, 255):  # under 2 hops; odd difference from the hop
+        with pytest.raises(ValueError, match=rf"model.conv.istft_n_fft: {n_fft} does not fit istft_hop 32"):
+            build_model({"conv": {"head": "istft", "istft_n_fft": n_fft}}, 100)
 
 
 @pytest.mark.parametrize(("bands", "strides", "hop"), [(8, [2, 2, 4], 32), (4, [4], 4), (4, [8], 4), (2, [2, 3], 4)])
