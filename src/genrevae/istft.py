@@ -49,7 +49,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-__all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE", "FFT_PER_HOP"]
+__all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE", "FFT_PER_HOP", "fft_size"]
 
 #: ``n_fft = FFT_PER_HOP * hop`` unless given: four overlapping frames per sample, as in Vocos.
 FFT_PER_HOP = 4
@@ -57,6 +57,25 @@ FFT_PER_HOP = 4
 #: Log-magnitudes are clipped here before ``exp`` (Vocos clips magnitudes at 1e2): a bin of a
 #: full-scale sine at ``n_fft = 128`` is ~32, so this only stops an overflow early in training.
 MAX_LOG_MAGNITUDE = math.log(1e2)
+
+
+def fft_size(hop: int, n_fft: int | None) -> int:
+    """The FFT size of an inverse STFT of ``hop`` samples per frame: ``n_fft``, checked, or
+    ``FFT_PER_HOP * hop`` when None; a size that does not fit raises ValueError saying why."""
+    hop = int(hop)
+    if hop < 1:
+        raise ValueError(f"an inverse STFT needs a hop of at least 1 sample, got {hop}")
+    if n_fft is None:
+        return FFT_PER_HOP * hop
+    n_fft = int(n_fft)
+    # n_fft >= 2 hop: the Hann window is 0 at its first tap, so without overlap that sample is
+    # lost; n_fft - hop even: each frame is centred on its own hop samples.
+    if n_fft < 2 * hop or (n_fft - hop) % 2:
+        raise ValueError(
+            f"{n_fft} does not fit istft_hop {hop}: it must be at least 2 x {hop} = {2 * hop} "
+            f"and differ from it by an even number, e.g. {4 * hop} or {8 * hop}"
+        )
+    return n_fft
 
 
 @keras.saving.register_keras_serializable(package="genrevae")
@@ -70,12 +89,10 @@ class InverseSTFT(layers.Layer):
     def __init__(self, hop: int, n_fft: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.hop = int(hop)
-        self.n_fft = FFT_PER_HOP * self.hop if n_fft is None else int(n_fft)
-        # n_fft >= 2 hop: the Hann window is 0 at its first tap, so without overlap that sample is lost.
-        if self.hop < 1 or self.n_fft < 2 * self.hop or (self.n_fft - self.hop) % 2:
-            raise ValueError(
-                f"InverseSTFT needs hop >= 1 and n_fft >= 2 hop with n_fft - hop even, got hop {self.hop}, n_fft {self.n_fft}"
-            )
+        try:
+            self.n_fft = fft_size(self.hop, n_fft)
+        except ValueError as exc:
+            raise ValueError(f"InverseSTFT: {exc}") from exc
         self.bins = self.n_fft // 2 + 1
         from scipy.signal import get_window
 

@@ -53,7 +53,7 @@ from keras import layers, ops
 from genrevae import backend, losses
 from genrevae.blocks import ResidualUnit, Resnet1DBlock, UpsamplingConv1D
 from genrevae.config import ConfigError, section
-from genrevae.istft import FFT_PER_HOP, InverseSTFT
+from genrevae.istft import InverseSTFT, fft_size
 from genrevae.pqmf import PQMF
 
 __all__ = [
@@ -376,16 +376,12 @@ class ConvVAE(WaveVAE):
 
     @staticmethod
     def resolve_istft_n_fft(istft_hop: int, istft_n_fft: int | None) -> int:
-        """``istft_n_fft``, checked against the hop; None: ``4 istft_hop`` (Vocos' overlap)."""
-        if istft_n_fft is None:
-            return FFT_PER_HOP * int(istft_hop)
-        n_fft = int(istft_n_fft)
-        if n_fft < 2 * istft_hop or (n_fft - istft_hop) % 2:
-            raise ValueError(
-                f"istft_n_fft: {n_fft} does not fit istft_hop {istft_hop}: it must be at least 2 x {istft_hop} "
-                f"= {2 * istft_hop} and differ from it by an even number, e.g. {4 * istft_hop} or {8 * istft_hop}"
-            )
-        return n_fft
+        """``istft_n_fft``, checked by the head's own rule (:func:`genrevae.istft.fft_size`);
+        None: ``4 istft_hop`` (Vocos' overlap)."""
+        try:
+            return fft_size(istft_hop, istft_n_fft)
+        except ValueError as exc:
+            raise ValueError(f"istft_n_fft: {exc}") from exc
 
     def decoder_steps(self) -> list[int]:
         return self.steps_per_stage(self.bands, self.strides)
