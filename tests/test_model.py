@@ -111,9 +111,9 @@ def test_istft_head_replaces_the_last_upsampling_stages():
     """head: istft stops the decoder at istft_hop samples per step and ends in the inverse STFT;
     the model is as fully convolutional as the amplitude head's and saves and loads the same way."""
     keras.utils.set_random_seed(5)
-    settings = {"conv": {**TINY_CONV, "head": "istft", "istft_hop": 8}}
+    settings = {"conv": {**TINY_CONV, "head": "istft", "istft_hop": 8, "istft_n_fft": None}}
     model = build_model(settings, N)
-    assert model.decoder_steps() == [32, 8, 4] and model.decoder_stages() == [1]
+    assert model.decoder_steps() == [32, 8, 4] and model.decoder_stages() == [1] and model.istft_n_fft == 32
     names = [type(layer).__name__ for layer in model.decoder.layers]
     assert "InverseSTFT" in names and "PQMF" not in names
     assert [layer.name for layer in model.decoder.layers if layer.name.startswith("up")] == ["up1"]
@@ -121,7 +121,8 @@ def test_istft_head_replaces_the_last_upsampling_stages():
         mean, _ = model.encode(_clips(n, batch=2))
         assert model.decode(mean, length=n).shape == (2, n)
     amplitude = build_model({"conv": {**TINY_CONV, "head": "amplitude"}}, N)
-    assert model.context_frames() <= amplitude.context_frames()  # fewer stages, no PQMF synthesis
+    # fewer stages, no PQMF synthesis: at 4 hops a frame reaches less far than the amplitude head
+    assert model.context_frames() <= amplitude.context_frames()
     x = _clips()
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
     clone.set_weights(model.get_weights())
@@ -130,19 +131,22 @@ def test_istft_head_replaces_the_last_upsampling_stages():
 
 def test_istft_n_fft_sets_the_bins_apart_from_the_hop():
     """istft_n_fft: finer bins at the same hop (a note's pitch in the magnitudes, not the phase);
-    null is 4 hops, and it saves and loads with the model (a config saved before it existed
-    loads with 4 hops, the size it had)."""
+    the default is 256 points, null is 4 hops, and it saves and loads with the model (a config
+    saved before it existed loads with 4 hops, the size it had)."""
     default = build_model({"conv": {**TINY_CONV, "head": "istft"}}, N)
-    wide = build_model({"conv": {**TINY_CONV, "head": "istft", "istft_n_fft": 128}}, N)
-    assert default.istft_n_fft == 4 * default.istft_hop and wide.istft_hop == default.istft_hop
-    head = {m: next(layer for layer in m.decoder.layers if layer.name == "istft") for m in (default, wide)}
-    assert head[default].n_fft == default.istft_n_fft and head[wide].n_fft == 128 and head[wide].bins == 65
-    assert wide.context_frames() > default.context_frames()
-    assert wide.decode(wide.encode(_clips(1000, batch=1))[0], length=1000).shape == (1, 1000)
-    serialized = keras.saving.serialize_keras_object(wide)
-    assert keras.saving.deserialize_keras_object(serialized).istft_n_fft == 128
-    old = {**serialized, "config": {k: v for k, v in serialized["config"].items() if k != "istft_n_fft"}}
-    assert keras.saving.deserialize_keras_object(old).istft_n_fft == 4 * wide.istft_hop
+    vocos = build_model({"conv": {**TINY_CONV, "head": "istft", "istft_n_fft": None}}, N)
+    assert default.istft_n_fft == 256 and vocos.istft_n_fft == 4 * vocos.istft_hop == 32
+    assert vocos.istft_hop == default.istft_hop
+    head = {m: next(layer for layer in m.decoder.layers if layer.name == "istft") for m in (default, vocos)}
+    assert head[default].n_fft == 256 and head[default].bins == 129 and head[vocos].bins == 17
+    assert default.context_frames() > vocos.context_frames()
+    assert vocos.decode(vocos.encode(_clips(1000, batch=1))[0], length=1000).shape == (1, 1000)
+    serialized = keras.saving.serialize_keras_object(vocos)
+    assert keras.saving.deserialize_keras_object(serialized).istft_n_fft == 32
+    wide = keras.saving.serialize_keras_object(default)
+    assert keras.saving.deserialize_keras_object(wide).istft_n_fft == 256
+    old = {**wide, "config": {k: v for k, v in wide["config"].items() if k != "istft_n_fft"}}
+    assert keras.saving.deserialize_keras_object(old).istft_n_fft == 4 * default.istft_hop
 
 
 def test_a_saved_config_without_head_loads_the_amplitude_head():
