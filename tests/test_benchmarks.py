@@ -130,15 +130,22 @@ def test_gpu_check_runs_on_a_cpu(tmp_path: Path) -> None:
     assert "| 4 |" in result.stdout
 
 
-def test_prior_compare_runs_on_a_tiny_genre(tmp_path: Path) -> None:
-    """benchmarks/prior_compare.py on a tiny trained genre (six 1 s tones, trained in a subprocess):
-    a row per network with finite fit times, NLLs, sampling times and ratios, and the md/json."""
-    root, out = tmp_path / "genre", tmp_path / "out"
+@pytest.fixture(scope="module")
+def tiny_genre(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny trained genre folder (six 1 s tones, 4 steps on one thread, checkpoints at 2 and 4),
+    trained in a subprocess; the tests below only read it."""
+    root = tmp_path_factory.mktemp("genre")
     build = ("import sys; sys.path.insert(0, sys.argv[2]); from pathlib import Path; from genrevae import backend; "
              "backend.configure_threads(1); from genre_helpers import tiny_genre_folder; tiny_genre_folder(Path(sys.argv[1]), 1)")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", build, str(root), str(REPO_ROOT / "tests")], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    genre = root / "jazz"
+    return root / "jazz"
+
+
+def test_prior_compare_runs_on_a_tiny_genre(tmp_path: Path, tiny_genre: Path) -> None:
+    """benchmarks/prior_compare.py on a tiny trained genre: a row per network with finite fit
+    times, NLLs, sampling times and ratios, and the md/json."""
+    out, genre = tmp_path / "out", tiny_genre
     command = [sys.executable, str(RUN.parent / "prior_compare.py"), "--model", str(genre / "model" / "model.keras"),
                "--shard", str(genre / "data" / "clips.npy"), "--split", str(genre / "data" / "split.csv"), "--out", str(out),
                "--set", "prior.hidden=8", "--set", "prior.heads=2", "--set", "prior.steps=5", "--set", "prior.batch_size=4",
@@ -185,3 +192,32 @@ def test_istft_ceiling_measures_the_head_s_representation(tmp_path: Path) -> Non
         if r["variant"] == "phase noise 1":
             assert r["ratio"] > 1e-2 and r["note_ratio"] > 1e-2, r
     assert result.stdout.count("| jazz | ") == 6
+
+
+def test_adversarial_continue_resumes_a_run_and_measures_it(tmp_path: Path, tiny_genre: Path) -> None:
+    """benchmarks/adversarial_continue.py on the tiny genre: `--mode adversarial` resumes from the
+    run's newest checkpoint (the trainer logs it), adds its steps as the adversarial phase and
+    measures finite reconstruction ratios; `--mode measure` of the continued model gives the same
+    numbers back."""
+    from genre_helpers import TINY_MODEL, TINY_TRAIN
+
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"seed": 0, "sample_rate": 3000, "model": TINY_MODEL, "train": TINY_TRAIN}))
+    script = str(RUN.parent / "adversarial_continue.py")
+    common = ["--run", str(tiny_genre / "model"), "--shard", str(tiny_genre / "data" / "clips.npy"),
+              "--split", str(tiny_genre / "data" / "split.csv"), "--settings", str(settings)]  # fmt: skip
+    adversarial = ["--mode", "adversarial", "--extra", "2", "--warmup", "1", "--adv", '{"channels": [4, 8], "kernel_size": 5, "scales": 1}']
+    result = subprocess.run([sys.executable, script, *common, "--out", str(tmp_path / "adv"), *adversarial],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert "resuming from checkpoint" in result.stderr, result.stderr[-3000:]
+    continued = json.loads((tmp_path / "adv" / "result.json").read_text())
+    phases = {row["step"]: row["phase"] for row in continued["history"]}
+    assert phases == {2: "vae", 4: "vae", 6: "adversarial"}, continued["history"]
+    keys = ("recon_stft", "recon_frechet_ratio", "recon_segment_ratio", "recon_note_ratio")
+    assert all(math.isfinite(continued[k]) for k in keys), continued
+    result = subprocess.run([sys.executable, script, *common, "--out", str(tmp_path / "measure"), "--mode", "measure",
+                             "--model", continued["model"]], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    measured = json.loads((tmp_path / "measure" / "result.json").read_text())
+    assert [measured[k] for k in keys] == pytest.approx([continued[k] for k in keys], rel=1e-6)
