@@ -54,8 +54,10 @@ __all__ = ["InverseSTFT", "MAX_LOG_MAGNITUDE", "FFT_PER_HOP", "fft_size"]
 #: ``n_fft = FFT_PER_HOP * hop`` unless given: four overlapping frames per sample, as in Vocos.
 FFT_PER_HOP = 4
 
-#: Log-magnitudes are clipped here before ``exp`` (Vocos clips magnitudes at 1e2): a bin of a
-#: full-scale sine at ``n_fft = 128`` is ~32, so this only stops an overflow early in training.
+#: Log-magnitudes are clipped here before ``exp`` (Vocos clips magnitudes at 1e2): a bin of a sine
+#: of amplitude A is A n_fft / 4 (Hann), 64 for a full-scale sine at the default 256 points, so
+#: there this only stops an overflow early in training. From 512 points on it also caps one
+#: partial at 400 / n_fft of full scale (0.78 at 512).
 MAX_LOG_MAGNITUDE = math.log(1e2)
 
 
