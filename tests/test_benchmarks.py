@@ -199,10 +199,10 @@ def test_adversarial_continue_resumes_a_run_and_measures_it(tmp_path: Path, tiny
     run's newest checkpoint (the trainer logs it), adds its steps as the adversarial phase and
     measures finite reconstruction ratios; `--mode measure` of the continued model gives the same
     numbers back."""
-    from genre_helpers import TINY_MODEL, TINY_TRAIN
+    from genrevae.artifacts.trained_genre import read_config
 
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"seed": 0, "sample_rate": 3000, "model": TINY_MODEL, "train": TINY_TRAIN}))
+    settings = tmp_path / "settings.json"  # what the run trained with, as the script asks
+    settings.write_text(json.dumps(read_config(tiny_genre / "model" / "config.json")["settings"]))
     script = str(RUN.parent / "adversarial_continue.py")
     common = ["--run", str(tiny_genre / "model"), "--shard", str(tiny_genre / "data" / "clips.npy"),
               "--split", str(tiny_genre / "data" / "split.csv"), "--settings", str(settings)]  # fmt: skip
